@@ -1,0 +1,55 @@
+# ceon: the two commands a new user needs are `make run` and `make test`.
+# Everything else here is a convenience for developers.
+.PHONY: all run test deps test-deps release asan fuzz fuzz-smoke gen bench clean format
+
+RUN_PORT ?= 5353
+CAPNP_PORT ?= 7000
+FUZZ_SECONDS ?= 15
+
+all: release
+
+deps:
+	@./tools/install-deps.sh
+
+test-deps:
+	@./tools/install-deps.sh --test
+
+build/release/build.ninja:
+	meson setup build/release -Dbuildtype=release -Doptimization=2 >/dev/null
+
+release: deps build/release/build.ninja
+	ninja -C build/release
+
+build/asan/build.ninja:
+	meson setup build/asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+
+asan: test-deps build/asan/build.ninja
+	ninja -C build/asan
+
+build/fuzz/build.ninja:
+	CC=clang meson setup build/fuzz -Dbuildtype=debug -Dfuzz=true -Db_lundef=false >/dev/null
+
+fuzz: test-deps build/fuzz/build.ninja
+	ninja -C build/fuzz
+
+# Serve examples/ on unprivileged ports with state in ./state.
+run: release
+	@./tools/run-example.sh build/release $(RUN_PORT) $(CAPNP_PORT)
+
+# Unit + end-to-end tests under ASan/UBSan, then a short smoke run of every
+# fuzz target. Ends with "N passed, N failed".
+test: asan fuzz
+	@./tools/run-tests.sh build/asan build/fuzz $(FUZZ_SECONDS)
+
+# Regenerate the committed Cap'n Proto code from the schemas.
+gen: release
+	./tools/capnp-gen.sh build/release
+
+bench: release
+	@for b in bench/*.sh; do echo "== $$b"; $$b; done
+
+format:
+	clang-format -i $$(git ls-files 'src/*.[ch]' 'tools/*.[ch]' 'tests/*.[ch]' | grep -v '/gen/')
+
+clean:
+	rm -rf build
