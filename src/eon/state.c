@@ -1,0 +1,155 @@
+#include "eon/state.h"
+#include "util/atomicfile.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *p = malloc(la + lb + 2);
+    if (!p) return NULL;
+    memcpy(p, a, la);
+    p[la] = '/';
+    memcpy(p + la + 1, b, lb + 1);
+    return p;
+}
+
+/* Makes sure `dir` exists as a real directory we can use, mode 0700. */
+static int prepare_dir(const char *dir, struct err *e)
+{
+    struct stat sb;
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return err_set(e, "state dir %s: cannot create: %s", dir, strerror(errno));
+    if (lstat(dir, &sb) < 0) return err_set(e, "state dir %s: %s", dir, strerror(errno));
+    if (S_ISLNK(sb.st_mode)) {
+        /* The top-level state dir may be a symlink an admin set up; inner
+         * ones may not (they could point anywhere). Callers decide. */
+        if (stat(dir, &sb) < 0) return err_set(e, "state dir %s: %s", dir, strerror(errno));
+    }
+    if (!S_ISDIR(sb.st_mode)) return err_set(e, "state dir %s: exists but is not a directory", dir);
+    if ((sb.st_mode & 077) != 0) {
+        if (sb.st_uid != geteuid())
+            return err_set(e, "state dir %s: mode %03o is too open and it is not ours to fix", dir,
+                           (unsigned)(sb.st_mode & 0777));
+        if (chmod(dir, 0700) < 0)
+            return err_set(e, "state dir %s: chmod 0700: %s", dir, strerror(errno));
+    }
+    if (access(dir, R_OK | W_OK | X_OK) < 0)
+        return err_set(e, "state dir %s: not usable: %s", dir, strerror(errno));
+    return 0;
+}
+
+static int inner_dir(const char *dir, struct err *e)
+{
+    struct stat sb;
+    if (lstat(dir, &sb) == 0 && S_ISLNK(sb.st_mode))
+        return err_set(e, "state dir %s: is a symbolic link; refusing to follow it", dir);
+    return prepare_dir(dir, e);
+}
+
+int eon_state_open(struct eon_state *st, const char *dir, struct err *e)
+{
+    memset(st, 0, sizeof *st);
+    st->lock_fd = -1;
+    if (!dir || !*dir) return err_set(e, "state dir: empty path");
+    /* mkdir -p for the parents (an admin's /var/lib/eon), 0700 for ours. */
+    struct err pe;
+    if (mkdir_p(dir, 0700, &pe) < 0)
+        return err_set(e, "state dir %s: cannot create: %s", dir, pe.msg);
+    if (prepare_dir(dir, e) < 0) return -1;
+    st->root = strdup(dir);
+    char *caps = join(dir, "caps");
+    st->caps_domain = caps ? join(caps, "domain") : NULL;
+    st->caps_primary = caps ? join(caps, "primary") : NULL;
+    st->store = join(dir, "store");
+    st->journal = join(dir, "journal");
+    if (!st->root || !caps || !st->caps_domain || !st->caps_primary || !st->store || !st->journal) {
+        free(caps);
+        eon_state_close(st);
+        return err_set(e, "state dir %s: out of memory", dir);
+    }
+    const char *dirs[] = {caps, st->caps_domain, st->caps_primary, st->store, st->journal};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        if (inner_dir(dirs[i], e) < 0) {
+            free(caps);
+            eon_state_close(st);
+            return -1;
+        }
+    }
+    free(caps);
+
+    char *lock = join(dir, "lock");
+    if (!lock) {
+        eon_state_close(st);
+        return err_set(e, "state dir %s: out of memory", dir);
+    }
+    st->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (st->lock_fd < 0) {
+        err_set(e, "state dir %s: cannot open lock file: %s", dir, strerror(errno));
+        free(lock);
+        eon_state_close(st);
+        return -1;
+    }
+    free(lock);
+    /* flock is released by the kernel when the process dies, even by
+     * SIGKILL, so a crash never leaves a stale lock behind. */
+    if (flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        int saved = errno;
+        eon_state_close(st);
+        if (saved == EWOULDBLOCK) return err_set(e, "state dir %s is in use by another capd", dir);
+        return err_set(e, "state dir %s: cannot lock: %s", dir, strerror(saved));
+    }
+    return 0;
+}
+
+void eon_state_close(struct eon_state *st)
+{
+    if (st->lock_fd >= 0) close(st->lock_fd);
+    st->lock_fd = -1;
+    free(st->root);
+    free(st->caps_domain);
+    free(st->caps_primary);
+    free(st->store);
+    free(st->journal);
+    st->root = st->caps_domain = st->caps_primary = st->store = st->journal = NULL;
+}
+
+bool eon_name_file_safe(const char *name)
+{
+    size_t len = strlen(name), label = 0;
+    if (len == 0 || len > 253) return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c == '.') {
+            if (label == 0) return false; /* leading dot, "..", empty label */
+            label = 0;
+            continue;
+        }
+        if (c <= 0x20 || c >= 0x7f || c == '/' || c == '\\') return false;
+        if (++label > 63) return false;
+    }
+    return label > 0; /* no trailing dot */
+}
+
+int eon_state_write_cap(const struct eon_state *st, enum eon_cap_kind kind, const char *name,
+                        const char *uri, char *path_out, size_t path_cap, struct err *e)
+{
+    if (!eon_name_file_safe(name))
+        return err_set(e, "refusing to write a capability file for the name '%s'", name);
+    const char *dir = kind == EON_CAP_DOMAIN ? st->caps_domain : st->caps_primary;
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/%s.cap", dir, name);
+    if (n < 0 || (size_t)n >= sizeof path) return err_set(e, "%s/%s.cap: path too long", dir, name);
+    if (atomic_write_file(path, uri, strlen(uri), 0600, e) < 0) return -1;
+    if (path_out && path_cap) {
+        if ((size_t)n >= path_cap) return err_set(e, "%s: path too long", path);
+        memcpy(path_out, path, (size_t)n + 1);
+    }
+    return 0;
+}

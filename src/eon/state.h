@@ -1,0 +1,49 @@
+/*
+ * state: capd's state directory (layout in docs/state-dir.md).
+ *
+ *   STATE/                 0700, locked (flock on STATE/lock) by one capd
+ *   STATE/caps/domain/     NAME.cap: sturdy ref URI of the zone's Domain cap
+ *   STATE/caps/primary/    NAME.cap: sturdy ref URI of the zone's Primary cap
+ *   STATE/store/           the rpc layer's service store (saved services)
+ *   STATE/journal/         the dns layer's LMDB journal
+ *
+ * Directories are 0700 and files 0600: a cap file IS the authority, so it
+ * must never be readable by others. Names that become file names pass
+ * eon_name_file_safe first, so nothing from the network reaches a path
+ * unchecked.
+ */
+#ifndef CEON_EON_STATE_H
+#define CEON_EON_STATE_H
+#include "util/err.h"
+#include <stdbool.h>
+#include <stddef.h>
+
+enum eon_cap_kind { EON_CAP_DOMAIN, EON_CAP_PRIMARY };
+
+struct eon_state {
+    char *root;         /* STATE */
+    char *caps_domain;  /* STATE/caps/domain */
+    char *caps_primary; /* STATE/caps/primary */
+    char *store;        /* STATE/store */
+    char *journal;      /* STATE/journal */
+    int lock_fd;        /* holds the flock; -1 when closed */
+};
+
+/* Creates (mode 0700) or opens the state dir and its subdirectories,
+ * tightens existing directories to 0700, checks they are writable and takes
+ * an exclusive lock so two capds never share one state dir. Fails with a
+ * message naming the directory and the reason. */
+int eon_state_open(struct eon_state *st, const char *dir, struct err *e);
+void eon_state_close(struct eon_state *st);
+
+/* True if `name` (presentation form, no trailing dot) can be used as a
+ * file name: 1..253 chars, labels 1..63 chars, no empty label, only
+ * printable ASCII other than '/', '\\' and spaces; so "..", "a/b",
+ * "../../x" and "" are refused. */
+bool eon_name_file_safe(const char *name);
+
+/* Writes STATE/caps/{domain,primary}/NAME.cap containing exactly `uri`
+ * (atomically, mode 0600). The path written goes to path_out if non-NULL. */
+int eon_state_write_cap(const struct eon_state *st, enum eon_cap_kind kind, const char *name,
+                        const char *uri, char *path_out, size_t path_cap, struct err *e);
+#endif
