@@ -1,0 +1,261 @@
+/*
+ * zone: the zone store.
+ *
+ * A zone_version is one immutable snapshot of a zone: its nodes (one per
+ * owner name, plus one per empty non-terminal), each with its RRsets, all in
+ * one arena. It never changes after it is built, so any number of threads
+ * read it without locks. Changing a zone means building a new version
+ * (zone_version_apply) and publishing it (zone_publish).
+ *
+ * A zone is one served zone: its apex and an RCU-protected pointer to the
+ * current version. A zone_set is every served zone, itself immutable and
+ * RCU-published through a zone_set_handle, so zones can be added at run time.
+ *
+ * RCU flavour: liburcu QSBR (urcu-qsbr). What a reader thread must do:
+ *   - call rcu_register_thread() once before its first read, and
+ *     rcu_unregister_thread() before it exits;
+ *   - between reads, announce quiescent states: call rcu_quiescent_state()
+ *     regularly (e.g. after each batch of packets), and call
+ *     rcu_thread_offline() before blocking (recvmmsg, epoll_wait, uv_run) and
+ *     rcu_thread_online() after. A thread that blocks while online stalls
+ *     every writer in zone_publish.
+ *   - pointers from zone_set_current/zone_current/zone_set_find and
+ *     everything reached through them are valid until the thread's next
+ *     quiescent state (or offline period), and no longer.
+ * rcu_read_lock()/rcu_read_unlock() are no-ops in QSBR but may be used to
+ * mark the read sections.
+ *
+ * Writers: zone_publish waits for a grace period with synchronize_rcu()
+ * and then frees the old version itself. We chose synchronize_rcu over
+ * call_rcu because writes are rare (updates, transfers, ACME challenges) and
+ * a synchronous free makes a publish's memory effects deterministic
+ * (tests and leak checkers see the old version gone when publish returns),
+ * needs no call_rcu worker thread, and naturally throttles a writer that
+ * publishes faster than readers move on. The cost is that zone_publish
+ * blocks for one grace period (typically well under a millisecond with
+ * readers that announce quiescent states; it must not be called from a
+ * thread that holds pointers into the zone store, and a registered caller
+ * is taken offline for the wait by liburcu).
+ */
+#ifndef CEON_DNS_ZONE_H
+#define CEON_DNS_ZONE_H
+#include "dns/name.h"
+#include "util/arena.h"
+#include "util/err.h"
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One RRset. rdata holds `count` RRs back to back, each as a 2-byte
+ * big-endian length followed by that many bytes of uncompressed RDATA,
+ * in canonical RDATA order (RFC 4034 §6.3), without duplicates. The
+ * length prefix is exactly the RDLENGTH field of the wire format. */
+struct dns_rrset {
+    uint16_t type;
+    uint16_t count;
+    uint32_t ttl;
+    uint32_t rdata_size; /* bytes at rdata, length prefixes included */
+    const uint8_t *rdata;
+};
+
+/* Walk an RRset: for (p = rrset_first(s); p; p = rrset_next(s, p)) with
+ * rr_rdlen(p) bytes of RDATA at rr_rdata(p). */
+static inline const uint8_t *rrset_first(const struct dns_rrset *s)
+{
+    return s->count ? s->rdata : NULL;
+}
+static inline uint16_t rr_rdlen(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+static inline const uint8_t *rr_rdata(const uint8_t *p)
+{
+    return p + 2;
+}
+static inline const uint8_t *rrset_next(const struct dns_rrset *s, const uint8_t *p)
+{
+    const uint8_t *n = p + 2 + rr_rdlen(p);
+    return n < s->rdata + s->rdata_size ? n : NULL;
+}
+
+/* Node flags, computed when a version is built so the query engine needs
+ * no scanning. */
+enum zone_node_flag {
+    ZN_APEX = 1 << 0,         /* the zone apex */
+    ZN_DELEG = 1 << 1,        /* has NS and is not the apex: a zone cut */
+    ZN_DNAME = 1 << 2,        /* has a DNAME RRset */
+    ZN_CNAME = 1 << 3,        /* has a CNAME RRset */
+    ZN_WILDCARD = 1 << 4,     /* own name is "*.<parent>" */
+    ZN_HAS_WILDCARD = 1 << 5, /* the node "*.<this name>" exists */
+    ZN_OCCLUDED = 1 << 6,     /* a proper ancestor is a cut (ZN_DELEG) or has DNAME:
+                                 this node's data is glue or occluded */
+};
+
+/* One owner name. An empty non-terminal is a node with nrrsets == 0. */
+struct zone_node {
+    const uint8_t *name;            /* lowercase wire name */
+    const struct zone_node *parent; /* node one label up; NULL only at the apex */
+    const struct dns_rrset *rrsets; /* nrrsets RRsets sorted by type */
+    uint32_t hash;                  /* dns_name_hash(name) */
+    uint16_t flags;                 /* enum zone_node_flag */
+    uint16_t nrrsets;
+    uint8_t name_len;
+    uint8_t labels; /* dns_name_labels(name) */
+};
+
+struct zone_version {
+    const uint8_t *apex; /* lowercase wire name, == nodes[0].name */
+    uint32_t serial;     /* SOA serial */
+    size_t nnodes;       /* nodes in canonical order (RFC 4034 §6.1); nodes[0] is the apex */
+    const struct zone_node *nodes;
+    size_t nrecords; /* RRs in the version, for information */
+    /* private */
+    const struct zone_node **table; /* open-addressing hash table, mask+1 slots */
+    uint32_t mask;
+    struct arena arena;
+};
+
+/* Finds the node of lname (lowercase wire name, length len), or NULL. */
+const struct zone_node *zone_version_find(const struct zone_version *v, const uint8_t *lname,
+                                          size_t len);
+/* The RRset of the given type at node n, or NULL. */
+const struct dns_rrset *node_rrset(const struct zone_node *n, uint16_t type);
+/* The apex SOA RRset (always present in a valid version). */
+const struct dns_rrset *zone_version_soa(const struct zone_version *v);
+
+/* Calls fn for every RRset of the version, nodes in canonical order, RRsets
+ * in type order (the SOA is not moved first: AXFR callers send it
+ * themselves). Stops and returns fn's value when fn returns non-zero. */
+typedef int (*zone_rrset_fn)(void *ctx, const struct zone_node *node, const struct dns_rrset *s);
+int zone_version_foreach(const struct zone_version *v, zone_rrset_fn fn, void *ctx);
+
+void zone_version_free(struct zone_version *v);
+
+/* ---- change sets ---- */
+enum dns_change_op {
+    DNS_CHANGE_ADD,       /* add one RR; an RR already present is a no-op. A new RR in an
+                             existing RRset sets the RRset's TTL to ttl (RFC 2181 §5.2). */
+    DNS_CHANGE_DEL,       /* delete one RR (matched on owner, type, RDATA; ttl ignored);
+                             absent RR is a no-op */
+    DNS_CHANGE_DEL_RRSET, /* delete the RRset owner/type (rdata ignored) */
+    DNS_CHANGE_DEL_NAME,  /* delete every RRset at owner (type and rdata ignored) */
+};
+struct dns_change {
+    enum dns_change_op op;
+    const uint8_t *owner; /* wire name, any case, must be at or below the apex */
+    uint16_t type;
+    uint32_t ttl;
+    uint16_t rdlen;
+    const uint8_t *rdata; /* uncompressed wire RDATA */
+};
+
+/*
+ * Builds a new version = old with the n changes applied in order, and the
+ * SOA serial set to new_serial (the SOA RDATA is rewritten; the SOA RRset
+ * itself may also be replaced by the changes). old is not modified and stays
+ * valid. Semantics: see enum dns_change_op; deleting the last RR of an RRset
+ * removes the RRset; a node with no RRsets disappears unless it is still an
+ * empty non-terminal. Fails (nothing built) if an owner is outside the zone,
+ * the RDATA is malformed for its type, a meta type is used, or the result
+ * would not have exactly one SOA RR at the apex, or a CNAME would share its
+ * owner with other data (RFC 1034 §3.6.2; RRSIG/NSEC excepted).
+ */
+int zone_version_apply(const struct zone_version *old, const struct dns_change *changes, size_t n,
+                       uint32_t new_serial, struct zone_version **out, struct err *e);
+
+/* ---- loading ---- */
+
+/*
+ * Loads a zone file (RFC 1035 §5: $ORIGIN, $TTL, $INCLUDE, parentheses, @,
+ * relative names, every type libzscanner knows). origin (wire, may be NULL)
+ * is the initial $ORIGIN and the expected apex; with NULL the apex is the
+ * owner of the SOA record, and the initial origin is the root. Records of
+ * class other than IN, and records outside the apex, are errors. Errors read
+ * "file:line: reason". Requires exactly one SOA RR, at the apex.
+ */
+int zone_load_file(const char *path, const uint8_t *origin, struct zone_version **out,
+                   struct err *e);
+/* Same from a NUL-terminated string; `name` is used as the file name in
+ * messages. $INCLUDE paths are relative to the current directory. */
+int zone_load_string(const char *text, const char *name, const uint8_t *origin,
+                     struct zone_version **out, struct err *e);
+
+/*
+ * Synthesises a zone for a name served without a zone file (capd -a NAME),
+ * as the OCaml original does with Dns.Soa.create: SOA with MNAME = NAME,
+ * RNAME = "hostmaster." + NAME minus its first label ("hostmaster." for
+ * single-label names), the given serial, refresh 86400, retry 7200, expire
+ * 3600000, minimum 3600, TTL 3600. The original adds no NS; we add
+ * "NAME NS NAME." (TTL 3600) so the apex answers NS queries and referrals
+ * from a parent can be checked against it.
+ */
+int zone_synthesize(const uint8_t *apex, uint32_t serial, struct zone_version **out, struct err *e);
+
+/* ---- zones ---- */
+struct zone {
+    uint8_t apex[DNS_NAME_MAX]; /* lowercase */
+    uint8_t apex_len;
+    /* RCU-protected current version: readers use zone_current(). */
+    struct zone_version *version;
+    /* Serialises writers (zone_lock). Readers never take it. */
+    pthread_mutex_t writer;
+    void *user; /* for higher layers (update engine, journal, eon); not touched here */
+};
+
+/* Creates a zone serving `initial` (ownership passes to the zone, also on
+ * failure). */
+struct zone *zone_new(struct zone_version *initial, struct err *e);
+/* Frees the zone and its version. Only when no reader can reach it any more
+ * (after it left every published zone_set and a grace period passed). */
+void zone_free(struct zone *z);
+
+/* Reader side: the current version (rcu_dereference). Writers holding the
+ * zone lock may call it too (the version cannot change under them). */
+const struct zone_version *zone_current(const struct zone *z);
+
+void zone_lock(struct zone *z);
+void zone_unlock(struct zone *z);
+/* Publishes v (rcu_assign_pointer), waits for a grace period and frees the
+ * previous version. Caller holds the zone lock; v's apex must equal the
+ * zone's. Ownership of v passes to the zone. */
+void zone_publish(struct zone *z, struct zone_version *v);
+/* lock + zone_version_apply on the current version + publish + unlock. */
+int zone_apply(struct zone *z, const struct dns_change *changes, size_t n, uint32_t new_serial,
+               struct err *e);
+
+/* ---- the set of served zones ---- */
+struct zone_set {
+    size_t n;
+    struct zone **zones; /* in insertion order */
+    /* private: hash of apex -> zone, mask+1 slots */
+    struct zone **table;
+    uint32_t mask;
+    uint8_t max_labels; /* most labels of any apex, to start the search */
+};
+
+struct zone_set_handle {
+    struct zone_set *current; /* RCU-protected; use zone_set_current() */
+    pthread_mutex_t lock;     /* serialises zone_set_add/remove */
+};
+
+void zone_set_handle_init(struct zone_set_handle *h);
+/* Frees every zone and the set. Only after all readers are gone. */
+void zone_set_handle_destroy(struct zone_set_handle *h);
+/* Adds z (ownership passes to the set on success). Fails if a zone with the
+ * same apex is already served. Publishes a new set and frees the old set
+ * (not the zones) after a grace period. */
+int zone_set_add(struct zone_set_handle *h, struct zone *z, struct err *e);
+/* Removes the zone with this apex (any case) and returns it (the caller
+ * frees it with zone_free: the grace period has already passed), or NULL. */
+struct zone *zone_set_remove(struct zone_set_handle *h, const uint8_t *apex);
+
+/* Reader side: the current set (rcu_dereference). Never NULL once
+ * initialised (an empty set has n == 0). */
+const struct zone_set *zone_set_current(const struct zone_set_handle *h);
+/* The zone whose apex is the longest suffix of lname (lowercase wire name),
+ * or NULL if lname is in no served zone. */
+struct zone *zone_set_find(const struct zone_set *zs, const uint8_t *lname);
+/* The zone with exactly this apex (lowercase), or NULL. */
+struct zone *zone_set_get(const struct zone_set *zs, const uint8_t *apex);
+#endif
