@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Restarts: root and delegated capabilities keep working, cap files keep
+# their URIs, updates survive; capc's one-line errors for a stopped capd, an
+# unknown service ID and a server with another key; capd refuses an
+# unusable or busy state dir.
+#   restart.sh CAPD CAPC
+CAPD=$1 CAPC=$2
+. "$(dirname "$0")/eon_lib.sh"
+command -v dig >/dev/null || { echo "SKIP: dig not installed"; exit 77; }
+
+start_capd || die "capd starts"
+cd "$work" || exit 1
+cp "$state/caps/domain/example.org.cap" root.cap
+cp "$state/caps/primary/example.org.cap" primary.cap
+[ "$(stat -c %a "$state/caps/domain/example.org.cap")" = 600 ] || die "cap file mode 0600"
+[ "$(stat -c %a "$state/caps/domain")" = 700 ] || die "cap dir mode 0700"
+[ "$(stat -c %a "$state")" = 700 ] || die "state dir mode 0700"
+grep -q "caps/domain/example.org.cap" capd.log || die "capd logs where the cap files are"
+ok "cap files 0600 in 0700 dirs, location logged"
+
+expect_ok "get-name primary" get-name primary.cap
+[ "$last_out" = example.org ] || die "Primary.getName: $last_out"
+mkdir -p caps
+expect_ok "delegate --cap-dir" delegate root.cap a.b --cap-dir caps
+[ "$last_out" = "Wrote capability to caps/a.b.example.org.cap" ] || die "delegate --cap-dir output: $last_out"
+[ "$(stat -c %a caps/a.b.example.org.cap)" = 600 ] || die "delegated cap file mode 0600"
+expect_ok "delegate twice" delegate root.cap a.b --cap-dir .
+cmp -s caps/a.b.example.org.cap a.b.example.org.cap && die "each delegate call gets its own ID"
+expect_ok "update" update caps/a.b.example.org.cap -u 'add|a.b.example.org|A|192.0.2.7|60'
+ok "Primary.getName, delegate --cap-dir, one fresh capability per delegate call"
+
+stop_capd TERM
+expect_fail "stopped" "connection refused" get-name root.cap
+ok "capc with capd stopped: one-line 'connection refused'"
+
+start_capd || die "capd restarts"
+cmp -s root.cap "$state/caps/domain/example.org.cap" || die "domain cap URI unchanged by a restart"
+cmp -s primary.cap "$state/caps/primary/example.org.cap" || die "primary cap URI unchanged by a restart"
+expect_ok "root after restart" get-name root.cap
+[ "$last_out" = example.org ] || die "root cap after restart: $last_out"
+expect_ok "delegated after restart" get-name caps/a.b.example.org.cap
+[ "$last_out" = a.b.example.org ] || die "delegated cap after restart: $last_out"
+expect_ok "other delegated after restart" get-name a.b.example.org.cap
+[ "$(q a.b.example.org A)" = 192.0.2.7 ] || die "update survives restart"
+expect_ok "update after restart" update caps/a.b.example.org.cap -u 'remove|a.b.example.org|A'
+[ -z "$(q a.b.example.org A)" ] || die "update after restart applied"
+ok "root and delegated capabilities and updates survive a restart; same URIs"
+
+# Unknown service ID: right server, right key, made-up ID.
+sed -E 's#/[A-Za-z0-9_-]+$#/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA#' root.cap >unknown.cap
+expect_fail "unknown id" "Unknown persistent service ID" get-name unknown.cap
+ok "unknown service ID: one-line error"
+
+# A cap file from another capd (other key) pointed at this one.
+other="$work/other"
+mkdir -p "$other"
+write_zone "$other/example.net" example.net
+p2=$((cap_port + 2))
+"$CAPD" -z "$other/example.net" --capnp-secret-key-file "$other/key.pem" \
+  --capnp-listen-address "tcp:127.0.0.1:$p2" --state-dir "$other/state" \
+  -b 127.0.0.1 -p $((dns_port + 3)) >"$other/log" 2>&1 &
+opid=$!
+for _ in $(seq 200); do [ -s "$other/state/caps/domain/example.net.cap" ] && break; sleep 0.05; done
+[ -s "$other/state/caps/domain/example.net.cap" ] || { kill -9 $opid; die "second capd starts"; }
+expect_ok "other capd works" get-name "$other/state/caps/domain/example.net.cap"
+kill -TERM $opid; wait $opid 2>/dev/null
+sed "s#@127.0.0.1:$p2/#@127.0.0.1:$cap_port/#" "$other/state/caps/domain/example.net.cap" >foreign.cap
+expect_fail "other key" "fingerprint" get-name foreign.cap
+ok "capability file from another capd (other key) rejected with a fingerprint error"
+
+# A second capd on the same state dir is refused; so is an unusable state dir.
+out=$("$CAPD" -z "$work/example.org" --capnp-secret-key-file "$state/capnp-secret.pem" \
+  --capnp-listen-address "tcp:127.0.0.1:$((cap_port + 4))" --state-dir "$state" \
+  -b 127.0.0.1 -p $((dns_port + 5)) 2>&1) && die "second capd on a busy state dir must fail"
+case "$out" in *"in use by another capd"*) ;; *) die "busy state dir message: $out" ;; esac
+touch "$work/notadir"
+out=$("$CAPD" -z "$work/example.org" --capnp-secret-key-file "" \
+  --capnp-listen-address "tcp:127.0.0.1:$((cap_port + 4))" --state-dir "$work/notadir" \
+  -b 127.0.0.1 -p $((dns_port + 5)) 2>&1) && die "capd on a file as state dir must fail"
+case "$out" in *"notadir"*"not a directory"*) ;; *) die "unusable state dir message: $out" ;; esac
+ok "busy or unusable state dir refused with a clear message"
+
+# kill -9 and restart: everything still there.
+expect_ok "update before kill" update root.cap -u 'add|k.example.org|TXT|"kept"|60'
+stop_capd KILL
+start_capd || die "capd restarts after kill -9"
+[ "$(q k.example.org TXT)" = '"kept"' ] || die "acknowledged update survives kill -9"
+expect_ok "delegated after kill" get-name caps/a.b.example.org.cap
+ok "after kill -9: updates and capabilities intact"
+echo "restart: $passed passed, 0 failed"
