@@ -1,0 +1,23 @@
+/*
+ * serve: what the UDP and TCP transports share: answering one query with
+ * the dns layer and the per-query log lines (only when the log level asks
+ * for them; at level 0 this is dns_answer and one compare).
+ */
+#ifndef CEON_NET_SERVE_H
+#define CEON_NET_SERVE_H
+#include "dns/query.h"
+#include "dns/zone.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/*
+ * Answers query q from zs into out (see dns_answer) and, at log level 1,
+ * logs one line per query and answer (client, transport, qname, qtype,
+ * rcode, size); level 2 adds every field of struct query_info; level 3 adds
+ * hex dumps of both messages. The caller is an online RCU reader.
+ */
+size_t net_answer(const struct zone_set *zs, const uint8_t *q, size_t qlen, uint8_t *out,
+                  size_t outcap, bool over_tcp, const struct sockaddr *peer);
+#endif
