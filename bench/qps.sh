@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# Queries per second and CPU per query: capd against knotd and nsd.
+#
+#   bench/qps.sh   (env: CAPD=path, BENCH_SECONDS=15, BENCH_THREADS=2,
+#                   BENCH_SERVERS="capd knotd nsd")
+#
+# Generates one zone of 20,000 records, serves it on loopback from capd
+# (release build), knotd and nsd in turn, each with the same number of
+# serving threads, and drives each with the same dnsperf run (a query file
+# of existing names, NXDOMAIN and NODATA, several types). For each server it
+# prints queries/s and the server's CPU time (user+system of all its
+# processes and threads, from /proc/PID/stat before and after the run) per
+# answered query, then the capd/knot and capd/nsd ratios.
+#
+# dnsperf shares the machine's cores with the server, as it would in any
+# single-machine run: the CPU-per-query figure is the one to compare across
+# servers; qps also depends on how much CPU dnsperf leaves.
+set -uo pipefail
+export LC_ALL=C
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+secs=${BENCH_SECONDS:-15}
+threads=${BENCH_THREADS:-2}
+records=20000
+capd=${CAPD:-$root/build/release/src/cmd/capd}
+knotd=$(command -v knotd || echo /usr/sbin/knotd)
+nsd=$(command -v nsd || echo /usr/sbin/nsd)
+dnsperf=$(command -v dnsperf || true)
+
+servers=${BENCH_SERVERS:-capd knotd nsd}
+case " $servers " in *" capd "*) ;; *) capd=/bin/true ;; esac
+if [ -z "${CAPD:-}" ] && [ ! -x "$capd" ]; then
+    echo "building capd (release) in build/release"
+    [ -f "$root/build/release/build.ninja" ] ||
+        meson setup "$root/build/release" -Dbuildtype=release -Doptimization=2 >/dev/null || exit 1
+    ninja -C "$root/build/release" src/cmd/capd >"$root/build/release/qps-build.log" 2>&1 ||
+        { tail -20 "$root/build/release/qps-build.log"; exit 1; }
+fi
+for b in "$capd" "$knotd" "$nsd" "$dnsperf"; do
+    [ -n "$b" ] && [ -x "$b" ] || { echo "qps.sh: missing program ${b:-dnsperf} (tools/install-deps.sh --test)"; exit 1; }
+done
+
+tmp=$(mktemp -d /tmp/ceon-qps.XXXXXX)
+spid=""
+stop_server() {
+    [ -n "$spid" ] || return 0
+    kill "$spid" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$spid" 2>/dev/null
+    wait "$spid" 2>/dev/null
+    spid=""
+}
+cleanup() {
+    stop_server
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# ---- the zone: 20,000 records under bench.test. ----
+zone=bench.test
+zf=$tmp/$zone.zone
+awk -v n="$records" -v z="$zone" 'BEGIN {
+    print "$ORIGIN " z "."
+    print "$TTL 3600"
+    print "@ SOA ns1 hostmaster 1 7200 3600 1209600 300"
+    print "@ NS ns1"
+    print "@ NS ns2"
+    print "ns1 A 192.0.2.1"
+    print "ns2 A 192.0.2.2"
+    print "@ MX 10 mail"
+    print "mail A 192.0.2.25"
+    c = 8
+    # per host: A always, AAAA every 2nd, TXT every 4th, MX every 8th
+    for (i = 0; c < n; i++) {
+        printf "h%05d A 10.%d.%d.%d\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256; c++
+        if (i % 2 == 0 && c < n) { printf "h%05d AAAA 2001:db8::%x\n", i, i; c++ }
+        if (i % 4 == 0 && c < n) { printf "h%05d TXT \"host %d\"\n", i, i; c++ }
+        if (i % 8 == 0 && c < n) { printf "h%05d MX 10 mail\n", i; c++ }
+        if (i % 50 == 0 && c < n) { printf "w%05d CNAME h%05d\n", i, i; c++ }
+    }
+    hosts = i
+    print hosts > "/dev/stderr"
+}' >"$zf" 2>"$tmp/hosts"
+hosts=$(cat "$tmp/hosts")
+
+# ---- the query file: 70% existing A/AAAA/TXT/MX/CNAME, 15% NODATA, 15% NXDOMAIN ----
+qf=$tmp/queries.txt
+awk -v h="$hosts" -v z="$zone" 'BEGIN {
+    srand(42)
+    for (q = 0; q < 100000; q++) {
+        r = rand(); i = int(rand() * h)
+        if (r < 0.45)      printf "h%05d.%s A\n", i, z
+        else if (r < 0.55) printf "h%05d.%s AAAA\n", i - i % 2, z
+        else if (r < 0.62) printf "h%05d.%s TXT\n", i - i % 4, z
+        else if (r < 0.66) printf "h%05d.%s MX\n", i - i % 8, z
+        else if (r < 0.70) printf "w%05d.%s A\n", i - i % 50, z
+        else if (r < 0.85) printf "h%05d.%s SRV\n", i, z
+        else               printf "nx%06d.%s A\n", q, z
+    }
+}' >"$qf"
+
+port_free() {
+    local hex
+    hex=$(printf ':%04X ' "$1")
+    ! cat /proc/net/udp /proc/net/tcp /proc/net/udp6 /proc/net/tcp6 2>/dev/null | awk '{print $2}' | grep -q "$hex"
+}
+pick_port() {
+    local p
+    for _ in $(seq 100); do
+        p=$((20000 + RANDOM % 40000))
+        port_free "$p" && { echo "$p"; return 0; }
+    done
+    return 1
+}
+wait_ready() {
+    for _ in $(seq 150); do
+        kill -0 "$spid" 2>/dev/null || return 1
+        kdig @127.0.0.1 -p "$port" +timeout=1 +retry=0 "$zone" SOA 2>/dev/null | grep -q 'status: NOERROR' && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# CPU ticks (utime+stime, all threads) of process $1 and all its
+# descendants (nsd forks its servers). In /proc/PID/stat the fields after the
+# ")" that ends the command name are: state ppid ... utime(12) stime(13).
+tree_ticks() {
+    cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
+    { p = $1; r = $0; sub(/^.*\) /, "", r); split(r, f, " "); ppid[p] = f[2]; t[p] = f[12] + f[13] }
+    END {
+        in_tree[root] = 1
+        for (changed = 1; changed;) {
+            changed = 0
+            for (p in ppid) if (!(p in in_tree) && (ppid[p] in in_tree)) { in_tree[p] = 1; changed = 1 }
+        }
+        for (p in in_tree) s += t[p]
+        print s + 0
+    }'
+}
+
+start_capd() {
+    "$capd" -z "$zf" -b 127.0.0.1 -p "$port" --proto udp -l 0 >"$tmp/capd.log" 2>&1 &
+    spid=$!
+}
+start_knotd() {
+    mkdir -p "$tmp/knot/db"
+    cat >"$tmp/knot/knot.conf" <<EOF
+server:
+    rundir: "$tmp/knot"
+    listen: 127.0.0.1@$port
+    udp-workers: $threads
+    tcp-workers: 1
+    background-workers: 1
+log:
+  - target: stderr
+    any: error
+database:
+    storage: "$tmp/knot/db"
+template:
+  - id: default
+    storage: "$tmp"
+    zonefile-sync: -1
+    journal-content: none
+zone:
+  - domain: $zone
+    file: $zone.zone
+EOF
+    "$knotd" -c "$tmp/knot/knot.conf" >"$tmp/knotd.log" 2>&1 &
+    spid=$!
+}
+start_nsd() {
+    mkdir -p "$tmp/nsd"
+    cat >"$tmp/nsd/nsd.conf" <<EOF
+server:
+    ip-address: 127.0.0.1@$port
+    server-count: $threads
+    reuseport: yes
+    do-ip6: no
+    username: ""
+    chroot: ""
+    database: ""
+    zonesdir: "$tmp"
+    zonelistfile: "$tmp/nsd/zone.list"
+    xfrdfile: "$tmp/nsd/xfrd.state"
+    xfrdir: "$tmp/nsd"
+    pidfile: "$tmp/nsd/nsd.pid"
+    logfile: "$tmp/nsd/nsd.log"
+    verbosity: 0
+    rrl-ratelimit: 0
+    rrl-whitelist-ratelimit: 0
+remote-control:
+    control-enable: no
+zone:
+    name: $zone
+    zonefile: $zone.zone
+EOF
+    "$nsd" -d -c "$tmp/nsd/nsd.conf" >"$tmp/nsd.log" 2>&1 &
+    spid=$!
+}
+
+hz=$(getconf CLK_TCK)
+declare -A QPS CPU
+run() {
+    local name=$1 try out t0 t1 done
+    for try in 1 2 3; do
+        port=$(pick_port) || break
+        "start_$name"
+        wait_ready && break
+        stop_server
+    done
+    if [ -z "$spid" ]; then
+        echo "qps.sh: $name did not start:"
+        cat "$tmp/$name.log" "$tmp"/nsd/nsd.log 2>/dev/null | tail -5
+        return 1
+    fi
+    # one short warm-up so every server starts with hot caches
+    "$dnsperf" -s 127.0.0.1 -p "$port" -d "$qf" -l 1 -c 4 -q 100 >/dev/null 2>&1
+    t0=$(tree_ticks "$spid")
+    out=$("$dnsperf" -s 127.0.0.1 -p "$port" -d "$qf" -l "$secs" -c 4 -T 1 -q 200 2>&1)
+    t1=$(tree_ticks "$spid")
+    stop_server
+    done=$(awk '/Queries completed:/ {print $3}' <<<"$out")
+    QPS[$name]=$(awk '/Queries per second:/ {printf "%.0f", $4}' <<<"$out")
+    lost=$(awk '/Queries lost:/ {print $3}' <<<"$out")
+    if [ -z "$done" ] || [ "$done" -eq 0 ]; then
+        echo "qps.sh: dnsperf got no answers from $name:"
+        echo "$out"
+        return 1
+    fi
+    codes=$(awk '/Response codes:/ {sub(/^ *Response codes: */, ""); print}' <<<"$out")
+    # a server that answers REFUSED/SERVFAIL (zone not loaded) is not measured
+    case $codes in *NOERROR*NXDOMAIN*) ;; *)
+        echo "qps.sh: $name answered with unexpected response codes: $codes"
+        return 1 ;;
+    esac
+    CPU[$name]=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$done" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')
+    printf '%-6s %10s qps  %8s us CPU/query  (%s answered, %s lost, %.1f s CPU)\n' \
+        "$name" "${QPS[$name]}" "${CPU[$name]}" "$done" "${lost:-?}" "$(awk -v t=$((t1 - t0)) -v hz="$hz" 'BEGIN{print t/hz}')"
+    echo "       rcodes: $codes"
+}
+
+echo "zone: $records records ($hosts hosts), queries: 100,000 mixed (A/AAAA/TXT/MX/CNAME, 15% NODATA, 15% NXDOMAIN)"
+echo "dnsperf: $secs s, 4 clients, 200 outstanding; servers: $threads threads each; $(nproc) cores"
+ok=0
+for s in $servers; do
+    run "$s" || ok=1
+done
+ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
+echo "capd/knotd: qps $(ratio "${QPS[capd]:-}" "${QPS[knotd]:-}"), CPU/query $(ratio "${CPU[capd]:-}" "${CPU[knotd]:-}")"
+echo "capd/nsd:   qps $(ratio "${QPS[capd]:-}" "${QPS[nsd]:-}"), CPU/query $(ratio "${CPU[capd]:-}" "${CPU[nsd]:-}")"
+exit $ok
