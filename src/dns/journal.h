@@ -1,0 +1,128 @@
+/*
+ * journal: durable record of every change made to a zone at run time, on
+ * LMDB (one environment in a directory, e.g. STATE/journal/).
+ *
+ * Layout. A named database "meta" holds one record per zone (key: the
+ * lowercase wire apex): the zone file's serial and content hash when the
+ * journal began, the serial after the latest entry, the next sequence
+ * number, and compaction counters. Each zone has its own named database
+ * "zone:<apex>." whose keys are a 64-bit big-endian sequence number that
+ * only grows (so serial wrap-around, RFC 1982, never reorders entries) and
+ * whose values are entries:
+ *   u8 format version (1), u8 kind (1 = change set, 2 = snapshot), u16 0,
+ *   u32 from_serial, u32 to_serial, u32 count, then count records
+ *   { u8 op (enum dns_change_op), u8 owner_len, owner (wire), u16 type,
+ *     u32 ttl, u16 rdlen, rdata }.
+ * Integers are big-endian. No checksum: LMDB commits are atomic and
+ * durable (its default sync mode: fsync before mdb_txn_commit returns), so a
+ * crash leaves a committed entry whole or absent. Every read is bounds
+ * checked anyway and a value that does not decode exactly is reported.
+ *
+ * Compaction. When a zone has more than max_entries entries (default 1000)
+ * or max_bytes bytes of entries (default 16 MiB) since its last snapshot,
+ * journal_compact writes a snapshot (every RR of the current version) and
+ * deletes all older entries in the same transaction, so start-up replays at
+ * most one snapshot plus max_entries change sets.
+ *
+ * Start-up rule (journal_replay), comparing the zone as loaded from its
+ * file with the journal's metadata:
+ *  1. no journal for the zone: one is started, recording the file's serial
+ *     and content hash; the file's version is served.
+ *  2. the file's serial is newer (RFC 1982) than the journal's latest
+ *     serial: the file wins. The zone's journal is dropped (with a warning
+ *     if it had entries) and restarted from the file.
+ *  3. otherwise the journal is replayed: from its snapshot if it has one,
+ *     else on top of the file's version. If the file's content changed
+ *     since the journal began (different hash) but its serial is not newer,
+ *     a warning says so: the change sets are applied on top of the edited
+ *     file (where the journal has a snapshot, the snapshot replaces the
+ *     file's content: raise the file's serial above the journal's to make
+ *     the file win). The new hash is recorded, so the warning appears once.
+ *  A corrupt entry (undecodable, unknown format version, serials that do
+ *  not chain, or a change set that no longer applies) makes journal_replay
+ *  fail with a message naming the zone, the entry and the reason: capd
+ *  refuses to start rather than silently lose or reorder acknowledged
+ *  updates. The admin can move STATE/journal aside to start from the zone
+ *  files.
+ *
+ * Threads: every function may be called from any thread; writes are
+ * serialised by LMDB's writer lock. A journal_iter holds a read transaction
+ * and must be closed by the thread that uses it.
+ */
+#ifndef CEON_DNS_JOURNAL_H
+#define CEON_DNS_JOURNAL_H
+#include "dns/zone.h"
+#include "util/err.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct journal;
+
+/* Opens (creating it and the directory, mode 0700, if missing) the journal
+ * environment in dir. */
+int journal_open(const char *dir, struct journal **out, struct err *e);
+void journal_close(struct journal *j);
+
+/* Compaction thresholds (0 = keep the current value). */
+void journal_set_limits(struct journal *j, uint64_t max_entries, uint64_t max_bytes);
+
+/* What journal_replay did (for logs and tests). */
+struct journal_replay_info {
+    bool started;         /* rule 1: no journal existed, one was started */
+    bool dropped;         /* rule 2: the zone file was newer, the journal was dropped */
+    bool content_changed; /* rule 3: the file changed without a newer serial */
+    bool from_snapshot;   /* replay started from a snapshot */
+    uint64_t entries;     /* change sets replayed (or dropped, with `dropped`) */
+    uint32_t serial;      /* serial after replay */
+};
+
+/*
+ * Applies the start-up rule above for the zone whose version was loaded from
+ * its file (or synthesised: give it a fixed serial, or every start will look
+ * like a newer file). On success returns 0 and sets *out to NULL when the
+ * file's version is to be served as it is, or to a new version (owned by the
+ * caller) that replaces it. Must be called once per zone before any
+ * journal_append for it. info may be NULL.
+ */
+int journal_replay(struct journal *j, const struct zone_version *file_version,
+                   struct zone_version **out, struct journal_replay_info *info, struct err *e);
+
+/* Appends one change set of the zone `apex` that took it from from_serial
+ * (which must be the journal's latest serial) to to_serial. Durable when it
+ * returns 0. */
+int journal_append(struct journal *j, const uint8_t *apex, uint32_t from_serial, uint32_t to_serial,
+                   const struct dns_change *changes, size_t n, struct err *e);
+
+/* True when the zone's entries since its last snapshot exceed the limits. */
+bool journal_wants_compaction(struct journal *j, const uint8_t *apex);
+/* Writes a snapshot of v (which must be at the journal's latest serial) and
+ * deletes the older entries, atomically. */
+int journal_compact(struct journal *j, const struct zone_version *v, struct err *e);
+
+/* Drops the zone's journal entirely (entries and metadata). */
+int journal_drop(struct journal *j, const uint8_t *apex, struct err *e);
+
+/* Latest serial recorded for the zone; returns false if it has no journal. */
+bool journal_serial(struct journal *j, const uint8_t *apex, uint32_t *serial);
+
+/*
+ * Iterating over the change sets since serial `since` (for IXFR): opens an
+ * iterator positioned at the entry whose from_serial is `since`. Returns 0
+ * on success (*out set; if since is the latest serial, it yields nothing),
+ * 1 if the journal does not reach back to `since` (compacted away, or an
+ * unknown serial: the caller must send the whole zone), -1 on error.
+ * journal_iter_next returns 1 with the next change set (valid until the next
+ * call or close), 0 at the end, -1 on a corrupt entry.
+ */
+struct journal_iter;
+int journal_iter_open(struct journal *j, const uint8_t *apex, uint32_t since,
+                      struct journal_iter **out, struct err *e);
+int journal_iter_next(struct journal_iter *it, uint32_t *from_serial, uint32_t *to_serial,
+                      const struct dns_change **changes, size_t *n, struct err *e);
+void journal_iter_close(struct journal_iter *it);
+
+/* Content hash of a version (owners, types, TTLs and RDATA in canonical
+ * order): what the journal records to notice an edited zone file. */
+uint64_t zone_version_hash(const struct zone_version *v);
+#endif

@@ -1,0 +1,143 @@
+#include "dns/render.h"
+#include "dns/wire.h"
+#include <string.h>
+
+void resp_init(struct resp *r, uint8_t *buf, size_t cap)
+{
+    r->p = buf;
+    r->len = 0;
+    r->cap = cap;
+    r->fail = false;
+    r->ncomp = 0;
+}
+
+bool resp_put(struct resp *r, const void *d, size_t n)
+{
+    if (r->fail || n > r->cap - r->len) {
+        r->fail = true;
+        return false;
+    }
+    memcpy(r->p + r->len, d, n);
+    r->len += n;
+    return true;
+}
+
+bool resp_u16(struct resp *r, uint16_t v)
+{
+    uint8_t t[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+    return resp_put(r, t, 2);
+}
+
+bool resp_u32(struct resp *r, uint32_t v)
+{
+    uint8_t t[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    return resp_put(r, t, 4);
+}
+
+static inline uint8_t lower(uint8_t c)
+{
+    return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+}
+
+/* Does the name in the packet at off (possibly ending in pointers, all of
+ * which we wrote ourselves and which point backwards) equal suffix s? */
+static bool packet_suffix_eq(const uint8_t *pkt, size_t off, const uint8_t *s)
+{
+    for (;;) {
+        uint8_t l = pkt[off];
+        while ((l & 0xc0) == 0xc0) {
+            off = (size_t)(l & 0x3f) << 8 | pkt[off + 1];
+            l = pkt[off];
+        }
+        if (l != *s) return false;
+        if (!l) return true;
+        for (uint8_t i = 1; i <= l; i++)
+            if (lower(pkt[off + i]) != lower(s[i])) return false;
+        off += 1 + (size_t)l;
+        s += 1 + (size_t)l;
+    }
+}
+
+bool resp_name(struct resp *r, const uint8_t *n, bool compress)
+{
+    int labels = dns_name_labels(n);
+    const uint8_t *s = n;
+    int k = labels;
+    int found = -1;
+    if (compress) {
+        for (; *s; s += *s + 1, k--) {
+            for (uint16_t i = 0; i < r->ncomp && found < 0; i++)
+                if (r->comp[i].labels == k && packet_suffix_eq(r->p, r->comp[i].off, s))
+                    found = r->comp[i].off;
+            if (found >= 0) break;
+        }
+    } else {
+        s = n + dns_name_len(n) - 1;
+    }
+    for (const uint8_t *x = n; x != s; x += *x + 1, labels--) {
+        if (compress && r->len < 0x4000 && r->ncomp < RESP_COMP_MAX && !r->fail) {
+            r->comp[r->ncomp].off = (uint16_t)r->len;
+            r->comp[r->ncomp].labels = (uint8_t)labels;
+            r->ncomp++;
+        }
+        if (!resp_put(r, x, 1 + (size_t)*x)) return false;
+    }
+    if (found >= 0) return resp_u16(r, (uint16_t)(0xc000 | found));
+    return resp_put(r, "", 1);
+}
+
+static bool put_rdata(struct resp *r, uint16_t type, const uint8_t *rd, uint16_t rdlen)
+{
+    const uint8_t *f = dns_type_compressible(type) ? dns_rdata_fields(type) : NULL;
+    if (!f) return resp_put(r, rd, rdlen);
+    size_t pos = 0;
+    /* Stored RDATA was validated when the version was built. */
+    for (; *f != DNS_FIELD_END; f++) {
+        switch (*f) {
+        case DNS_FIELD_CNAME:
+            if (!resp_name(r, rd + pos, true)) return false;
+            pos += dns_name_len(rd + pos);
+            break;
+        case DNS_FIELD_FIX2:
+            if (!resp_put(r, rd + pos, 2)) return false;
+            pos += 2;
+            break;
+        case DNS_FIELD_FIX4:
+            if (!resp_put(r, rd + pos, 4)) return false;
+            pos += 4;
+            break;
+        default: /* no other field kinds in the RFC 1035 types */
+            return resp_put(r, rd + pos, rdlen - pos);
+        }
+    }
+    return true;
+}
+
+bool resp_rr(struct resp *r, const uint8_t *owner, uint16_t type, uint32_t ttl, const uint8_t *rd,
+             uint16_t rdlen)
+{
+    if (!resp_name(r, owner, true) || !resp_u16(r, type) || !resp_u16(r, DNS_CLASS_IN) ||
+        !resp_u32(r, ttl))
+        return false;
+    size_t at = r->len;
+    if (!resp_u16(r, 0) || !put_rdata(r, type, rd, rdlen)) return false;
+    size_t n = r->len - at - 2;
+    r->p[at] = (uint8_t)(n >> 8);
+    r->p[at + 1] = (uint8_t)n;
+    return true;
+}
+
+int resp_rrset(struct resp *r, const uint8_t *owner, const struct dns_rrset *s, uint32_t ttl)
+{
+    size_t len = r->len;
+    uint16_t ncomp = r->ncomp;
+    int n = 0;
+    for (const uint8_t *p = rrset_first(s); p; p = rrset_next(s, p), n++)
+        if (!resp_rr(r, owner, s->type, ttl, rr_rdata(p), rr_rdlen(p))) {
+            r->len = len;
+            r->ncomp = ncomp;
+            r->fail = false;
+            return 0;
+        }
+    return n;
+}

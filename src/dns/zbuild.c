@@ -1,0 +1,426 @@
+#include "dns/zbuild.h"
+#include "dns/wire.h"
+#include "util/buf.h"
+#include <stdlib.h>
+#include <string.h>
+
+struct brr {
+    uint16_t len;
+    const uint8_t *data; /* in the builder's arena, or in the version it was loaded from */
+};
+struct bset {
+    uint16_t type;
+    uint32_t ttl;
+    unsigned long line;
+    size_t n, cap;
+    struct brr *rr;
+};
+struct bnode {
+    struct bnode *next; /* hash chain */
+    uint32_t hash;
+    uint8_t len;
+    bool mark; /* part of the frozen version */
+    size_t nsets, cap;
+    struct bset *sets;
+    uint8_t name[]; /* lowercase */
+};
+struct zbuild {
+    struct arena mem;
+    struct bnode **tab;
+    size_t mask, count;
+    uint8_t apex[DNS_NAME_MAX];
+    size_t apex_len;
+    const char *file;
+};
+
+struct zbuild *zb_new(const uint8_t *apex)
+{
+    struct zbuild *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    arena_init(&b->mem, 64 * 1024);
+    b->mask = 1023;
+    b->tab = calloc(b->mask + 1, sizeof *b->tab);
+    if (!b->tab) {
+        free(b);
+        return NULL;
+    }
+    b->apex_len = dns_name_lower(b->apex, apex);
+    return b;
+}
+
+void zb_free(struct zbuild *b)
+{
+    if (!b) return;
+    for (size_t i = 0; i <= b->mask; i++)
+        for (struct bnode *n = b->tab[i]; n; n = n->next) {
+            for (size_t k = 0; k < n->nsets; k++)
+                free(n->sets[k].rr);
+            free(n->sets);
+        }
+    free(b->tab);
+    arena_free(&b->mem);
+    free(b);
+}
+
+void zb_set_file(struct zbuild *b, const char *file)
+{
+    b->file = file;
+}
+
+static struct bnode *find_node(struct zbuild *b, const uint8_t *lname, size_t len, uint32_t h)
+{
+    for (struct bnode *n = b->tab[h & b->mask]; n; n = n->next)
+        if (n->hash == h && n->len == len && memcmp(n->name, lname, len) == 0) return n;
+    return NULL;
+}
+
+static int grow_table(struct zbuild *b)
+{
+    size_t nmask = b->mask * 2 + 1;
+    struct bnode **nt = calloc(nmask + 1, sizeof *nt);
+    if (!nt) return -1;
+    for (size_t i = 0; i <= b->mask; i++)
+        for (struct bnode *n = b->tab[i], *next; n; n = next) {
+            next = n->next;
+            n->next = nt[n->hash & nmask];
+            nt[n->hash & nmask] = n;
+        }
+    free(b->tab);
+    b->tab = nt;
+    b->mask = nmask;
+    return 0;
+}
+
+static struct bnode *get_node(struct zbuild *b, const uint8_t *lname, size_t len)
+{
+    uint32_t h = dns_name_hash(lname, len);
+    struct bnode *n = find_node(b, lname, len, h);
+    if (n) return n;
+    if (b->count >= b->mask && grow_table(b) < 0) return NULL;
+    n = arena_zalloc(&b->mem, sizeof *n + len);
+    if (!n) return NULL;
+    n->hash = h;
+    n->len = (uint8_t)len;
+    memcpy(n->name, lname, len);
+    n->next = b->tab[h & b->mask];
+    b->tab[h & b->mask] = n;
+    b->count++;
+    return n;
+}
+
+static struct bset *find_set(struct bnode *n, uint16_t type)
+{
+    for (size_t i = 0; i < n->nsets; i++)
+        if (n->sets[i].type == type) return &n->sets[i];
+    return NULL;
+}
+
+static int owner_lower(struct zbuild *b, const uint8_t *owner, uint8_t *lname, size_t *len,
+                       struct err *e)
+{
+    *len = dns_name_lower(lname, owner);
+    if (!dns_name_is_subdomain(lname, b->apex)) {
+        char o[DNS_NAME_TEXT_MAX], a[DNS_NAME_TEXT_MAX];
+        dns_name_to_text(owner, o, sizeof o);
+        dns_name_to_text(b->apex, a, sizeof a);
+        return err_set(e, "owner %s is outside the zone %s", o, a);
+    }
+    return 0;
+}
+
+static int add_rr(struct zbuild *b, struct bnode *n, uint16_t type, uint32_t ttl, const uint8_t *rd,
+                  uint16_t rdlen, bool copy, bool keep_ttl, unsigned long line, struct err *e)
+{
+    struct bset *s = find_set(n, type);
+    if (!s) {
+        if (n->nsets == n->cap) {
+            size_t nc = n->cap ? n->cap * 2 : 2;
+            struct bset *ns = realloc(n->sets, nc * sizeof *ns);
+            if (!ns) return err_set(e, "out of memory");
+            n->sets = ns;
+            n->cap = nc;
+        }
+        s = &n->sets[n->nsets++];
+        memset(s, 0, sizeof *s);
+        s->type = type;
+        s->ttl = ttl;
+        s->line = line;
+    } else {
+        for (size_t i = 0; i < s->n; i++)
+            if (dns_rdata_cmp(type, s->rr[i].data, s->rr[i].len, rd, rdlen) == 0) return 0;
+        if (!keep_ttl) s->ttl = ttl;
+    }
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 1;
+        struct brr *nr = realloc(s->rr, nc * sizeof *nr);
+        if (!nr) return err_set(e, "out of memory");
+        s->rr = nr;
+        s->cap = nc;
+    }
+    const uint8_t *data = rd;
+    if (copy && rdlen) {
+        data = arena_memdup(&b->mem, rd, rdlen);
+        if (!data) return err_set(e, "out of memory");
+    }
+    s->rr[s->n].len = rdlen;
+    s->rr[s->n].data = data;
+    s->n++;
+    return 1;
+}
+
+int zb_add(struct zbuild *b, const uint8_t *owner, uint16_t type, uint32_t ttl, const uint8_t *rd,
+           uint16_t rdlen, bool keep_ttl, unsigned long line, struct err *e)
+{
+    uint8_t lname[DNS_NAME_MAX];
+    size_t len;
+    char tb[16];
+    if (owner_lower(b, owner, lname, &len, e) < 0) return -1;
+    if (type == 0 || dns_type_is_meta(type))
+        return err_set(e, "type %s cannot be stored in a zone", dns_type_to_text(type, tb));
+    if (!dns_rdata_check(type, rd, rdlen))
+        return err_set(e, "malformed %s RDATA", dns_type_to_text(type, tb));
+    struct bnode *n = get_node(b, lname, len);
+    if (!n) return err_set(e, "out of memory");
+    return add_rr(b, n, type, ttl, rd, rdlen, true, keep_ttl, line, e);
+}
+
+int zb_del(struct zbuild *b, enum dns_change_op op, const uint8_t *owner, uint16_t type,
+           const uint8_t *rd, uint16_t rdlen, struct err *e)
+{
+    uint8_t lname[DNS_NAME_MAX];
+    size_t len;
+    if (owner_lower(b, owner, lname, &len, e) < 0) return -1;
+    struct bnode *n = find_node(b, lname, len, dns_name_hash(lname, len));
+    if (!n) return 0;
+    if (op == DNS_CHANGE_DEL_NAME) {
+        for (size_t i = 0; i < n->nsets; i++)
+            free(n->sets[i].rr);
+        n->nsets = 0;
+        return 0;
+    }
+    struct bset *s = find_set(n, type);
+    if (!s) return 0;
+    if (op == DNS_CHANGE_DEL) {
+        size_t i = 0;
+        while (i < s->n && dns_rdata_cmp(type, s->rr[i].data, s->rr[i].len, rd, rdlen) != 0)
+            i++;
+        if (i == s->n) return 0;
+        s->rr[i] = s->rr[--s->n];
+        if (s->n) return 0;
+    }
+    free(s->rr);
+    size_t idx = (size_t)(s - n->sets);
+    memmove(s, s + 1, (n->nsets - idx - 1) * sizeof *s);
+    n->nsets--;
+    return 0;
+}
+
+int zb_load_version(struct zbuild *b, const struct zone_version *v, struct err *e)
+{
+    for (size_t i = 0; i < v->nnodes; i++) {
+        const struct zone_node *zn = &v->nodes[i];
+        if (!zn->nrrsets) continue;
+        struct bnode *n = get_node(b, zn->name, zn->name_len);
+        if (!n) return err_set(e, "out of memory");
+        for (size_t k = 0; k < zn->nrrsets; k++) {
+            const struct dns_rrset *s = &zn->rrsets[k];
+            /* Reference the old version's RDATA: it outlives the builder. */
+            for (const uint8_t *p = rrset_first(s); p; p = rrset_next(s, p))
+                if (add_rr(b, n, s->type, s->ttl, rr_rdata(p), rr_rdlen(p), false, true, 0, e) < 0)
+                    return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- freezing ---- */
+
+static int where(struct zbuild *b, unsigned long line, struct err *e, const char *fmt,
+                 const char *name)
+{
+    if (b->file && line) return err_set(e, "%s:%lu: %s %s", b->file, line, fmt, name);
+    if (b->file) return err_set(e, "%s: %s %s", b->file, fmt, name);
+    return err_set(e, "%s %s", fmt, name);
+}
+
+static int check_node(struct zbuild *b, struct bnode *n, struct err *e)
+{
+    char t[DNS_NAME_TEXT_MAX];
+    bool apex = n->len == b->apex_len && memcmp(n->name, b->apex, n->len) == 0;
+    struct bset *cname = find_set(n, DNS_T_CNAME), *soa = find_set(n, DNS_T_SOA),
+                *dname = find_set(n, DNS_T_DNAME);
+    dns_name_to_text(n->name, t, sizeof t);
+    if (soa && !apex) return where(b, soa->line, e, "SOA record not at the zone apex:", t);
+    if (soa && soa->n != 1) return where(b, soa->line, e, "more than one SOA record at", t);
+    if (dname && dname->n != 1) return where(b, dname->line, e, "more than one DNAME record at", t);
+    if (cname) {
+        if (cname->n != 1) return where(b, cname->line, e, "more than one CNAME record at", t);
+        for (size_t i = 0; i < n->nsets; i++) {
+            uint16_t ty = n->sets[i].type;
+            if (ty != DNS_T_CNAME && ty != DNS_T_RRSIG && ty != DNS_T_NSEC)
+                return where(b, n->sets[i].line > cname->line ? n->sets[i].line : cname->line, e,
+                             "CNAME and other data at", t);
+        }
+    }
+    return 0;
+}
+
+static int cmp_node(const void *x, const void *y)
+{
+    const struct bnode *a = *(struct bnode *const *)x, *b = *(struct bnode *const *)y;
+    return dns_name_cmp(a->name, b->name);
+}
+static int cmp_set(const void *x, const void *y)
+{
+    const struct bset *a = x, *b = y;
+    return (int)a->type - (int)b->type;
+}
+static int cmp_rr(const void *x, const void *y, void *ctx)
+{
+    const struct brr *a = x, *b = y;
+    return dns_rdata_cmp(*(const uint16_t *)ctx, a->data, a->len, b->data, b->len);
+}
+
+static int freeze_node(struct zone_version *v, struct zone_node *zn, struct bnode *n,
+                       bool set_serial, uint32_t serial)
+{
+    zn->name = arena_memdup(&v->arena, n->name, n->len);
+    zn->name_len = n->len;
+    zn->hash = n->hash;
+    zn->labels = (uint8_t)dns_name_labels(n->name);
+    zn->nrrsets = (uint16_t)n->nsets;
+    if (!zn->name) return -1;
+    if (!n->nsets) return 0;
+    qsort(n->sets, n->nsets, sizeof *n->sets, cmp_set);
+    struct dns_rrset *sets = arena_alloc(&v->arena, n->nsets * sizeof *sets);
+    if (!sets) return -1;
+    zn->rrsets = sets;
+    for (size_t i = 0; i < n->nsets; i++) {
+        struct bset *s = &n->sets[i];
+        qsort_r(s->rr, s->n, sizeof *s->rr, cmp_rr, &s->type);
+        size_t size = 0;
+        for (size_t k = 0; k < s->n; k++)
+            size += 2 + (size_t)s->rr[k].len;
+        uint8_t *p = arena_alloc(&v->arena, size);
+        if (!p) return -1;
+        sets[i] = (struct dns_rrset){.type = s->type,
+                                     .count = (uint16_t)s->n,
+                                     .ttl = s->ttl,
+                                     .rdata_size = (uint32_t)size,
+                                     .rdata = p};
+        for (size_t k = 0; k < s->n; k++) {
+            put_be16(p, s->rr[k].len);
+            memcpy(p + 2, s->rr[k].data, s->rr[k].len);
+            if (s->type == DNS_T_SOA) {
+                /* serial follows MNAME and RNAME */
+                size_t off = dns_name_len(p + 2);
+                off += dns_name_len(p + 2 + off);
+                if (set_serial) put_be32(p + 2 + off, serial);
+                v->serial = be32(p + 2 + off);
+            }
+            p += 2 + s->rr[k].len;
+        }
+        v->nrecords += s->n;
+        if (s->type == DNS_T_NS && !(zn->flags & ZN_APEX)) zn->flags |= ZN_DELEG;
+        if (s->type == DNS_T_DNAME) zn->flags |= ZN_DNAME;
+        if (s->type == DNS_T_CNAME) zn->flags |= ZN_CNAME;
+    }
+    return 0;
+}
+
+int zb_freeze(struct zbuild *b, bool set_serial, uint32_t serial, struct zone_version **out,
+              struct err *e)
+{
+    char t[DNS_NAME_TEXT_MAX];
+    dns_name_to_text(b->apex, t, sizeof t);
+    struct bnode *apex = find_node(b, b->apex, b->apex_len, dns_name_hash(b->apex, b->apex_len));
+    if (!apex || !find_set(apex, DNS_T_SOA))
+        return where(b, 0, e, "no SOA record at the zone apex", t);
+    /* Mark every non-empty node and all its ancestors up to the apex; the
+     * ancestors without data become empty non-terminals. */
+    size_t nodes = 0, snap;
+    struct bnode **all = NULL;
+again:
+    snap = b->mask;
+    for (size_t i = 0; i <= snap; i++)
+        for (struct bnode *n = b->tab[i]; n; n = n->next) {
+            if (!n->nsets || n->mark) continue;
+            if (check_node(b, n, e) < 0) goto fail_marks;
+            struct bnode *c = n;
+            while (c && !c->mark) {
+                c->mark = true;
+                if (c == apex) break;
+                const uint8_t *up = c->name + 1 + c->name[0];
+                c = get_node(b, up, c->len - 1 - c->name[0]);
+                if (!c) {
+                    err_set(e, "out of memory");
+                    goto fail_marks;
+                }
+            }
+            if (b->mask != snap) /* the table grew: rescan (marks persist) */
+                goto again;
+        }
+    for (size_t i = 0; i <= b->mask; i++)
+        for (struct bnode *n = b->tab[i]; n; n = n->next)
+            nodes += n->mark;
+    all = malloc(nodes * sizeof *all);
+    struct zone_version *v = calloc(1, sizeof *v);
+    if (!all || !v) {
+        free(all);
+        free(v);
+        err_set(e, "out of memory");
+        goto fail_marks;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i <= b->mask; i++)
+        for (struct bnode *n = b->tab[i]; n; n = n->next)
+            if (n->mark) {
+                all[k++] = n;
+                n->mark = false; /* the builder may be frozen again */
+            }
+    qsort(all, nodes, sizeof *all, cmp_node);
+    arena_init(&v->arena, 64 * 1024);
+    struct zone_node *zn = arena_zalloc(&v->arena, nodes * sizeof *zn);
+    size_t slots = 16;
+    while (slots < nodes * 2)
+        slots *= 2;
+    v->table = arena_zalloc(&v->arena, slots * sizeof *v->table);
+    v->mask = (uint32_t)(slots - 1);
+    if (!zn || !v->table) goto oom;
+    v->nodes = zn;
+    v->nnodes = nodes;
+    zn[0].flags = ZN_APEX; /* the apex sorts first */
+    for (size_t i = 0; i < nodes; i++) {
+        if (freeze_node(v, &zn[i], all[i], set_serial, serial) < 0) goto oom;
+        size_t s = zn[i].hash & v->mask;
+        while (v->table[s])
+            s = (s + 1) & v->mask;
+        v->table[s] = &zn[i];
+    }
+    v->apex = zn[0].name;
+    /* Parents sort before their descendants, so one pass in order sees a
+     * parent's flags complete before its children. */
+    for (size_t i = 1; i < nodes; i++) {
+        const uint8_t *up = zn[i].name + 1 + zn[i].name[0];
+        const struct zone_node *p = zone_version_find(v, up, zn[i].name_len - 1 - zn[i].name[0]);
+        struct zone_node *pm = (struct zone_node *)p; /* our own array, still being built */
+        zn[i].parent = p;
+        if (p->flags & (ZN_OCCLUDED | ZN_DELEG | ZN_DNAME)) zn[i].flags |= ZN_OCCLUDED;
+        if (zn[i].name[0] == 1 && zn[i].name[1] == '*') {
+            zn[i].flags |= ZN_WILDCARD;
+            pm->flags |= ZN_HAS_WILDCARD;
+        }
+    }
+    free(all);
+    *out = v;
+    return 0;
+oom:
+    free(all);
+    zone_version_free(v);
+    return err_set(e, "out of memory");
+fail_marks:
+    for (size_t i = 0; i <= b->mask; i++)
+        for (struct bnode *n = b->tab[i]; n; n = n->next)
+            n->mark = false;
+    return -1;
+}

@@ -1,0 +1,41 @@
+/*
+ * zbuild: the mutable side of the zone store (private to src/dns). A
+ * builder collects RRs (from a zone file, or from an old version plus a
+ * change set) in hash-indexed nodes, then zb_freeze lays them out as one
+ * immutable zone_version: nodes sorted canonically, empty non-terminals
+ * added, flags and parent links computed, one arena.
+ */
+#ifndef CEON_DNS_ZBUILD_H
+#define CEON_DNS_ZBUILD_H
+#include "dns/zone.h"
+
+struct zbuild;
+
+/* apex: wire name, any case. NULL on out of memory. */
+struct zbuild *zb_new(const uint8_t *apex);
+void zb_free(struct zbuild *b);
+/* File name used in freeze-time messages ("file:line: ..."); NULL for
+ * messages without a location. The string must outlive the builder. */
+void zb_set_file(struct zbuild *b, const char *file);
+
+/* Adds one RR (see DNS_CHANGE_ADD). keep_ttl: an existing RRset keeps its
+ * TTL (zone files: the first record's TTL wins); otherwise the RRset takes
+ * the new RR's TTL. line is remembered for messages. Returns 1 if added,
+ * 0 if already present, -1 with e set (outside the zone, meta type,
+ * malformed RDATA, out of memory). */
+int zb_add(struct zbuild *b, const uint8_t *owner, uint16_t type, uint32_t ttl, const uint8_t *rd,
+           uint16_t rdlen, bool keep_ttl, unsigned long line, struct err *e);
+/* Applies one deletion (DNS_CHANGE_DEL, _DEL_RRSET, _DEL_NAME). Returns 0,
+ * or -1 with e set (owner outside the zone). */
+int zb_del(struct zbuild *b, enum dns_change_op op, const uint8_t *owner, uint16_t type,
+           const uint8_t *rd, uint16_t rdlen, struct err *e);
+/* Copies every RRset of v into the builder (which must be empty and have
+ * the same apex). */
+int zb_load_version(struct zbuild *b, const struct zone_version *v, struct err *e);
+
+/* Checks the zone (one SOA RR at the apex, CNAME exclusivity, single
+ * DNAME) and builds the version. If set_serial, the SOA serial becomes
+ * serial. The builder can be freed afterwards (nothing is shared). */
+int zb_freeze(struct zbuild *b, bool set_serial, uint32_t serial, struct zone_version **out,
+              struct err *e);
+#endif

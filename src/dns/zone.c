@@ -1,0 +1,302 @@
+#include "dns/zone.h"
+#include "dns/wire.h"
+#include "util/buf.h"
+#include "dns/zbuild.h"
+#include <stdlib.h>
+#include <string.h>
+#include <urcu-qsbr.h>
+
+/* ---- versions ---- */
+
+const struct zone_node *zone_version_find(const struct zone_version *v, const uint8_t *lname,
+                                          size_t len)
+{
+    uint32_t h = dns_name_hash(lname, len);
+    for (uint32_t i = h & v->mask;; i = (i + 1) & v->mask) {
+        const struct zone_node *n = v->table[i];
+        if (!n) return NULL;
+        if (n->hash == h && n->name_len == len && memcmp(n->name, lname, len) == 0) return n;
+    }
+}
+
+const struct dns_rrset *node_rrset(const struct zone_node *n, uint16_t type)
+{
+    for (uint16_t i = 0; i < n->nrrsets; i++)
+        if (n->rrsets[i].type == type) return &n->rrsets[i];
+    return NULL;
+}
+
+const struct dns_rrset *zone_version_soa(const struct zone_version *v)
+{
+    return node_rrset(&v->nodes[0], DNS_T_SOA);
+}
+
+int zone_version_foreach(const struct zone_version *v, zone_rrset_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < v->nnodes; i++)
+        for (uint16_t k = 0; k < v->nodes[i].nrrsets; k++) {
+            int r = fn(ctx, &v->nodes[i], &v->nodes[i].rrsets[k]);
+            if (r) return r;
+        }
+    return 0;
+}
+
+void zone_version_free(struct zone_version *v)
+{
+    if (!v) return;
+    arena_free(&v->arena);
+    free(v);
+}
+
+int zone_version_apply(const struct zone_version *old, const struct dns_change *changes, size_t n,
+                       uint32_t new_serial, struct zone_version **out, struct err *e)
+{
+    struct zbuild *b = zb_new(old->apex);
+    if (!b) return err_set(e, "out of memory");
+    int r = zb_load_version(b, old, e);
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        const struct dns_change *c = &changes[i];
+        if (c->op == DNS_CHANGE_ADD)
+            r = zb_add(b, c->owner, c->type, c->ttl, c->rdata, c->rdlen, false, 0, e) < 0 ? -1 : 0;
+        else
+            r = zb_del(b, c->op, c->owner, c->type, c->rdata, c->rdlen, e);
+    }
+    if (r == 0) r = zb_freeze(b, true, new_serial, out, e);
+    zb_free(b);
+    return r;
+}
+
+int zone_synthesize(const uint8_t *apex, uint32_t serial, struct zone_version **out, struct err *e)
+{
+    uint8_t rd[2 * DNS_NAME_MAX + 20];
+    size_t alen = dns_name_len(apex), o = 0;
+    memcpy(rd, apex, alen); /* MNAME: the name itself, as Dns.Soa.create does */
+    o = alen;
+    /* RNAME: "hostmaster" + the name minus its first label */
+    const uint8_t *parent = dns_name_skip(apex, 1);
+    size_t plen = dns_name_len(parent);
+    if (11 + plen > DNS_NAME_MAX) return err_set(e, "name too long to synthesise a zone for");
+    rd[o++] = 10;
+    memcpy(rd + o, "hostmaster", 10);
+    o += 10;
+    memcpy(rd + o, parent, plen);
+    o += plen;
+    const uint32_t timers[5] = {serial, 86400, 7200, 3600000, 3600};
+    for (int i = 0; i < 5; i++, o += 4)
+        put_be32(rd + o, timers[i]);
+    struct zbuild *b = zb_new(apex);
+    if (!b) return err_set(e, "out of memory");
+    int r = zb_add(b, apex, DNS_T_SOA, 3600, rd, (uint16_t)o, true, 0, e) < 0 ? -1 : 0;
+    if (r == 0) r = zb_add(b, apex, DNS_T_NS, 3600, apex, (uint16_t)alen, true, 0, e) < 0 ? -1 : 0;
+    if (r == 0) r = zb_freeze(b, false, 0, out, e);
+    zb_free(b);
+    return r;
+}
+
+/* ---- zones ---- */
+
+struct zone *zone_new(struct zone_version *initial, struct err *e)
+{
+    struct zone *z = calloc(1, sizeof *z);
+    if (!z) {
+        zone_version_free(initial);
+        err_set(e, "out of memory");
+        return NULL;
+    }
+    z->apex_len = (uint8_t)dns_name_lower(z->apex, initial->apex);
+    pthread_mutex_init(&z->writer, NULL);
+    rcu_assign_pointer(z->version, initial);
+    return z;
+}
+
+void zone_free(struct zone *z)
+{
+    if (!z) return;
+    zone_version_free(z->version);
+    pthread_mutex_destroy(&z->writer);
+    free(z);
+}
+
+const struct zone_version *zone_current(const struct zone *z)
+{
+    return rcu_dereference(z->version);
+}
+
+void zone_lock(struct zone *z)
+{
+    pthread_mutex_lock(&z->writer);
+}
+void zone_unlock(struct zone *z)
+{
+    pthread_mutex_unlock(&z->writer);
+}
+
+void zone_publish(struct zone *z, struct zone_version *v)
+{
+    struct zone_version *old = z->version;
+    rcu_assign_pointer(z->version, v);
+    synchronize_rcu();
+    zone_version_free(old);
+}
+
+int zone_apply(struct zone *z, const struct dns_change *changes, size_t n, uint32_t new_serial,
+               struct err *e)
+{
+    struct zone_version *v;
+    zone_lock(z);
+    int r = zone_version_apply(z->version, changes, n, new_serial, &v, e);
+    if (r == 0) zone_publish(z, v);
+    zone_unlock(z);
+    return r;
+}
+
+/* ---- zone sets ---- */
+
+static struct zone_set *set_build(struct zone *const *zones, size_t n)
+{
+    struct zone_set *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    size_t slots = 8;
+    while (slots < n * 2)
+        slots *= 2;
+    s->zones = calloc(n ? n : 1, sizeof *s->zones);
+    s->table = calloc(slots, sizeof *s->table);
+    if (!s->zones || !s->table) {
+        free(s->zones);
+        free(s->table);
+        free(s);
+        return NULL;
+    }
+    s->mask = (uint32_t)(slots - 1);
+    s->n = n;
+    for (size_t i = 0; i < n; i++) {
+        struct zone *z = zones[i];
+        s->zones[i] = z;
+        uint32_t h = dns_name_hash(z->apex, z->apex_len) & s->mask;
+        while (s->table[h])
+            h = (h + 1) & s->mask;
+        s->table[h] = z;
+        int labels = dns_name_labels(z->apex);
+        if (labels > s->max_labels) s->max_labels = (uint8_t)labels;
+    }
+    return s;
+}
+
+static void set_free(struct zone_set *s)
+{
+    if (!s) return;
+    free(s->zones);
+    free(s->table);
+    free(s);
+}
+
+void zone_set_handle_init(struct zone_set_handle *h)
+{
+    pthread_mutex_init(&h->lock, NULL);
+    h->current = set_build(NULL, 0);
+}
+
+void zone_set_handle_destroy(struct zone_set_handle *h)
+{
+    struct zone_set *s = h->current;
+    if (s)
+        for (size_t i = 0; i < s->n; i++)
+            zone_free(s->zones[i]);
+    set_free(s);
+    h->current = NULL;
+    pthread_mutex_destroy(&h->lock);
+}
+
+static struct zone *table_get(const struct zone_set *zs, const uint8_t *apex, size_t len)
+{
+    uint32_t h = dns_name_hash(apex, len);
+    for (uint32_t i = h & zs->mask;; i = (i + 1) & zs->mask) {
+        struct zone *z = zs->table[i];
+        if (!z) return NULL;
+        if (z->apex_len == len && memcmp(z->apex, apex, len) == 0) return z;
+    }
+}
+
+struct zone *zone_set_get(const struct zone_set *zs, const uint8_t *apex)
+{
+    return zs ? table_get(zs, apex, dns_name_len(apex)) : NULL;
+}
+
+struct zone *zone_set_find(const struct zone_set *zs, const uint8_t *lname)
+{
+    if (!zs || !zs->n) return NULL;
+    int labels = dns_name_labels(lname);
+    const uint8_t *p = lname;
+    /* Skip labels that no apex can have, then try longest suffix first. */
+    for (; labels > zs->max_labels; labels--)
+        p += *p + 1;
+    for (;;) {
+        struct zone *z = table_get(zs, p, dns_name_len(p));
+        if (z) return z;
+        if (!*p) return NULL;
+        p += *p + 1;
+    }
+}
+
+const struct zone_set *zone_set_current(const struct zone_set_handle *h)
+{
+    return rcu_dereference(h->current);
+}
+
+int zone_set_add(struct zone_set_handle *h, struct zone *z, struct err *e)
+{
+    pthread_mutex_lock(&h->lock);
+    struct zone_set *old = h->current;
+    if (table_get(old, z->apex, z->apex_len)) {
+        pthread_mutex_unlock(&h->lock);
+        char t[DNS_NAME_TEXT_MAX];
+        dns_name_to_text(z->apex, t, sizeof t);
+        return err_set(e, "zone %s is already served", t);
+    }
+    struct zone **zs = malloc((old->n + 1) * sizeof *zs);
+    struct zone_set *s = NULL;
+    if (zs) {
+        memcpy(zs, old->zones, old->n * sizeof *zs);
+        zs[old->n] = z;
+        s = set_build(zs, old->n + 1);
+        free(zs);
+    }
+    if (!s) {
+        pthread_mutex_unlock(&h->lock);
+        return err_set(e, "out of memory");
+    }
+    rcu_assign_pointer(h->current, s);
+    synchronize_rcu();
+    set_free(old);
+    pthread_mutex_unlock(&h->lock);
+    return 0;
+}
+
+struct zone *zone_set_remove(struct zone_set_handle *h, const uint8_t *apex)
+{
+    uint8_t l[DNS_NAME_MAX];
+    size_t len = dns_name_lower(l, apex);
+    pthread_mutex_lock(&h->lock);
+    struct zone_set *old = h->current;
+    struct zone *z = table_get(old, l, len);
+    struct zone_set *s = NULL;
+    if (z) {
+        struct zone **zs = malloc((old->n ? old->n : 1) * sizeof *zs);
+        size_t k = 0;
+        if (zs) {
+            for (size_t i = 0; i < old->n; i++)
+                if (old->zones[i] != z) zs[k++] = old->zones[i];
+            s = set_build(zs, k);
+            free(zs);
+        }
+    }
+    if (!s) {
+        pthread_mutex_unlock(&h->lock);
+        return NULL;
+    }
+    rcu_assign_pointer(h->current, s);
+    synchronize_rcu();
+    set_free(old);
+    pthread_mutex_unlock(&h->lock);
+    return z;
+}
