@@ -1,0 +1,224 @@
+#include "eon/client.h"
+#include "eon/gen/eon.capnp.h"
+#include "eon/state.h"
+#include "rpc/rpc.h"
+#include "rpc/sturdy.h"
+#include "util/atomicfile.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Long enough for a durable update on a slow disk; a capc that hangs
+ * forever on a stuck server is worse than a clear timeout. */
+#define CALL_TIMEOUT_MS 60000
+/* rpc.capnp Exception.Type.unimplemented */
+#define EXC_UNIMPLEMENTED 3
+
+struct session {
+    uv_loop_t loop;
+    struct rpc_vat *vat;
+    struct rpc_cap *cap;
+};
+
+static int session_open(struct session *s, const char *cap_file, struct err *e)
+{
+    memset(s, 0, sizeof *s);
+    struct sturdy_ref ref;
+    if (sturdy_load_file(cap_file, &ref, e) < 0) return -1;
+    if (uv_loop_init(&s->loop) != 0) return err_set(e, "cannot create an event loop");
+    struct rpc_vat_config cfg = {.secret_key_file = NULL};
+    s->vat = rpc_vat_new(&s->loop, &cfg, e);
+    if (!s->vat) {
+        uv_loop_close(&s->loop);
+        return -1;
+    }
+    s->cap = rpc_vat_restore(s->vat, &ref);
+    return 0;
+}
+
+static void session_close(struct session *s)
+{
+    if (s->cap) rpc_cap_unref(s->cap);
+    if (s->vat) rpc_vat_free(s->vat);
+    /* Let libuv finish closing the handles, then release the loop. */
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&s->loop);
+}
+
+static int copy_text(capnp_text t, char *out, size_t cap, struct err *e)
+{
+    if (t.len + 1 > cap) return err_set(e, "name from the server is too long");
+    memcpy(out, t.str, t.len);
+    out[t.len] = 0;
+    return 0;
+}
+
+static int get_name(struct session *s, char *out, size_t cap, struct err *e)
+{
+    struct rpc_req *req = rpc_req_new(s->cap, eon_Domain_ID, eon_Domain_getName_ORDINAL);
+    eon_Domain_getName_Params_init_ptr(rpc_req_params(req));
+    struct err ce;
+    struct rpc_response *r = rpc_call_wait(req, CALL_TIMEOUT_MS, &ce);
+    if (!r) {
+        /* A Primary capability: its getName has another interface ID. */
+        if (!strstr(ce.msg, "nimplemented")) return err_set(e, "%s", ce.msg);
+        req = rpc_req_new(s->cap, eon_Primary_ID, eon_Primary_getName_ORDINAL);
+        eon_Primary_getName_Params_init_ptr(rpc_req_params(req));
+        r = rpc_call_wait(req, CALL_TIMEOUT_MS, e);
+        if (!r) return -1;
+        int rc = copy_text(
+            eon_Primary_getName_Results_get_name(eon_Primary_getName_Results_from_ptr(r->content)),
+            out, cap, e);
+        rpc_response_free(r);
+        return rc;
+    }
+    int rc = copy_text(
+        eon_Domain_getName_Results_get_name(eon_Domain_getName_Results_from_ptr(r->content)), out,
+        cap, e);
+    rpc_response_free(r);
+    return rc;
+}
+
+int eon_client_get_name(const char *cap_file, char *out, size_t cap, struct err *e)
+{
+    struct session s;
+    if (session_open(&s, cap_file, e) < 0) return -1;
+    int rc = get_name(&s, out, cap, e);
+    session_close(&s);
+    return rc;
+}
+
+int eon_client_delegate(const char *cap_file, const char *subdomain, const char *cap_dir,
+                        char *path_out, size_t path_cap, struct err *e)
+{
+    struct session s;
+    if (session_open(&s, cap_file, e) < 0) return -1;
+    int rc = -1;
+    char name[1024];
+    char *uri = NULL;
+    struct rpc_cap *dom = NULL;
+    struct rpc_promise *p = NULL;
+    if (get_name(&s, name, sizeof name, e) < 0) goto out;
+    /* The server's name becomes part of a local file name: check it. */
+    if (!eon_name_file_safe(name)) {
+        err_set(e, "the server's domain name is not usable as a file name");
+        goto out;
+    }
+    struct rpc_req *req = rpc_req_new(s.cap, eon_Domain_ID, eon_Domain_delegate_ORDINAL);
+    eon_Domain_delegate_Params_B params = eon_Domain_delegate_Params_init_ptr(rpc_req_params(req));
+    eon_Domain_delegate_Params_set_subdomain(params, subdomain, (uint32_t)strlen(subdomain));
+    p = rpc_req_send(req, NULL, NULL);
+    /* Pipelined: save the new capability without waiting for delegate. */
+    static const uint16_t domain_field[1] = {0};
+    dom = rpc_promise_cap(p, domain_field, 1);
+    struct err se;
+    uri = rpc_save_wait(dom, CALL_TIMEOUT_MS, &se);
+    /* delegate's own error (e.g. an invalid subdomain) explains a failed
+     * save better than the save's. */
+    struct rpc_response *r = rpc_promise_wait(p, CALL_TIMEOUT_MS, e);
+    if (!r) goto out;
+    rpc_response_free(r);
+    if (!uri) {
+        err_set(e, "%s", se.msg);
+        goto out;
+    }
+    int n;
+    if (!cap_dir || !*cap_dir)
+        n = snprintf(path_out, path_cap, "%s.%s.cap", subdomain, name);
+    else
+        n = snprintf(path_out, path_cap, "%s%s%s.%s.cap", cap_dir,
+                     cap_dir[strlen(cap_dir) - 1] == '/' ? "" : "/", subdomain, name);
+    if (n < 0 || (size_t)n >= path_cap) {
+        err_set(e, "capability file path too long");
+        goto out;
+    }
+    if (atomic_write_file(path_out, uri, strlen(uri), 0600, e) < 0) goto out;
+    rc = 0;
+out:
+    free(uri);
+    if (dom) rpc_cap_unref(dom);
+    if (p) rpc_promise_unref(p);
+    session_close(&s);
+    return rc;
+}
+
+static void set_prereq(eon_Prereq_B b, const struct eon_rec *r)
+{
+    eon_Prereq_set_name(b, r->name, (uint32_t)strlen(r->name));
+    switch (r->kind) {
+    case EON_SPEC_EXISTS:
+        eon_Prereq_exists_set_type(eon_Prereq_init_exists(b), (int16_t)r->type);
+        break;
+    case EON_SPEC_EXISTS_DATA: {
+        eon_Prereq_existsData_B g = eon_Prereq_init_existsData(b);
+        eon_Prereq_existsData_set_type(g, (int16_t)r->type);
+        eon_Prereq_existsData_set_value(g, r->rdata, r->rdlen);
+        break;
+    }
+    case EON_SPEC_NOT_EXISTS:
+        eon_Prereq_notExists_set_type(eon_Prereq_init_notExists(b), (int16_t)r->type);
+        break;
+    case EON_SPEC_NAME_IN_USE:
+        eon_Prereq_set_nameInUse(b);
+        break;
+    default:
+        eon_Prereq_set_notNameInUse(b);
+        break;
+    }
+}
+
+static void set_update(eon_Update_B b, const struct eon_rec *r)
+{
+    eon_Update_set_name(b, r->name, (uint32_t)strlen(r->name));
+    switch (r->kind) {
+    case EON_SPEC_ADD: {
+        eon_Update_add_B g = eon_Update_init_add(b);
+        eon_Update_add_set_type(g, (int16_t)r->type);
+        eon_Update_add_set_value(g, r->rdata, r->rdlen);
+        eon_Update_add_set_ttl(g, (int32_t)r->ttl);
+        break;
+    }
+    case EON_SPEC_REMOVE:
+        eon_Update_remove_set_type(eon_Update_init_remove(b), (int16_t)r->type);
+        break;
+    case EON_SPEC_REMOVE_ALL:
+        eon_Update_set_removeAll(b);
+        break;
+    default: {
+        eon_Update_removeSingle_B g = eon_Update_init_removeSingle(b);
+        eon_Update_removeSingle_set_type(g, (int16_t)r->type);
+        eon_Update_removeSingle_set_value(g, r->rdata, r->rdlen);
+        break;
+    }
+    }
+}
+
+int eon_client_update(const char *cap_file, const struct eon_rec *prereqs, size_t np,
+                      const struct eon_rec *updates, size_t nu, struct err *e)
+{
+    struct session s;
+    if (session_open(&s, cap_file, e) < 0) return -1;
+    struct rpc_req *req = rpc_req_new(s.cap, eon_Domain_ID, eon_Domain_update_ORDINAL);
+    eon_Domain_update_Params_B params = eon_Domain_update_Params_init_ptr(rpc_req_params(req));
+    eon_Prereq_LB pl = eon_Domain_update_Params_init_prereqs(params, (uint32_t)np);
+    for (size_t i = 0; i < np; i++)
+        set_prereq(eon_Prereq_LB_at(pl, (uint32_t)i), &prereqs[i]);
+    eon_Update_LB ul = eon_Domain_update_Params_init_updates(params, (uint32_t)nu);
+    for (size_t i = 0; i < nu; i++)
+        set_update(eon_Update_LB_at(ul, (uint32_t)i), &updates[i]);
+    int rc = -1;
+    struct rpc_response *r = rpc_call_wait(req, CALL_TIMEOUT_MS, e);
+    if (r) {
+        eon_Domain_update_Results_R res = eon_Domain_update_Results_from_ptr(r->content);
+        if (eon_Domain_update_Results_get_success(res)) {
+            rc = 0;
+        } else {
+            capnp_text t = eon_Domain_update_Results_get_error(res);
+            err_set(e, "%.*s", (int)(t.len > 480 ? 480 : t.len),
+                    t.len ? t.str : "update failed (no reason given)");
+        }
+        rpc_response_free(r);
+    }
+    session_close(&s);
+    return rc;
+}

@@ -1,0 +1,535 @@
+#include "eon/domain.h"
+#include "dns/name.h"
+#include "dns/update.h"
+#include "dns/wire.h"
+#include "eon/gen/eon.capnp.h"
+#include "eon/gen/store.capnp.h"
+#include "rpc/sturdy.h"
+#include "util/log.h"
+#include <stdlib.h>
+#include <string.h>
+#include <urcu-qsbr.h>
+
+static const uint8_t root_name[1] = {0};
+
+struct eon_domain {
+    struct rpc_object obj; /* first */
+    struct eon_ctx *ctx;
+    struct zone *zone;
+    char name[DNS_NAME_TEXT_MAX];    /* presentation, no trailing dot */
+    char primary[DNS_NAME_TEXT_MAX]; /* the zone apex, same form */
+    uint8_t wire[DNS_NAME_MAX];      /* lowercase */
+};
+
+struct eon_primary {
+    struct rpc_object obj;
+    struct eon_ctx *ctx;
+    char name[DNS_NAME_TEXT_MAX];
+};
+
+/* The served zone containing lname. The loop thread is an RCU reader kept
+ * offline (net/tcp.h); go online just for the lookup. Zones are never
+ * removed while capd runs, so the pointer stays valid. */
+static struct zone *find_zone(struct eon_ctx *c, const uint8_t *lname)
+{
+    rcu_thread_online();
+    struct zone *z = zone_set_find(zone_set_current(c->zones), lname);
+    rcu_thread_offline();
+    return z;
+}
+
+/* "example.org" from a wire name. */
+static void name_text(const uint8_t *wire, char *out, size_t cap)
+{
+    if (dns_name_to_text(wire, out, cap) < 0 && cap) out[0] = 0;
+    size_t l = strlen(out);
+    if (l > 1 && out[l - 1] == '.') out[l - 1] = 0;
+}
+
+/* Text from the network into a wire name: exactly len bytes, no NUL. */
+static int text_to_wire(capnp_text t, uint8_t out[DNS_NAME_MAX], struct err *e)
+{
+    if (strlen(t.str) != t.len) return err_set(e, "invalid name: contains a NUL byte");
+    struct err ne;
+    if (dns_name_from_text(t.str, root_name, out, &ne) < 0)
+        return err_set(e, "invalid name '%.300s': %s", t.str, ne.msg);
+    return 0;
+}
+
+int eon_subdomain_check(const char *sub, const char *parent, struct err *e)
+{
+    size_t len = strlen(sub), label = 0;
+    if (len == 0) return err_set(e, "invalid subdomain '': it needs at least one label");
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)sub[i];
+        if (c == '.') {
+            if (label == 0) return err_set(e, "invalid subdomain '%.300s': empty label", sub);
+            label = 0;
+            continue;
+        }
+        if (c <= 0x20 || c >= 0x7f || c == '/' || c == '\\')
+            return err_set(e, "invalid subdomain '%.300s': character 0x%02x is not allowed", sub,
+                           c);
+        if (++label > DNS_LABEL_MAX)
+            return err_set(e, "invalid subdomain '%.300s': a label is longer than 63", sub);
+    }
+    if (label == 0) return err_set(e, "invalid subdomain '%.300s': empty label", sub);
+    /* Wire length of SUB.PARENT: each label adds one length byte, so it is
+     * strlen(sub) + 1 + wire(parent); checked by parsing. */
+    char full[2 * DNS_NAME_TEXT_MAX];
+    snprintf(full, sizeof full, "%s.%s", sub, parent);
+    uint8_t w[DNS_NAME_MAX];
+    struct err ne;
+    if (strlen(full) > 253 || dns_name_from_text(full, root_name, w, &ne) < 0)
+        return err_set(e, "invalid subdomain '%.300s': %s.%s is longer than a DNS name may be", sub,
+                       sub, parent);
+    return 0;
+}
+
+/* ------------------------------------------------------------ update */
+
+struct upd_job {
+    uv_work_t work;
+    struct eon_domain *d; /* holds a reference */
+    struct rpc_call *call;
+    struct dns_prereq *p;
+    struct dns_update *u;
+    size_t np, nu;
+    uint8_t *mem; /* names and values, copied out of the message */
+    int rc;
+    uint32_t serial;
+    struct err err;
+};
+
+static void job_free(struct upd_job *j)
+{
+    free(j->p);
+    free(j->u);
+    free(j->mem);
+    free(j);
+}
+
+static int copy_value(capnp_data v, uint16_t type, const char *what, uint8_t **mem,
+                      const uint8_t **out, uint16_t *outlen, struct err *e)
+{
+    char tb[16];
+    if (v.len > 65535)
+        return err_set(e, "value of %s %s is %u bytes, more than 65535", what,
+                       dns_type_to_text(type, tb), v.len);
+    if (v.len) memcpy(*mem, v.ptr, v.len);
+    *out = *mem;
+    *outlen = (uint16_t)v.len;
+    *mem += v.len;
+    return 0;
+}
+
+/* Decodes the params into native structs whose names and values live in
+ * one block owned by the job (the message is gone when the work runs). */
+static int decode_update(struct upd_job *j, eon_Domain_update_Params_R params, struct err *e)
+{
+    eon_Prereq_LR pl = eon_Domain_update_Params_get_prereqs(params);
+    eon_Update_LR ul = eon_Domain_update_Params_get_updates(params);
+    uint32_t np = eon_Prereq_LR_len(pl), nu = eon_Update_LR_len(ul);
+    size_t bytes = (size_t)(np + nu) * DNS_NAME_MAX;
+    for (uint32_t i = 0; i < np; i++) {
+        eon_Prereq_R r = eon_Prereq_LR_at(pl, i);
+        if (eon_Prereq_which(r) == eon_Prereq_existsData)
+            bytes += eon_Prereq_existsData_get_value(eon_Prereq_get_existsData(r)).len;
+    }
+    for (uint32_t i = 0; i < nu; i++) {
+        eon_Update_R r = eon_Update_LR_at(ul, i);
+        if (eon_Update_which(r) == eon_Update_add)
+            bytes += eon_Update_add_get_value(eon_Update_get_add(r)).len;
+        else if (eon_Update_which(r) == eon_Update_removeSingle)
+            bytes += eon_Update_removeSingle_get_value(eon_Update_get_removeSingle(r)).len;
+    }
+    j->p = calloc(np ? np : 1, sizeof *j->p);
+    j->u = calloc(nu ? nu : 1, sizeof *j->u);
+    j->mem = malloc(bytes ? bytes : 1);
+    if (!j->p || !j->u || !j->mem) return err_set(e, "out of memory");
+    j->np = np;
+    j->nu = nu;
+    uint8_t *mem = j->mem;
+    for (uint32_t i = 0; i < np; i++) {
+        eon_Prereq_R r = eon_Prereq_LR_at(pl, i);
+        struct dns_prereq *p = &j->p[i];
+        if (text_to_wire(eon_Prereq_get_name(r), mem, e) < 0)
+            return err_prefix(e, "prerequisite %u", i + 1);
+        p->owner = mem;
+        mem += dns_name_len(mem);
+        const char *nm = eon_Prereq_get_name(r).str;
+        switch (eon_Prereq_which(r)) {
+        case eon_Prereq_exists:
+            p->kind = DNS_PREREQ_EXISTS;
+            p->type = (uint16_t)eon_Prereq_exists_get_type(eon_Prereq_get_exists(r));
+            break;
+        case eon_Prereq_existsData: {
+            eon_Prereq_existsData_R g = eon_Prereq_get_existsData(r);
+            p->kind = DNS_PREREQ_EXISTS_DATA;
+            p->type = (uint16_t)eon_Prereq_existsData_get_type(g);
+            if (copy_value(eon_Prereq_existsData_get_value(g), p->type, nm, &mem, &p->rdata,
+                           &p->rdlen, e) < 0)
+                return -1;
+            break;
+        }
+        case eon_Prereq_notExists:
+            p->kind = DNS_PREREQ_NOT_EXISTS;
+            p->type = (uint16_t)eon_Prereq_notExists_get_type(eon_Prereq_get_notExists(r));
+            break;
+        case eon_Prereq_nameInUse:
+            p->kind = DNS_PREREQ_NAME_IN_USE;
+            break;
+        case eon_Prereq_notNameInUse:
+            p->kind = DNS_PREREQ_NOT_NAME_IN_USE;
+            break;
+        default:
+            return err_set(e, "prerequisite %u: unknown kind %u", i + 1,
+                           (unsigned)eon_Prereq_which(r));
+        }
+    }
+    for (uint32_t i = 0; i < nu; i++) {
+        eon_Update_R r = eon_Update_LR_at(ul, i);
+        struct dns_update *u = &j->u[i];
+        if (text_to_wire(eon_Update_get_name(r), mem, e) < 0)
+            return err_prefix(e, "update %u", i + 1);
+        u->owner = mem;
+        mem += dns_name_len(mem);
+        const char *nm = eon_Update_get_name(r).str;
+        switch (eon_Update_which(r)) {
+        case eon_Update_add: {
+            eon_Update_add_R g = eon_Update_get_add(r);
+            u->kind = DNS_UPDATE_ADD;
+            u->type = (uint16_t)eon_Update_add_get_type(g);
+            /* A negative Int32 becomes > 2^31-1, which the engine refuses. */
+            u->ttl = (uint32_t)eon_Update_add_get_ttl(g);
+            if (copy_value(eon_Update_add_get_value(g), u->type, nm, &mem, &u->rdata, &u->rdlen,
+                           e) < 0)
+                return -1;
+            break;
+        }
+        case eon_Update_remove:
+            u->kind = DNS_UPDATE_REMOVE_RRSET;
+            u->type = (uint16_t)eon_Update_remove_get_type(eon_Update_get_remove(r));
+            break;
+        case eon_Update_removeAll:
+            u->kind = DNS_UPDATE_REMOVE_ALL;
+            break;
+        case eon_Update_removeSingle: {
+            eon_Update_removeSingle_R g = eon_Update_get_removeSingle(r);
+            u->kind = DNS_UPDATE_REMOVE_RR;
+            u->type = (uint16_t)eon_Update_removeSingle_get_type(g);
+            if (copy_value(eon_Update_removeSingle_get_value(g), u->type, nm, &mem, &u->rdata,
+                           &u->rdlen, e) < 0)
+                return -1;
+            break;
+        }
+        default:
+            return err_set(e, "update %u: unknown kind %u", i + 1, (unsigned)eon_Update_which(r));
+        }
+    }
+    return 0;
+}
+
+/* On a libuv pool thread: the engine blocks on the zone's writer lock,
+ * the journal's fsync and an RCU grace period; the loop keeps serving. */
+static void update_work(uv_work_t *w)
+{
+    struct upd_job *j = w->data;
+    j->rc = dns_update_apply(j->d->zone, j->d->wire, j->p, j->np, j->u, j->nu, j->d->ctx->journal,
+                             &j->serial, &j->err);
+}
+
+static void update_done(uv_work_t *w, int status)
+{
+    struct upd_job *j = w->data;
+    struct eon_domain *d = j->d;
+    if (status != 0) {
+        j->rc = -1;
+        err_set(&j->err, "update cancelled: capd is stopping");
+    }
+    d->ctx->updates_in_flight--;
+    eon_Domain_update_Results_B res = eon_Domain_update_Results_init_ptr(rpc_call_results(j->call));
+    eon_Domain_update_Results_set_success(res, j->rc == 0);
+    if (j->rc == 0) {
+        log_info("Domain(%s).update(%zu prerequisites, %zu updates): ok, serial %u", d->name, j->np,
+                 j->nu, j->serial);
+    } else {
+        eon_Domain_update_Results_set_error(res, j->err.msg, (uint32_t)strlen(j->err.msg));
+        log_info("Domain(%s).update(%zu prerequisites, %zu updates): failed: %s", d->name, j->np,
+                 j->nu, j->err.msg);
+    }
+    rpc_call_return(j->call);
+    struct eon_ctx *c = d->ctx;
+    rpc_cap_unref(&d->obj.cap);
+    job_free(j);
+    eon_ctx_release_vat(c);
+}
+
+void eon_ctx_release_vat(struct eon_ctx *c)
+{
+    if (c->stopping && c->updates_in_flight == 0 && c->vat) {
+        rpc_vat_free(c->vat);
+        c->vat = NULL;
+    }
+}
+
+static void do_update(struct eon_domain *d, struct rpc_call *call)
+{
+    struct upd_job *j = calloc(1, sizeof *j);
+    struct err e;
+    if (!j) {
+        rpc_call_fail(call, "out of memory");
+        return;
+    }
+    j->call = call;
+    if (d->ctx->stopping) {
+        free(j);
+        rpc_call_fail(call, "capd is stopping");
+        return;
+    }
+    eon_Domain_update_Params_R params = eon_Domain_update_Params_from_ptr(rpc_call_params(call));
+    if (decode_update(j, params, &e) < 0 || !d->zone) {
+        if (!d->zone) err_set(&e, "%s is no longer served by this capd", d->name);
+        log_info("Domain(%s).update: failed: %s", d->name, e.msg);
+        eon_Domain_update_Results_B res =
+            eon_Domain_update_Results_init_ptr(rpc_call_results(call));
+        eon_Domain_update_Results_set_success(res, false);
+        eon_Domain_update_Results_set_error(res, e.msg, (uint32_t)strlen(e.msg));
+        rpc_call_return(call);
+        job_free(j);
+        return;
+    }
+    j->d = d;
+    rpc_cap_ref(&d->obj.cap);
+    j->work.data = j;
+    d->ctx->updates_in_flight++;
+    if (uv_queue_work(d->ctx->loop, &j->work, update_work, update_done) != 0) {
+        d->ctx->updates_in_flight--;
+        rpc_cap_unref(&d->obj.cap);
+        job_free(j);
+        rpc_call_fail(call, "cannot queue the update");
+    }
+}
+
+/* ------------------------------------------------------------ delegate */
+
+static int save_domain(struct eon_ctx *c, const uint8_t *id, size_t idlen, const char *name,
+                       const char *primary, struct err *e)
+{
+    struct capnp_builder b;
+    capnp_builder_init(&b, 64);
+    store_SavedService_B s = store_SavedService_new_root(&b);
+    store_SavedDomain_B dom = store_SavedService_init_domain(s);
+    store_SavedDomain_set_name(dom, name, (uint32_t)strlen(name));
+    store_SavedDomain_set_primary(dom, primary, (uint32_t)strlen(primary));
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = capnp_builder_serialize(&b, &buf, &len, e);
+    capnp_builder_free(&b);
+    if (rc < 0) return -1;
+    rc = svc_store_put(c->store, id, idlen, buf, len, e);
+    free(buf);
+    return rc;
+}
+
+static void do_delegate(struct eon_domain *d, struct rpc_call *call)
+{
+    eon_Domain_delegate_Params_R params =
+        eon_Domain_delegate_Params_from_ptr(rpc_call_params(call));
+    capnp_text t = eon_Domain_delegate_Params_get_subdomain(params);
+    struct err e;
+    char sub[DNS_NAME_TEXT_MAX];
+    snprintf(sub, sizeof sub, "%.*s", (int)(t.len < 1000 ? t.len : 1000), t.str);
+    size_t l = strlen(sub);
+    if (l > 1 && sub[l - 1] == '.') sub[l - 1] = 0; /* "test." is "test" */
+    if (strlen(t.str) != t.len) err_set(&e, "invalid subdomain: contains a NUL byte");
+    if (strlen(t.str) != t.len || eon_subdomain_check(sub, d->name, &e) < 0) {
+        log_info("Domain(%s).delegate: refused: %s", d->name, e.msg);
+        rpc_call_fail(call, "%s", e.msg);
+        return;
+    }
+    char full[2 * DNS_NAME_TEXT_MAX];
+    snprintf(full, sizeof full, "%s.%s", sub, d->name);
+    uint8_t id[32];
+    struct rpc_cap *cap = NULL;
+    if (sturdy_random_id(id, &e) < 0 ||
+        save_domain(d->ctx, id, sizeof id, full, d->primary, &e) < 0 ||
+        !(cap = eon_domain_new(d->ctx, full, d->primary, id, sizeof id, &e))) {
+        log_error("Domain(%s).delegate(%s): %s", d->name, sub, e.msg);
+        rpc_call_fail(call, "cannot delegate %s: %s", full, e.msg);
+        return;
+    }
+    eon_Domain_delegate_Results_B res =
+        eon_Domain_delegate_Results_init_ptr(rpc_call_results(call));
+    eon_Domain_delegate_Results_set_domain(res, rpc_call_add_cap(call, cap));
+    rpc_cap_unref(cap);
+    log_info("Domain(%s).delegate(%s): new capability for %s", d->name, sub, full);
+    rpc_call_return(call);
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+static void domain_dispatch(struct rpc_object *self, struct rpc_call *call)
+{
+    struct eon_domain *d = (struct eon_domain *)self;
+    if (rpc_call_interface(call) != eon_Domain_ID) {
+        rpc_call_unimplemented(call);
+        return;
+    }
+    switch (rpc_call_method(call)) {
+    case eon_Domain_getName_ORDINAL: {
+        eon_Domain_getName_Results_B r =
+            eon_Domain_getName_Results_init_ptr(rpc_call_results(call));
+        eon_Domain_getName_Results_set_name(r, d->name, (uint32_t)strlen(d->name));
+        log_info("Domain(%s).getName", d->name);
+        rpc_call_return(call);
+        return;
+    }
+    case eon_Domain_delegate_ORDINAL:
+        do_delegate(d, call);
+        return;
+    case eon_Domain_update_ORDINAL:
+        do_update(d, call);
+        return;
+    case eon_Domain_cert_ORDINAL:
+        log_info("Domain(%s).cert: refused, ACME is not built yet", d->name);
+        rpc_call_fail(call, "unimplemented: ACME not built yet");
+        return;
+    default:
+        rpc_call_unimplemented(call);
+    }
+}
+
+static void domain_destroy(struct rpc_object *self)
+{
+    free(self);
+}
+
+static const struct rpc_object_vtbl domain_vt = {domain_dispatch, domain_destroy};
+
+struct rpc_cap *eon_domain_new(struct eon_ctx *c, const char *name, const char *primary,
+                               const uint8_t *id, size_t id_len, struct err *e)
+{
+    uint8_t wire[DNS_NAME_MAX], pwire[DNS_NAME_MAX];
+    struct err ne;
+    if (dns_name_from_text(name, root_name, wire, &ne) < 0 ||
+        dns_name_from_text(primary, root_name, pwire, &ne) < 0) {
+        err_set(e, "invalid saved name '%s' / '%s': %s", name, primary, ne.msg);
+        return NULL;
+    }
+    dns_name_lower(wire, wire);
+    dns_name_lower(pwire, pwire);
+    struct zone *z = find_zone(c, wire);
+    if (!z || !dns_name_equal(z->apex, pwire)) {
+        err_set(e, "%s is not in a zone this capd serves as %s", name, primary);
+        return NULL;
+    }
+    struct eon_domain *d = calloc(1, sizeof *d);
+    if (!d) {
+        err_set(e, "out of memory");
+        return NULL;
+    }
+    rpc_object_init(&d->obj, &domain_vt);
+    d->ctx = c;
+    d->zone = z;
+    memcpy(d->wire, wire, dns_name_len(wire));
+    name_text(wire, d->name, sizeof d->name);
+    name_text(pwire, d->primary, sizeof d->primary);
+    if (id) {
+        char *uri = rpc_vat_sturdy_uri(c->vat, id, id_len);
+        if (!uri || rpc_object_set_sturdy_uri(&d->obj, uri) < 0) {
+            free(uri);
+            rpc_cap_unref(&d->obj.cap);
+            err_set(e, "out of memory");
+            return NULL;
+        }
+        free(uri);
+    }
+    return &d->obj.cap;
+}
+
+static void primary_dispatch(struct rpc_object *self, struct rpc_call *call)
+{
+    struct eon_primary *p = (struct eon_primary *)self;
+    if (rpc_call_interface(call) != eon_Primary_ID) {
+        rpc_call_unimplemented(call);
+        return;
+    }
+    switch (rpc_call_method(call)) {
+    case eon_Primary_getName_ORDINAL: {
+        eon_Primary_getName_Results_B r =
+            eon_Primary_getName_Results_init_ptr(rpc_call_results(call));
+        eon_Primary_getName_Results_set_name(r, p->name, (uint32_t)strlen(p->name));
+        log_info("Primary(%s).getName", p->name);
+        rpc_call_return(call);
+        return;
+    }
+    case eon_Primary_registerSeconday_ORDINAL:
+    case eon_Primary_updateSecondaries_ORDINAL:
+        log_info("Primary(%s): secondaries are not implemented yet", p->name);
+        rpc_call_fail(call, "not implemented: secondaries are not built yet");
+        return;
+    default:
+        rpc_call_unimplemented(call);
+    }
+}
+
+static const struct rpc_object_vtbl primary_vt = {primary_dispatch, domain_destroy};
+
+struct rpc_cap *eon_primary_new(struct eon_ctx *c, const char *name, const uint8_t *id,
+                                size_t id_len, struct err *e)
+{
+    struct eon_primary *p = calloc(1, sizeof *p);
+    if (!p) {
+        err_set(e, "out of memory");
+        return NULL;
+    }
+    rpc_object_init(&p->obj, &primary_vt);
+    p->ctx = c;
+    snprintf(p->name, sizeof p->name, "%s", name);
+    char *uri = rpc_vat_sturdy_uri(c->vat, id, id_len);
+    if (!uri || rpc_object_set_sturdy_uri(&p->obj, uri) < 0) {
+        free(uri);
+        rpc_cap_unref(&p->obj.cap);
+        err_set(e, "out of memory");
+        return NULL;
+    }
+    free(uri);
+    return &p->obj.cap;
+}
+
+/* ------------------------------------------------------------ restorer */
+
+struct rpc_cap *eon_restore(void *ctx, const uint8_t *id, size_t len)
+{
+    struct eon_ctx *c = ctx;
+    uint8_t *data = NULL;
+    size_t dlen = 0;
+    struct err e;
+    int r = svc_store_get(c->store, id, len, &data, &dlen, &e);
+    if (r <= 0) {
+        if (r < 0) log_error("restore: %s", e.msg);
+        return NULL;
+    }
+    struct rpc_cap *cap = NULL;
+    struct capnp_msg m;
+    if (capnp_msg_init_bytes(&m, data, dlen, &e) == 0) {
+        store_SavedService_R s = store_SavedService_read_root(&m);
+        if (store_SavedService_which(s) == store_SavedService_domain) {
+            store_SavedDomain_R d = store_SavedService_get_domain(s);
+            capnp_text name = store_SavedDomain_get_name(d);
+            capnp_text primary = store_SavedDomain_get_primary(d);
+            if (!capnp_msg_error(&m) && strlen(name.str) == name.len &&
+                strlen(primary.str) == primary.len)
+                cap = eon_domain_new(c, name.str, primary.str, id, len, &e);
+            else
+                err_set(&e, "damaged saved service");
+        } else {
+            err_set(&e, "saved service of a kind this capd does not serve");
+        }
+        capnp_msg_free(&m);
+    }
+    if (!cap) log_error("restore: %s", e.msg);
+    free(data);
+    return cap;
+}

@@ -1,0 +1,303 @@
+#include "eon/server.h"
+#include "dns/journal.h"
+#include "dns/name.h"
+#include "dns/wire.h"
+#include "eon/domain.h"
+#include "eon/state.h"
+#include "rpc/rpc.h"
+#include "rpc/store.h"
+#include "rpc/sturdy.h"
+#include "util/log.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <urcu-qsbr.h>
+
+struct eon_server {
+    struct eon_config cfg;
+    struct eon_state state;
+    bool have_state;
+    struct zone_set_handle *zones;
+    struct journal *journal;
+    struct svc_store *store;
+    struct eon_ctx ctx;
+};
+
+static const uint8_t root_name[1] = {0};
+
+int eon_config_check(const struct eon_config *c, struct err *e)
+{
+    if (!c->listen_address) {
+        if (c->public_address)
+            return err_set(e, "--capnp-public-address needs --capnp-listen-address");
+        if (c->secret_key_file)
+            return err_set(e, "--capnp-secret-key-file needs --capnp-listen-address");
+        if (c->disable_tls) return err_set(e, "--capnp-disable-tls needs --capnp-listen-address");
+        return 0;
+    }
+    if (!c->secret_key_file && !c->disable_tls)
+        return err_set(e, "--capnp-listen-address needs --capnp-secret-key-file PATH (\"\" for an "
+                          "ephemeral key) or --capnp-disable-tls");
+    struct sturdy_ref ref;
+    if (sturdy_parse_address(c->listen_address, &ref, e) < 0)
+        return err_prefix(e, "--capnp-listen-address");
+    if (c->public_address && sturdy_parse_address(c->public_address, &ref, e) < 0)
+        return err_prefix(e, "--capnp-public-address");
+    return 0;
+}
+
+/* Each zone's journal is replayed over what its zone file gave. The loop
+ * thread (this one) is an offline RCU reader; the zone set does not
+ * change during start-up. */
+static int replay(struct eon_server *s, struct err *e)
+{
+    rcu_thread_online();
+    const struct zone_set *zs = zone_set_current(s->zones);
+    size_t n = zs->n;
+    struct zone **zones = malloc((n ? n : 1) * sizeof *zones);
+    if (zones) memcpy(zones, zs->zones, n * sizeof *zones);
+    rcu_thread_offline();
+    if (!zones) return err_set(e, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct zone *z = zones[i];
+        zone_lock(z);
+        const struct zone_version *cur = zone_current(z);
+        uint32_t before = cur->serial;
+        struct zone_version *out = NULL;
+        struct journal_replay_info info;
+        char nm[DNS_NAME_TEXT_MAX];
+        dns_name_to_text(z->apex, nm, sizeof nm);
+        if (journal_replay(s->journal, cur, &out, &info, e) < 0) {
+            err_prefix(e, "journal of %s (move %s aside to start from the zone files)", nm,
+                       s->state.journal);
+            rc = -1;
+        } else {
+            if (out) zone_publish(z, out);
+            if (info.dropped)
+                log_error("%s: the zone file's serial %u is newer than the journal's: journal "
+                          "dropped (%llu entries)",
+                          nm, before, (unsigned long long)info.entries);
+            else if (info.entries || info.from_snapshot)
+                log_info("%s: journal replayed (%llu change sets%s), serial %u -> %u", nm,
+                         (unsigned long long)info.entries,
+                         info.from_snapshot ? " after a snapshot" : "", before, info.serial);
+        }
+        zone_unlock(z);
+    }
+    free(zones);
+    return rc;
+}
+
+int eon_server_open(const struct eon_config *cfg, struct zone_set_handle *zones,
+                    struct eon_server **out, struct err *e)
+{
+    if (eon_config_check(cfg, e) < 0) return -1;
+    struct eon_server *s = calloc(1, sizeof *s);
+    if (!s) return err_set(e, "out of memory");
+    s->cfg = *cfg;
+    if (!s->cfg.state_dir) s->cfg.state_dir = "state";
+    s->zones = zones;
+    s->state.lock_fd = -1;
+    struct stat sb;
+    /* DNS only: use an existing state dir (its journal), never create one. */
+    bool want = cfg->listen_address || stat(s->cfg.state_dir, &sb) == 0;
+    if (want) {
+        if (eon_state_open(&s->state, s->cfg.state_dir, e) < 0) goto fail;
+        s->have_state = true;
+        if (journal_open(s->state.journal, &s->journal, e) < 0) {
+            err_prefix(e, "state dir %s", s->cfg.state_dir);
+            goto fail;
+        }
+        if (replay(s, e) < 0) goto fail;
+        if (!(s->store = svc_store_open(s->state.store, e))) goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    eon_server_free(s);
+    return -1;
+}
+
+/* HOST of a tcp:HOST:PORT listen address may be a name this capd serves
+ * (the seed's tcp:example.org:7000): take its A, else AAAA, from our own
+ * zones, so capd needs no resolver to find itself. 1: found, 0: not ours. */
+static int resolve_own(struct eon_server *s, const char *host, uint16_t port,
+                       struct sockaddr_storage *ss)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1) return 0;
+    uint8_t w[DNS_NAME_MAX];
+    struct err ne;
+    if (dns_name_from_text(host, root_name, w, &ne) < 0) return 0;
+    size_t wl = dns_name_lower(w, w);
+    int found = 0;
+    rcu_thread_online();
+    struct zone *z = zone_set_find(zone_set_current(s->zones), w);
+    const struct zone_node *node = z ? zone_version_find(zone_current(z), w, wl) : NULL;
+    const struct dns_rrset *rs = node ? node_rrset(node, DNS_T_A) : NULL;
+    memset(ss, 0, sizeof *ss);
+    if (rs && rs->count && rr_rdlen(rrset_first(rs)) == 4) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(port);
+        memcpy(&sin->sin_addr, rr_rdata(rrset_first(rs)), 4);
+        found = 1;
+    } else if (node && (rs = node_rrset(node, DNS_T_AAAA)) && rs->count &&
+               rr_rdlen(rrset_first(rs)) == 16) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(port);
+        memcpy(&sin6->sin6_addr, rr_rdata(rrset_first(rs)), 16);
+        found = 1;
+    }
+    rcu_thread_offline();
+    return found;
+}
+
+static int start_listening(struct eon_server *s, struct err *e)
+{
+    struct sturdy_ref ref;
+    if (sturdy_parse_address(s->cfg.listen_address, &ref, e) < 0)
+        return err_prefix(e, "--capnp-listen-address");
+    struct sockaddr_storage ss;
+    if (ref.kind == STURDY_TCP && resolve_own(s, ref.host, ref.port, &ss)) {
+        char ip[INET6_ADDRSTRLEN] = "";
+        if (ss.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof ip);
+        else
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof ip);
+        log_info("capnp: %s is %s (from our own zone)", ref.host, ip);
+        if (rpc_vat_listen_sockaddr(s->ctx.vat, (struct sockaddr *)&ss, e) < 0)
+            return err_prefix(e, "--capnp-listen-address %s", s->cfg.listen_address);
+    } else if (rpc_vat_listen(s->ctx.vat, s->cfg.listen_address, e) < 0) {
+        return err_prefix(e, "--capnp-listen-address %s", s->cfg.listen_address);
+    }
+    /* URIs keep the name as given, not the address it resolved to. */
+    const char *pub = s->cfg.public_address ? s->cfg.public_address : s->cfg.listen_address;
+    if (rpc_vat_set_public_address(s->ctx.vat, pub, e) < 0)
+        return err_prefix(e, "--capnp-public-address %s", pub);
+    return 0;
+}
+
+/* Registers zone `name`'s fixed Domain and Primary services and writes
+ * their cap files. */
+static int serve_zone_caps(struct eon_server *s, const char *name, struct err *e)
+{
+    if (!eon_name_file_safe(name))
+        return err_set(e, "zone %s: its name cannot be a file name; no capability files", name);
+    char pname[DNS_NAME_TEXT_MAX + 16];
+    snprintf(pname, sizeof pname, "primary_%s", name);
+    uint8_t did[32], pid[32];
+    if (rpc_vat_derive_id(s->ctx.vat, name, did) < 0 ||
+        rpc_vat_derive_id(s->ctx.vat, pname, pid) < 0)
+        return err_set(e, "zone %s: no key to derive service IDs from", name);
+    struct rpc_cap *dom = eon_domain_new(&s->ctx, name, name, did, sizeof did, e);
+    if (!dom) return -1;
+    struct rpc_cap *pri = eon_primary_new(&s->ctx, name, pid, sizeof pid, e);
+    if (!pri) {
+        rpc_cap_unref(dom);
+        return -1;
+    }
+    int rc = -1;
+    char *duri = rpc_vat_sturdy_uri(s->ctx.vat, did, sizeof did);
+    char *puri = rpc_vat_sturdy_uri(s->ctx.vat, pid, sizeof pid);
+    char dpath[4096], ppath[4096];
+    if (!duri || !puri)
+        err_set(e, "out of memory");
+    else if (rpc_vat_add_service(s->ctx.vat, did, sizeof did, dom, e) == 0 &&
+             rpc_vat_add_service(s->ctx.vat, pid, sizeof pid, pri, e) == 0 &&
+             eon_state_write_cap(&s->state, EON_CAP_DOMAIN, name, duri, dpath, sizeof dpath, e) ==
+                 0 &&
+             eon_state_write_cap(&s->state, EON_CAP_PRIMARY, name, puri, ppath, sizeof ppath, e) ==
+                 0) {
+        /* Level 0 on purpose: where to find the capabilities is what an
+         * admin needs from the first start. */
+        log_error("%s: domain capability in %s, primary capability in %s", name, dpath, ppath);
+        rc = 0;
+    }
+    free(duri);
+    free(puri);
+    rpc_cap_unref(dom);
+    rpc_cap_unref(pri);
+    return rc;
+}
+
+int eon_server_listen(struct eon_server *s, uv_loop_t *loop, struct err *e)
+{
+    if (!s->cfg.listen_address) {
+        log_error("no --capnp-listen-address: serving DNS only, without the Cap'n Proto "
+                  "interface (updates are off)");
+        return 0;
+    }
+    s->ctx.loop = loop;
+    s->ctx.zones = s->zones;
+    s->ctx.store = s->store;
+    s->ctx.journal = s->journal;
+    struct rpc_vat_config vc = {0};
+    /* Fixed service IDs come from the key; without a key file (TLS off)
+     * an ephemeral one still derives them, but they change every start. */
+    vc.secret_key_file = s->cfg.secret_key_file ? s->cfg.secret_key_file : "";
+    vc.disable_tls = s->cfg.disable_tls;
+    if (!s->cfg.secret_key_file || !*s->cfg.secret_key_file)
+        log_error("capnp: ephemeral key: capability URIs will change when capd restarts");
+    if (!(s->ctx.vat = rpc_vat_new(loop, &vc, e))) return err_prefix(e, "capnp");
+    if (start_listening(s, e) < 0) return -1;
+    rpc_vat_set_restorer(s->ctx.vat, eon_restore, &s->ctx);
+
+    rcu_thread_online();
+    const struct zone_set *zs = zone_set_current(s->zones);
+    size_t n = zs->n;
+    char(*names)[DNS_NAME_TEXT_MAX] = malloc((n ? n : 1) * sizeof *names);
+    for (size_t i = 0; names && i < n; i++) {
+        dns_name_to_text(zs->zones[i]->apex, names[i], sizeof names[i]);
+        size_t l = strlen(names[i]);
+        if (l > 1 && names[i][l - 1] == '.') names[i][l - 1] = 0;
+    }
+    rcu_thread_offline();
+    if (!names) return err_set(e, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct err ze;
+        if (serve_zone_caps(s, names[i], &ze) < 0) {
+            /* A capability file we cannot write is fatal (the state dir is
+             * broken); an unsafe zone name only costs that zone its files. */
+            if (!eon_name_file_safe(names[i])) {
+                log_error("%s", ze.msg);
+            } else {
+                *e = ze;
+                rc = -1;
+            }
+        }
+    }
+    free(names);
+    if (rc == 0)
+        log_info("capnp: listening on %s (%s)", s->cfg.listen_address,
+                 s->cfg.disable_tls ? "no TLS" : "TLS");
+    return rc;
+}
+
+void eon_server_stop(struct eon_server *s)
+{
+    if (!s) return;
+    s->ctx.stopping = true;
+    eon_ctx_release_vat(&s->ctx);
+}
+
+void eon_server_free(struct eon_server *s)
+{
+    if (!s) return;
+    if (s->ctx.vat) {
+        rpc_vat_free(s->ctx.vat);
+        s->ctx.vat = NULL;
+    }
+    if (s->store) svc_store_close(s->store);
+    if (s->journal) journal_close(s->journal);
+    if (s->have_state) eon_state_close(&s->state);
+    free(s);
+}

@@ -1,0 +1,47 @@
+/*
+ * server: capd's Cap'n Proto side. capd.c only parses options into a
+ * struct eon_config and calls these, in this order:
+ *
+ *   eon_server_open    after the zones are loaded, before DNS starts:
+ *                      opens the state dir and the journal and replays the
+ *                      journal into the served zones, so the first answer
+ *                      already reflects every acknowledged update;
+ *   eon_server_listen  on the loop: starts the vat (TLS key, listener),
+ *                      registers each zone's Domain and Primary service,
+ *                      writes STATE/caps/{domain,primary}/NAME.cap, logs
+ *                      one line per zone;
+ *   eon_server_stop    from the SIGTERM handler: closes the listener and
+ *                      connections (run the loop afterwards);
+ *   eon_server_free    after the loop has finished.
+ *
+ * Without a listen address capd serves DNS only: open still replays an
+ * existing journal (it never creates a state dir then), listen logs that
+ * the Cap'n Proto interface is off.
+ */
+#ifndef CEON_EON_SERVER_H
+#define CEON_EON_SERVER_H
+#include "dns/zone.h"
+#include "util/err.h"
+#include <stdbool.h>
+#include <uv.h>
+
+struct eon_config {
+    const char *state_dir;       /* NULL: "state" */
+    const char *listen_address;  /* "tcp:HOST:PORT" or "unix:PATH"; NULL: DNS only */
+    const char *secret_key_file; /* PEM path, "" ephemeral; NULL: not given */
+    const char *public_address;  /* for URIs; NULL: the listen address */
+    bool disable_tls;
+};
+
+struct eon_server;
+
+/* Checks the options together (e.g. a listen address needs a key file
+ * unless TLS is off) without touching anything. */
+int eon_config_check(const struct eon_config *cfg, struct err *e);
+
+int eon_server_open(const struct eon_config *cfg, struct zone_set_handle *zones,
+                    struct eon_server **out, struct err *e);
+int eon_server_listen(struct eon_server *s, uv_loop_t *loop, struct err *e);
+void eon_server_stop(struct eon_server *s);
+void eon_server_free(struct eon_server *s);
+#endif
