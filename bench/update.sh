@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Durable dynamic updates: capd/capc against Knot (nsupdate), same run.
+#
+#   bench/update.sh   (env: BUILD=build/release, N=500)
+#
+# (a) N sequential updates, each waiting for its acknowledgement, each
+#     durable (capd: LMDB journal fsync before success=true; knotd 3.2:
+#     journal in robust mode, fsync before the reply):
+#       capc     one capc process per update (connect, TLS, bootstrap, call)
+#       nsupdate one nsupdate process per update, to knotd
+#       nsupdate one nsupdate process sending N updates one after the other
+#     BIND 9 (named) is used too when it is installed.
+# (b) in-process Domain.update throughput and latency (bench/update_load.c,
+#     a C client on our rpc library): 1, 8 and 64 concurrent clients over one
+#     connection, and 8 and 64 clients over as many connections.
+# Prints updates/second for each, the ratios, and p50/p99 latency for (b).
+set -uo pipefail
+export LC_ALL=C
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${BUILD:-$root/build/release}
+n=${N:-500}
+capd=$build/src/cmd/capd
+capc=$build/src/cmd/capc
+knotd=$(command -v knotd || echo /usr/sbin/knotd)
+named=$(command -v named || true)
+for b in "$capd" "$capc" "$knotd" "$(command -v nsupdate)"; do
+  [ -x "$b" ] || { echo "update.sh: missing $b (make release; tools/install-deps.sh --test)"; exit 1; }
+done
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+port=$((20000 + RANDOM % 20000))
+now() { date +%s.%N; }
+rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / (b - a) }'; }
+
+cat >"$work/example.org.zone" <<'ZONE'
+$ORIGIN example.org.
+$TTL 3600
+@ IN SOA ns1 dns 1 3600 900 1814400 3600
+@ IN NS ns1
+ns1 IN A 127.0.0.1
+ZONE
+
+# ---- capd
+"$capd" -z "$work/example.org.zone" --state-dir "$work/state" --capnp-secret-key-file "$work/key.pem" \
+  --capnp-listen-address "tcp:127.0.0.1:$((port + 1))" -b 127.0.0.1 -p "$port" >"$work/capd.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$work/state/caps/domain/example.org.cap" ] && break; sleep 0.1; done
+cap=$work/state/caps/domain/example.org.cap
+[ -s "$cap" ] || { cat "$work/capd.log"; exit 1; }
+"$capc" update "$cap" -u "add|warm.example.org|A|192.0.2.1|60" || exit 1
+t0=$(now)
+for i in $(seq "$n"); do
+  "$capc" update "$cap" -u "add|c$i.example.org|A|192.0.2.1|60" || { echo "capc update $i failed"; exit 1; }
+done
+t1=$(now)
+capc_rate=$(rate "$n" "$t0" "$t1")
+[ "$(dig @127.0.0.1 -p "$port" "c$n.example.org" +short)" = 192.0.2.1 ] || { echo "capd: last update missing"; exit 1; }
+
+# ---- knotd
+kdir=$work/knot
+mkdir -p "$kdir/db"
+cp "$work/example.org.zone" "$kdir/"
+kport=$((port + 2))
+cat >"$kdir/knot.conf" <<CONF
+server:
+    listen: 127.0.0.1@$kport
+    rundir: $kdir
+database:
+    storage: $kdir/db
+    journal-db-mode: robust
+acl:
+  - id: upd
+    address: 127.0.0.1
+    action: update
+zone:
+  - domain: example.org
+    storage: $kdir
+    file: example.org.zone
+    acl: upd
+    zonefile-sync: -1
+    journal-content: changes
+log:
+  - target: stderr
+    any: error
+CONF
+"$knotd" -c "$kdir/knot.conf" >"$kdir/log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do dig @127.0.0.1 -p $kport example.org SOA +short +time=1 +tries=1 | grep -q . && break; sleep 0.1; done
+nsup() { printf 'server 127.0.0.1 %s\nzone example.org\nupdate add %s 60 A 192.0.2.1\nsend\n' "$kport" "$1" | nsupdate; }
+nsup warm.example.org || { cat "$kdir/log"; exit 1; }
+t0=$(now)
+for i in $(seq "$n"); do nsup "k$i.example.org" || { echo "nsupdate $i failed"; exit 1; }; done
+t1=$(now)
+knot_proc_rate=$(rate "$n" "$t0" "$t1")
+t0=$(now)
+{ printf 'server 127.0.0.1 %s\nzone example.org\n' "$kport"
+  for i in $(seq "$n"); do printf 'update add s%s.example.org 60 A 192.0.2.1\nsend\n' "$i"; done; } | nsupdate ||
+  { echo "nsupdate batch failed"; exit 1; }
+t1=$(now)
+knot_seq_rate=$(rate "$n" "$t0" "$t1")
+[ "$(dig @127.0.0.1 -p $kport "s$n.example.org" +short)" = 192.0.2.1 ] || { echo "knot: last update missing"; exit 1; }
+
+named_line="BIND 9: not installed (named not found), not measured"
+[ -n "$named" ] && named_line="BIND 9: named found but not configured by this script yet"
+
+# ---- in-process load
+cc=${CC:-cc}
+libs=()
+for l in eon/libceon_eon.a eon/libceon_eon_core.a rpc/libceon_rpc.a capnp/libceon_capnp.a dns/libceon_dns.a util/libceon_util.a; do
+  libs+=("$build/src/$l")
+done
+if ! $cc -O2 -std=c17 -D_GNU_SOURCE -I"$root/src" -o "$work/update_load" "$root/bench/update_load.c" \
+  "${libs[@]}" -luv -lssl -lcrypto -lurcu-qsbr -lzscanner -llmdb -lpthread 2>"$work/cc.log"; then
+  cat "$work/cc.log"; exit 1
+fi
+load() { "$work/update_load" "$cap" "$1" "$2" "$3"; }
+loads=("1 1" "8 1" "64 1" "8 8" "64 64")
+declare -A lres
+for l in "${loads[@]}"; do
+  set -- $l
+  lres[$l]=$(load "$1" "$2" $((n * 4))) || { echo "update_load $l failed: ${lres[$l]}"; exit 1; }
+done
+
+echo "== (a) $n sequential durable updates, each acknowledged before the next"
+printf '%-44s %8s updates/s\n' "capc (one process per update) -> capd" "$capc_rate"
+printf '%-44s %8s updates/s\n' "nsupdate (one process per update) -> knotd" "$knot_proc_rate"
+printf '%-44s %8s updates/s\n' "nsupdate (one process, $n sends) -> knotd" "$knot_seq_rate"
+echo "$named_line"
+awk -v a="$capc_rate" -v b="$knot_proc_rate" -v c="$knot_seq_rate" \
+  'BEGIN { printf "ratio capc/nsupdate-per-process %.2f, capc/nsupdate-one-process %.2f\n", a / b, a / c }'
+echo "== (b) in-process Domain.update, $((n * 4)) updates per run"
+for l in "${loads[@]}"; do
+  set -- $l
+  printf 'clients=%-3s connections=%-3s %s\n' "$1" "$2" "${lres[$l]}"
+done
+best=$(for l in "${loads[@]}"; do echo "${lres[$l]}"; done | sed -E 's/.*per_second=([0-9]+).*/\1/' | sort -n | tail -1)
+awk -v a="$best" -v c="$knot_seq_rate" 'BEGIN { printf "ratio best in-process/knot sequential %.1f\n", a / c }'
