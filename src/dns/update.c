@@ -13,6 +13,7 @@
 #include "dns/name.h"
 #include "dns/wire.h"
 #include "util/arena.h"
+#include "util/buf.h"
 #include "util/log.h"
 #include <stdlib.h>
 #include <string.h>
@@ -159,13 +160,6 @@ static int push_rr(struct ctx *c, struct wset *s, const uint8_t *rd, uint16_t le
     }
     s->rr[s->n++] = (struct wrr){rd, len};
     return 0;
-}
-
-static bool name_in_use(const struct wname *w)
-{
-    for (size_t i = 0; i < w->n; i++)
-        if (w->sets[i].n) return true;
-    return false;
 }
 
 /* Types that may share an owner with a CNAME (RFC 4035 §2.5). */

@@ -1,0 +1,67 @@
+/*
+ * journal_int: what journal.c (writing) and journal_replay.c (reading)
+ * share. Private to the journal; see journal.h for the format.
+ */
+#ifndef CEON_DNS_JOURNAL_INT_H
+#define CEON_DNS_JOURNAL_INT_H
+#include "dns/journal.h"
+#include "dns/name.h"
+#include <lmdb.h>
+#include <pthread.h>
+
+#define FORMAT 1
+#define KIND_CHANGES 1
+#define KIND_SNAPSHOT 2
+#define ENTRY_HDR 16
+#define META_LEN 52
+#define MAP_SIZE ((size_t)1 << 30) /* address space only: the file grows as used */
+#define MAX_DBS 1024               /* zones per environment, plus "meta" */
+
+struct jzone {
+    uint8_t apex[DNS_NAME_MAX];
+    uint8_t len;
+    MDB_dbi dbi;
+};
+
+struct journal {
+    MDB_env *env;
+    MDB_dbi meta;
+    pthread_mutex_t lock; /* the dbi cache */
+    struct jzone *zones;
+    size_t nzones, cap;
+    uint64_t max_entries, max_bytes;
+};
+
+struct jmeta {
+    uint32_t file_serial;
+    uint64_t file_hash;
+    uint32_t last_serial;
+    uint64_t next_seq;
+    uint64_t snap_seq; /* 0: no snapshot */
+    uint64_t entries;  /* change sets since the snapshot (or the start) */
+    uint64_t bytes;
+};
+
+/* One decoded entry. */
+struct decoded {
+    int kind;
+    uint32_t from, to;
+    size_t n;
+    struct dns_change *ch; /* owners and RDATA point into the LMDB value */
+    size_t cap;
+};
+
+/* Presentation form without the trailing dot. */
+const char *jr_ztext(const uint8_t *n, char buf[DNS_NAME_TEXT_MAX]);
+#define ZNAME(n) jr_ztext((n), (char[DNS_NAME_TEXT_MAX]){0})
+int jr_mdb_fail(struct err *e, int rc, const char *what, const uint8_t *apex);
+int jr_zone_dbi(struct journal *j, const uint8_t *apex, MDB_dbi *dbi, struct err *e);
+/* 1 found, 0 absent, -1 error. */
+int jr_meta_get(struct journal *j, MDB_txn *t, const uint8_t *apex, struct jmeta *m, struct err *e);
+int jr_meta_put(struct journal *j, MDB_txn *t, const uint8_t *apex, const struct jmeta *m,
+                struct err *e);
+void jr_seq_key(uint64_t seq, uint8_t b[8], MDB_val *k);
+uint64_t jr_key_seq(const MDB_val *k);
+/* Decodes an entry strictly; the message names what is wrong. */
+int jr_decode(const MDB_val *v, struct decoded *d, struct err *e);
+#endif

@@ -1,0 +1,283 @@
+/*
+ * Reading the journal: the start-up rule (journal_replay) and iterating
+ * over change sets (for IXFR). Format and rules: journal.h.
+ */
+#include "dns/journal_int.h"
+#include "dns/update.h"
+#include "dns/zbuild.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- replay ---- */
+
+struct hash_ctx {
+    uint64_t h;
+};
+
+static void fnv(struct hash_ctx *c, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) {
+        c->h ^= b[i];
+        c->h *= 1099511628211ull;
+    }
+}
+
+static int hash_rrset(void *ctx, const struct zone_node *node, const struct dns_rrset *s)
+{
+    uint8_t hdr[8];
+    put_be16(hdr, s->type);
+    put_be32(hdr + 2, s->ttl);
+    put_be16(hdr + 6, s->count);
+    fnv(ctx, node->name, node->name_len);
+    fnv(ctx, hdr, sizeof hdr);
+    fnv(ctx, s->rdata, s->rdata_size);
+    return 0;
+}
+
+uint64_t zone_version_hash(const struct zone_version *v)
+{
+    struct hash_ctx c = {14695981039346656037ull};
+    zone_version_foreach(v, hash_rrset, &c);
+    return c.h;
+}
+
+static int start_fresh(struct journal *j, MDB_txn *t, MDB_dbi dbi, const struct zone_version *fv,
+                       uint64_t hash, uint64_t next_seq, struct err *e)
+{
+    int rc = mdb_drop(t, dbi, 0);
+    if (rc) return jr_mdb_fail(e, rc, "cannot empty the journal", fv->apex);
+    struct jmeta m = {.file_serial = fv->serial,
+                      .file_hash = hash,
+                      .last_serial = fv->serial,
+                      .next_seq = next_seq ? next_seq : 1};
+    return jr_meta_put(j, t, fv->apex, &m, e);
+}
+
+/* Builds the replayed version: the snapshot (or the file's version), then
+ * every change set after it, checking that the serials chain. */
+static int replay_entries(MDB_txn *t, MDB_dbi dbi, const struct zone_version *fv,
+                          const struct jmeta *m, struct zone_version **out,
+                          struct journal_replay_info *info, struct err *e)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    struct decoded d = {0};
+    struct zbuild *b = zb_new(fv->apex);
+    int r = -1, rc;
+    uint32_t serial = fv->serial;
+    bool first = true;
+    if (!b) return err_set(e, "out of memory");
+    if ((rc = mdb_cursor_open(t, dbi, &cur))) {
+        zb_free(b);
+        return jr_mdb_fail(e, rc, "cannot read the journal", fv->apex);
+    }
+    uint8_t kb[8];
+    jr_seq_key(m->snap_seq, kb, &k);
+    rc = mdb_cursor_get(cur, &k, &v, m->snap_seq ? MDB_SET_KEY : MDB_FIRST);
+    if (m->snap_seq && rc == MDB_NOTFOUND) {
+        err_set(e, "its snapshot (entry %llu) is missing", (unsigned long long)m->snap_seq);
+        goto done;
+    }
+    if (!m->snap_seq && zb_load_version(b, fv, e) < 0) goto done;
+    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        unsigned long long seq = jr_key_seq(&k);
+        if (jr_decode(&v, &d, e) < 0) {
+            err_prefix(e, "entry %llu", seq);
+            goto done;
+        }
+        bool want_snap = first && m->snap_seq;
+        if ((d.kind == KIND_SNAPSHOT) != want_snap) {
+            err_set(e, "entry %llu is %s", seq,
+                    want_snap ? "not the snapshot its metadata names" : "an unexpected snapshot");
+            goto done;
+        }
+        /* The first change set after the file may start elsewhere when the
+         * file was edited without raising its serial (see journal.h). */
+        bool check = !first || (!m->snap_seq && !info->content_changed);
+        if (check && d.kind == KIND_CHANGES && d.from != serial) {
+            err_set(e, "entry %llu goes from serial %u but the zone was at %u", seq, d.from,
+                    serial);
+            goto done;
+        }
+        for (size_t i = 0; i < d.n; i++) {
+            const struct dns_change *c = &d.ch[i];
+            int x = c->op == DNS_CHANGE_ADD
+                        ? zb_add(b, c->owner, c->type, c->ttl, c->rdata, c->rdlen, false, 0, e)
+                        : zb_del(b, c->op, c->owner, c->type, c->rdata, c->rdlen, e);
+            if (x < 0) {
+                err_prefix(e, "entry %llu (serial %u -> %u) does not apply", seq, d.from, d.to);
+                goto done;
+            }
+        }
+        serial = d.to;
+        first = false;
+        if (d.kind == KIND_SNAPSHOT)
+            info->from_snapshot = true;
+        else
+            info->entries++;
+    }
+    if (rc != MDB_NOTFOUND) {
+        jr_mdb_fail(e, rc, "cannot read the journal", NULL);
+        goto done;
+    }
+    if (serial != m->last_serial) {
+        err_set(e, "its entries end at serial %u but its metadata says %u", serial, m->last_serial);
+        goto done;
+    }
+    if (zb_freeze(b, true, serial, out, e) < 0) {
+        err_prefix(e, "the replayed zone is invalid");
+        goto done;
+    }
+    info->serial = serial;
+    r = 0;
+done:
+    mdb_cursor_close(cur);
+    zb_free(b);
+    free(d.ch);
+    return r;
+}
+
+int journal_replay(struct journal *j, const struct zone_version *fv, struct zone_version **out,
+                   struct journal_replay_info *info, struct err *e)
+{
+    struct journal_replay_info dummy;
+    if (!info) info = &dummy;
+    memset(info, 0, sizeof *info);
+    info->serial = fv->serial;
+    *out = NULL;
+    MDB_dbi dbi;
+    if (jr_zone_dbi(j, fv->apex, &dbi, e) < 0) return -1;
+    uint64_t hash = zone_version_hash(fv);
+    MDB_txn *t;
+    struct jmeta m;
+    int rc = mdb_txn_begin(j->env, NULL, 0, &t);
+    if (rc) return jr_mdb_fail(e, rc, "cannot begin a transaction", fv->apex);
+    int got = jr_meta_get(j, t, fv->apex, &m, e);
+    if (got < 0) goto abort;
+    if (got == 0) {
+        info->started = true;
+        if (start_fresh(j, t, dbi, fv, hash, 1, e) < 0) goto abort;
+    } else if (serial_newer(fv->serial, m.last_serial)) {
+        info->dropped = true;
+        info->entries = m.entries;
+        if (m.snap_seq || m.entries)
+            log_error("warning: the zone file of %s has serial %u, newer than the journal's %u: "
+                      "the zone file wins and the journal is dropped",
+                      ZNAME(fv->apex), fv->serial, m.last_serial);
+        if (start_fresh(j, t, dbi, fv, hash, m.next_seq, e) < 0) goto abort;
+    } else {
+        if (hash != m.file_hash) {
+            info->content_changed = true;
+            log_error("warning: the zone file of %s changed but its serial %u is not newer than "
+                      "the journal's %u: %s",
+                      ZNAME(fv->apex), fv->serial, m.last_serial,
+                      m.snap_seq ? "the journal's snapshot replaces the file's content (raise the "
+                                   "file's serial above the journal's to make the file win)"
+                                 : "the journal's changes are applied on top of the file");
+            m.file_hash = hash;
+            m.file_serial = fv->serial;
+            if (jr_meta_put(j, t, fv->apex, &m, e) < 0) goto abort;
+        }
+        if ((m.snap_seq || m.entries) && replay_entries(t, dbi, fv, &m, out, info, e) < 0) {
+            err_prefix(e,
+                       "the journal of %s cannot be replayed (move the journal directory aside "
+                       "to start from the zone files)",
+                       ZNAME(fv->apex));
+            goto abort;
+        }
+    }
+    if ((rc = mdb_txn_commit(t))) {
+        if (*out) zone_version_free(*out);
+        *out = NULL;
+        return jr_mdb_fail(e, rc, "cannot commit", fv->apex);
+    }
+    return 0;
+abort:
+    mdb_txn_abort(t);
+    return -1;
+}
+
+/* ---- iterating (IXFR) ---- */
+
+struct journal_iter {
+    MDB_txn *t;
+    MDB_cursor *cur;
+    bool at_end;
+    struct decoded d;
+};
+
+void journal_iter_close(struct journal_iter *it)
+{
+    if (!it) return;
+    if (it->cur) mdb_cursor_close(it->cur);
+    if (it->t) mdb_txn_abort(it->t);
+    free(it->d.ch);
+    free(it);
+}
+
+int journal_iter_open(struct journal *j, const uint8_t *apex, uint32_t since,
+                      struct journal_iter **out, struct err *e)
+{
+    MDB_dbi dbi;
+    struct jmeta m;
+    MDB_val k, v;
+    *out = NULL;
+    if (jr_zone_dbi(j, apex, &dbi, e) < 0) return -1;
+    struct journal_iter *it = calloc(1, sizeof *it);
+    if (!it) return err_set(e, "out of memory");
+    int rc = mdb_txn_begin(j->env, NULL, MDB_RDONLY, &it->t);
+    if (rc == 0) rc = mdb_cursor_open(it->t, dbi, &it->cur);
+    if (rc) {
+        journal_iter_close(it);
+        return jr_mdb_fail(e, rc, "cannot read the journal", apex);
+    }
+    int got = jr_meta_get(j, it->t, apex, &m, e);
+    if (got <= 0) {
+        journal_iter_close(it);
+        return got;
+    }
+    if (since == m.last_serial) {
+        it->at_end = true;
+        *out = it;
+        return 0;
+    }
+    /* The change set that starts at `since`, after the snapshot if any. */
+    uint8_t kb[8];
+    jr_seq_key(m.snap_seq, kb, &k);
+    rc = mdb_cursor_get(it->cur, &k, &v, MDB_SET_RANGE);
+    for (; rc == 0; rc = mdb_cursor_get(it->cur, &k, &v, MDB_NEXT)) {
+        if (v.mv_size < ENTRY_HDR) continue; /* reported by journal_iter_next if reached */
+        const uint8_t *p = v.mv_data;
+        if (p[1] == KIND_CHANGES && be32(p + 4) == since) {
+            *out = it;
+            return 0;
+        }
+    }
+    journal_iter_close(it);
+    if (rc != MDB_NOTFOUND) return jr_mdb_fail(e, rc, "cannot read the journal", apex);
+    return 1;
+}
+
+int journal_iter_next(struct journal_iter *it, uint32_t *from_serial, uint32_t *to_serial,
+                      const struct dns_change **changes, size_t *n, struct err *e)
+{
+    if (it->at_end) return 0;
+    MDB_val k, v;
+    int rc = mdb_cursor_get(it->cur, &k, &v, MDB_GET_CURRENT);
+    if (rc) return jr_mdb_fail(e, rc, "cannot read the journal", NULL);
+    if (jr_decode(&v, &it->d, e) < 0)
+        return err_prefix(e, "entry %llu", (unsigned long long)jr_key_seq(&k));
+    *from_serial = it->d.from;
+    *to_serial = it->d.to;
+    *changes = it->d.ch;
+    *n = it->d.n;
+    rc = mdb_cursor_get(it->cur, &k, &v, MDB_NEXT);
+    if (rc == MDB_NOTFOUND)
+        it->at_end = true;
+    else if (rc)
+        return jr_mdb_fail(e, rc, "cannot read the journal", NULL);
+    return 1;
+}
