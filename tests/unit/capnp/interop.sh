@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Round trips against the reference implementation (Debian `capnproto`):
+# for each data/CASE.txt,
+#   1. `capnp encode` it and let our reader check every value (interop check),
+#   2. encode it with our builder (interop build) and require that
+#      `capnp decode` of our bytes equals `capnp decode` of the reference's.
+#   interop.sh INTEROP_BINARY SOURCE_ROOT
+set -uo pipefail
+bin=$1 root=$2
+command -v capnp >/dev/null || { echo "capnp (package capnproto) not installed"; exit 77; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0 n=0
+for txt in "$root"/tests/unit/capnp/data/*.txt; do
+  name=$(basename "$txt" .txt)
+  case $name in
+    all_*) schema=tests/unit/capnp/test.capnp type=All ;;
+    prereq_*) schema=schema/eon.capnp type=Prereq ;;
+    update_*) schema=schema/eon.capnp type=Update ;;
+    certreq_*) schema=schema/eon.capnp type=CertReq ;;
+    saveddomain) schema=schema/store.capnp type=SavedDomain ;;
+    savedsecondary) schema=schema/store.capnp type=SavedSecondary ;;
+    savedservice_*) schema=schema/store.capnp type=SavedService ;;
+    rpc_*) schema=/usr/include/capnp/rpc.capnp type=Message ;;
+    *) echo "no schema for $name"; fail=1; continue ;;
+  esac
+  n=$((n + 1))
+  cd "$root"
+  if ! capnp encode -I/usr/include "$schema" "$type" <"$txt" >"$tmp/ref.bin"; then
+    echo "FAIL $name: capnp encode rejected the test data"; fail=1; continue
+  fi
+  if ! "$bin" check "$name" <"$tmp/ref.bin"; then
+    echo "FAIL $name: our reader disagrees with the reference encoding"; fail=1
+  fi
+  if ! "$bin" build "$name" >"$tmp/ours.bin"; then
+    echo "FAIL $name: our builder failed"; fail=1; continue
+  fi
+  capnp decode -I/usr/include "$schema" "$type" <"$tmp/ref.bin" >"$tmp/ref.txt"
+  if ! capnp decode -I/usr/include "$schema" "$type" <"$tmp/ours.bin" >"$tmp/ours.txt"; then
+    echo "FAIL $name: capnp decode rejected our encoding"; fail=1; continue
+  fi
+  if ! diff -u "$tmp/ref.txt" "$tmp/ours.txt"; then
+    echo "FAIL $name: our encoding decodes differently"; fail=1
+  fi
+done
+echo "$n cases"
+exit $fail

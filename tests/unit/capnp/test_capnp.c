@@ -1,0 +1,529 @@
+/* Unit tests for the capnp runtime: multi-segment building, far and
+ * double-far pointers, copy, framing, and hostile input (bounds, loops,
+ * amplification, nesting, bad segment tables). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capnp/capnp.h"
+#include "capnp/frame.h"
+#include "gen/test.capnp.h"
+
+static uint64_t sptr(int32_t off, uint16_t dw, uint16_t np)
+{
+    return (uint64_t)(uint32_t)((uint32_t)off << 2) | ((uint64_t)dw << 32) | ((uint64_t)np << 48);
+}
+static uint64_t lptr(int32_t off, unsigned es, uint32_t n)
+{
+    return 1 | (uint64_t)(uint32_t)((uint32_t)off << 2) | ((uint64_t)es << 32) |
+           ((uint64_t)n << 35);
+}
+static uint64_t fptr(int dbl, uint32_t pos, uint32_t seg)
+{
+    return 2 | ((uint64_t)dbl << 2) | ((uint64_t)pos << 3) | ((uint64_t)seg << 32);
+}
+
+static void msg1(struct capnp_msg *m, const uint64_t *w, uint32_t n)
+{
+    struct capnp_seg s = {(const uint8_t *)w, n};
+    struct err e;
+    assert_int_equal(capnp_msg_init_segs(m, &s, 1, &e), 0);
+}
+
+static void expect_error(struct capnp_msg *m, const char *part)
+{
+    assert_non_null(capnp_msg_error(m));
+    if (!strstr(capnp_msg_error(m), part))
+        fail_msg("error \"%s\" lacks \"%s\"", capnp_msg_error(m), part);
+}
+
+/* Builds a message with many small segments (forcing far pointers), then
+ * reads it back both directly and after serialising. */
+static void build_inner_list(struct capnp_builder *b, uint32_t n)
+{
+    test_All_B a = test_All_new_root(b);
+    test_Inner_LB l = test_All_init_lInner(a, n);
+    char buf[32];
+    for (uint32_t i = 0; i < n; i++) {
+        test_Inner_set_a(test_Inner_LB_at(l, i), i * 3);
+        int len = snprintf(buf, sizeof buf, "item-%u", i);
+        test_Inner_set_t(test_Inner_LB_at(l, i), buf, (uint32_t)len);
+    }
+    test_All_set_t(a, "top", 3);
+    test_Inner_set_a(test_All_init_inner(a), 42);
+}
+
+static void check_inner_list(struct capnp_msg *m, uint32_t n)
+{
+    test_All_R a = test_All_read_root(m);
+    test_Inner_LR l = test_All_get_lInner(a);
+    assert_int_equal(test_Inner_LR_len(l), n);
+    char buf[32];
+    for (uint32_t i = 0; i < n; i++) {
+        assert_int_equal(test_Inner_get_a(test_Inner_LR_at(l, i)), i * 3);
+        snprintf(buf, sizeof buf, "item-%u", i);
+        assert_string_equal(test_Inner_get_t(test_Inner_LR_at(l, i)).str, buf);
+    }
+    assert_string_equal(test_All_get_t(a).str, "top");
+    assert_int_equal(test_Inner_get_a(test_All_get_inner(a)), 42);
+    assert_null(capnp_msg_error(m));
+}
+
+static void multi_segment_far_pointers(void **state)
+{
+    (void)state;
+    struct capnp_builder b;
+    capnp_builder_init(&b, 8); /* tiny first segment */
+    build_inner_list(&b, 200);
+    assert_null(capnp_builder_error(&b));
+    assert_true(b.nsegs > 1);
+    struct capnp_msg m;
+    struct err e;
+    assert_int_equal(capnp_msg_from_builder(&m, &b, &e), 0);
+    check_inner_list(&m, 200);
+    capnp_msg_free(&m);
+
+    uint8_t *out;
+    size_t len;
+    assert_int_equal(capnp_builder_serialize(&b, &out, &len, &e), 0);
+    assert_int_equal(len, capnp_builder_size(&b));
+    assert_int_equal(capnp_msg_init_bytes(&m, out, len, &e), 0);
+    assert_int_equal(m.nsegs, b.nsegs);
+    check_inner_list(&m, 200);
+    capnp_msg_free(&m);
+
+    /* writev form: same bytes. */
+    uint8_t table[256];
+    struct iovec iov[64];
+    int n = capnp_builder_iov(&b, table, iov, 64);
+    assert_int_equal(n, 1 + (int)b.nsegs);
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        assert_memory_equal(out + off, iov[i].iov_base, iov[i].iov_len);
+        off += iov[i].iov_len;
+    }
+    assert_int_equal(off, len);
+    free(out);
+
+    /* reset keeps working */
+    capnp_builder_reset(&b);
+    build_inner_list(&b, 3);
+    assert_int_equal(capnp_msg_from_builder(&m, &b, &e), 0);
+    check_inner_list(&m, 3);
+    capnp_msg_free(&m);
+    capnp_builder_free(&b);
+}
+
+static void double_far_pointer(void **state)
+{
+    (void)state;
+    uint64_t s0[1] = {fptr(1, 0, 1)};
+    uint64_t s1[2] = {fptr(0, 1, 2), sptr(0, 1, 0)};
+    uint64_t s2[2] = {0, 0x1122334455667788ull};
+    struct capnp_seg segs[3] = {{(uint8_t *)s0, 1}, {(uint8_t *)s1, 2}, {(uint8_t *)s2, 2}};
+    struct capnp_msg m;
+    struct err e;
+    assert_int_equal(capnp_msg_init_segs(&m, segs, 3, &e), 0);
+    capnp_struct_r s = capnp_ptr_r_struct(capnp_msg_root(&m));
+    assert_int_equal(capnp_struct_r_u64(s, 0), 0x1122334455667788ull);
+    assert_null(capnp_msg_error(&m));
+    capnp_msg_free(&m);
+
+    /* A double-far whose first pad word is itself double: rejected. */
+    s1[0] = fptr(1, 1, 2);
+    assert_int_equal(capnp_msg_init_segs(&m, segs, 3, &e), 0);
+    capnp_ptr_r_struct(capnp_msg_root(&m));
+    expect_error(&m, "double-far");
+    capnp_msg_free(&m);
+}
+
+static void far_pointer_loop(void **state)
+{
+    (void)state;
+    /* seg0: far -> seg1[0]; seg1[0]: far -> seg0[0]. Landing pads must
+     * not be far pointers, so this is an error, not a loop. */
+    uint64_t s0[1] = {fptr(0, 0, 1)};
+    uint64_t s1[1] = {fptr(0, 0, 0)};
+    struct capnp_seg segs[2] = {{(uint8_t *)s0, 1}, {(uint8_t *)s1, 1}};
+    struct capnp_msg m;
+    struct err e;
+    assert_int_equal(capnp_msg_init_segs(&m, segs, 2, &e), 0);
+    capnp_ptr_r_struct(capnp_msg_root(&m));
+    expect_error(&m, "another far pointer");
+    capnp_msg_free(&m);
+    /* Far pointer into a segment that does not exist. */
+    s0[0] = fptr(0, 0, 7);
+    assert_int_equal(capnp_msg_init_segs(&m, segs, 2, &e), 0);
+    capnp_ptr_r_struct(capnp_msg_root(&m));
+    expect_error(&m, "does not exist");
+    capnp_msg_free(&m);
+    /* Landing pad position beyond the segment. */
+    s0[0] = fptr(0, 5, 1);
+    assert_int_equal(capnp_msg_init_segs(&m, segs, 2, &e), 0);
+    capnp_ptr_r_struct(capnp_msg_root(&m));
+    expect_error(&m, "landing pad out of bounds");
+    capnp_msg_free(&m);
+}
+
+static void out_of_bounds_pointers(void **state)
+{
+    (void)state;
+    struct capnp_msg m;
+    uint64_t w[3] = {sptr(0, 2, 1), 5, 0};
+    msg1(&m, w, 2); /* struct claims 3 words, 1 available */
+    capnp_struct_r s = capnp_ptr_r_struct(capnp_msg_root(&m));
+    assert_int_equal(capnp_struct_r_u64(s, 0), 0); /* default */
+    expect_error(&m, "out of bounds");
+    capnp_msg_free(&m);
+
+    w[0] = sptr(-5, 1, 0); /* before the segment */
+    msg1(&m, w, 3);
+    capnp_ptr_r_struct(capnp_msg_root(&m));
+    expect_error(&m, "out of bounds");
+    capnp_msg_free(&m);
+
+    w[0] = lptr(0, CAPNP_ES_8B, 3); /* list of 3 words, 2 available */
+    msg1(&m, w, 3);
+    assert_int_equal(capnp_ptr_r_list(capnp_msg_root(&m), CAPNP_ES_8B).len, 0);
+    expect_error(&m, "out of bounds");
+    capnp_msg_free(&m);
+
+    /* Composite list whose tag claims more elements than its words. */
+    w[0] = lptr(0, CAPNP_ES_COMPOSITE, 1);
+    w[1] = sptr(5, 1, 0);
+    msg1(&m, w, 3);
+    capnp_ptr_r_list(capnp_msg_root(&m), CAPNP_ES_COMPOSITE);
+    expect_error(&m, "exceed");
+    capnp_msg_free(&m);
+
+    /* Out-of-range index on a good list. */
+    w[0] = lptr(0, CAPNP_ES_4B, 2);
+    w[1] = 0x0000000200000001ull;
+    msg1(&m, w, 2);
+    capnp_list_r l = capnp_ptr_r_list(capnp_msg_root(&m), CAPNP_ES_4B);
+    assert_int_equal(capnp_list_r_u32(l, 1), 2);
+    assert_null(capnp_msg_error(&m));
+    assert_int_equal(capnp_list_r_u32(l, 2), 0);
+    expect_error(&m, "out of range");
+    capnp_msg_free(&m);
+
+    /* Text without its NUL. */
+    w[0] = lptr(0, CAPNP_ES_BYTE, 3);
+    w[1] = 0x636261; /* "abc" */
+    msg1(&m, w, 2);
+    assert_string_equal(capnp_ptr_r_text(capnp_msg_root(&m)).str, "");
+    expect_error(&m, "NUL");
+    capnp_msg_free(&m);
+
+    /* Wrong kinds. */
+    w[0] = sptr(0, 1, 0);
+    msg1(&m, w, 2);
+    capnp_ptr_r_list(capnp_msg_root(&m), CAPNP_ES_8B);
+    expect_error(&m, "expected a list");
+    capnp_msg_free(&m);
+    w[0] = 3 | (7ull << 32);
+    msg1(&m, w, 1);
+    uint32_t idx = 0;
+    assert_true(capnp_ptr_r_cap(capnp_msg_root(&m), &idx));
+    assert_int_equal(idx, 7);
+    capnp_ptr_r_struct(capnp_msg_root(&m));
+    expect_error(&m, "capability");
+    capnp_msg_free(&m);
+}
+
+static void list_amplification(void **state)
+{
+    (void)state;
+    struct capnp_msg m;
+    /* 2^29-1 Void elements in zero bytes. */
+    uint64_t w[2] = {lptr(0, CAPNP_ES_VOID, (1u << 29) - 1), 0};
+    msg1(&m, w, 1);
+    capnp_ptr_r_list(capnp_msg_root(&m), CAPNP_ES_VOID);
+    expect_error(&m, "traversal limit");
+    capnp_msg_free(&m);
+    /* Composite list of 2^28 zero-sized structs in one tag word. */
+    w[0] = lptr(0, CAPNP_ES_COMPOSITE, 0);
+    w[1] = sptr(1 << 28, 0, 0);
+    msg1(&m, w, 2);
+    capnp_ptr_r_list(capnp_msg_root(&m), CAPNP_ES_COMPOSITE);
+    expect_error(&m, "traversal limit");
+    capnp_msg_free(&m);
+    /* Many pointers to one big object: each read is charged. */
+    enum { BIG = 4096, NP = 64 };
+    uint64_t *big = calloc(1 + NP + BIG, 8);
+    big[0] = sptr(0, 0, NP);
+    for (int i = 0; i < NP; i++) /* pointer at word 1+i, list at word 1+NP */
+        big[1 + i] = lptr(NP - 1 - i, CAPNP_ES_8B, BIG);
+    msg1(&m, big, 1 + NP + BIG);
+    capnp_msg_set_limits(&m, 10 * BIG, 64);
+    capnp_struct_r s = capnp_ptr_r_struct(capnp_msg_root(&m));
+    int ok = 0;
+    for (int i = 0; i < NP; i++)
+        ok += capnp_ptr_r_list(capnp_struct_r_ptr(s, (uint16_t)i), CAPNP_ES_8B).len == BIG;
+    assert_true(ok >= 9 && ok <= 10);
+    expect_error(&m, "traversal limit");
+    capnp_msg_free(&m);
+    free(big);
+}
+
+static void nesting_bomb(void **state)
+{
+    (void)state;
+    /* A struct whose only pointer points at itself. */
+    uint64_t w[2] = {sptr(0, 0, 1), sptr(-1, 0, 1)};
+    struct capnp_msg m;
+    msg1(&m, w, 2);
+    capnp_struct_r s = capnp_ptr_r_struct(capnp_msg_root(&m));
+    int depth = 0;
+    while (s.msg && depth < 1000) {
+        s = capnp_ptr_r_struct(capnp_struct_r_ptr(s, 0));
+        depth++;
+    }
+    assert_int_equal(depth, CAPNP_DEFAULT_NESTING);
+    expect_error(&m, "nesting limit");
+    capnp_msg_free(&m);
+}
+
+static void bad_segment_tables(void **state)
+{
+    (void)state;
+    struct capnp_msg m;
+    struct err e;
+    uint8_t b[64] = {0};
+    assert_int_equal(capnp_msg_init_bytes(&m, b, 4, &e), -1); /* truncated */
+    uint32_t absurd = 0xffffffffu;
+    memcpy(b, &absurd, 4);
+    assert_int_equal(capnp_msg_init_bytes(&m, b, sizeof b, &e), -1);
+    assert_non_null(strstr(e.msg, "segments"));
+    uint32_t t[4] = {2, 1, 1, 1}; /* 3 segments: table 16 bytes, needs 24 more */
+    memcpy(b, t, 16);
+    assert_int_equal(capnp_msg_init_bytes(&m, b, 16 + 16, &e), -1);
+    assert_non_null(strstr(e.msg, "extends past"));
+    assert_int_equal(capnp_msg_init_bytes(&m, b, 12, &e), -1);
+    assert_non_null(strstr(e.msg, "truncated"));
+    assert_int_equal(capnp_msg_init_bytes(&m, b, 16 + 24, &e), 0);
+    capnp_msg_free(&m);
+    assert_int_equal(capnp_msg_init_bytes(&m, b, 16 + 32, &e), -1); /* trailing bytes */
+    /* Empty first segment: no root. */
+    uint32_t t0[2] = {0, 0};
+    memcpy(b, t0, 8);
+    assert_int_equal(capnp_msg_init_bytes(&m, b, 8, &e), 0);
+    capnp_ptr_r_struct(capnp_msg_root(&m));
+    expect_error(&m, "no root");
+    capnp_msg_free(&m);
+}
+
+static void framer_incremental(void **state)
+{
+    (void)state;
+    struct capnp_builder b1, b2;
+    capnp_builder_init(&b1, 4);
+    capnp_builder_init(&b2, 0);
+    build_inner_list(&b1, 30);
+    build_inner_list(&b2, 5);
+    size_t n1 = capnp_builder_size(&b1), n2 = capnp_builder_size(&b2);
+    uint8_t *stream = malloc(n1 + n2);
+    capnp_builder_write(&b1, stream, n1);
+    capnp_builder_write(&b2, stream + n1, n2);
+
+    struct capnp_framer f;
+    struct err e;
+    capnp_framer_init(&f, 0, 0);
+    int got = 0;
+    size_t pos = 0;
+    while (pos < n1 + n2) {
+        size_t used;
+        int r = capnp_framer_feed(&f, stream + pos, 1, &used, &e); /* one byte at a time */
+        assert_true(r >= 0);
+        pos += used;
+        if (r == 1) {
+            struct capnp_msg m;
+            assert_int_equal(capnp_framer_take(&f, &m, &e), 0);
+            check_inner_list(&m, got == 0 ? 30 : 5);
+            capnp_msg_free(&m);
+            got++;
+        }
+    }
+    assert_int_equal(got, 2);
+    assert_true(capnp_framer_idle(&f));
+    /* Both at once: feed stops at the end of the first message. */
+    size_t used;
+    assert_int_equal(capnp_framer_feed(&f, stream, n1 + n2, &used, &e), 1);
+    assert_int_equal(used, n1);
+    assert_int_equal(capnp_framer_feed(&f, stream + n1, n2, &used, &e), 1); /* still ready */
+    assert_int_equal(used, 0);
+    struct capnp_msg m;
+    assert_int_equal(capnp_framer_take(&f, &m, &e), 0);
+    capnp_msg_free(&m);
+    capnp_framer_free(&f);
+
+    /* Limits. */
+    capnp_framer_init(&f, 1024, 4);
+    uint32_t hdr[2] = {4, 1}; /* 5 segments > 4 */
+    assert_int_equal(capnp_framer_feed(&f, hdr, 8, &used, &e), -1);
+    assert_non_null(strstr(e.msg, "segments"));
+    capnp_framer_free(&f);
+    capnp_framer_init(&f, 1024, 0);
+    uint32_t big[2] = {0, 129}; /* 1032 bytes > 1024 */
+    assert_int_equal(capnp_framer_feed(&f, big, 8, &used, &e), -1);
+    assert_non_null(strstr(e.msg, "exceeds"));
+    capnp_framer_free(&f);
+    capnp_framer_init(&f, 0, 0);
+    uint32_t absurd[2] = {0xffffffffu, 0};
+    assert_int_equal(capnp_framer_feed(&f, absurd, 8, &used, &e), -1);
+    capnp_framer_free(&f);
+    /* A partial frame is not idle. */
+    capnp_framer_init(&f, 0, 0);
+    assert_int_equal(capnp_framer_feed(&f, stream, 10, &used, &e), 0);
+    assert_false(capnp_framer_idle(&f));
+    capnp_framer_free(&f);
+
+    free(stream);
+    capnp_builder_free(&b1);
+    capnp_builder_free(&b2);
+}
+
+static void copy_between_messages(void **state)
+{
+    (void)state;
+    struct capnp_builder src, dst;
+    capnp_builder_init(&src, 16);
+    build_inner_list(&src, 50);
+    struct capnp_msg m;
+    struct err e;
+    assert_int_equal(capnp_msg_from_builder(&m, &src, &e), 0);
+
+    capnp_builder_init(&dst, 4);
+    assert_int_equal(capnp_copy(capnp_builder_root(&dst), capnp_msg_root(&m)), 0);
+    assert_null(capnp_builder_error(&dst));
+    struct capnp_msg m2;
+    assert_int_equal(capnp_msg_from_builder(&m2, &dst, &e), 0);
+    check_inner_list(&m2, 50);
+    capnp_msg_free(&m2);
+    capnp_msg_free(&m);
+
+    /* Caps and bit lists survive a copy into an AnyPointer slot. */
+    capnp_builder_reset(&src);
+    capnp_struct_b s = capnp_ptr_b_init_struct(capnp_builder_root(&src), 1, 2);
+    capnp_struct_b_set_u64(s, 0, 99);
+    capnp_ptr_b_set_cap(capnp_struct_b_ptr(s, 0), 12);
+    capnp_list_b bits = capnp_ptr_b_init_list(capnp_struct_b_ptr(s, 1), CAPNP_ES_BIT, 70);
+    capnp_list_b_set_bool(bits, 69, true);
+    assert_int_equal(capnp_msg_from_builder(&m, &src, &e), 0);
+    capnp_builder_reset(&dst);
+    test_All_B a = test_All_new_root(&dst);
+    assert_int_equal(capnp_copy(test_All_ptr_any(a), capnp_msg_root(&m)), 0);
+    assert_int_equal(capnp_msg_from_builder(&m2, &dst, &e), 0);
+    capnp_struct_r r = capnp_ptr_r_struct(test_All_get_any(test_All_read_root(&m2)));
+    assert_int_equal(capnp_struct_r_u64(r, 0), 99);
+    uint32_t idx;
+    assert_true(capnp_ptr_r_cap(capnp_struct_r_ptr(r, 0), &idx));
+    assert_int_equal(idx, 12);
+    capnp_list_r bl = capnp_ptr_r_list(capnp_struct_r_ptr(r, 1), CAPNP_ES_BIT);
+    assert_int_equal(bl.len, 70);
+    assert_true(capnp_list_r_bool(bl, 69));
+    assert_false(capnp_list_r_bool(bl, 68));
+    assert_null(capnp_msg_error(&m2));
+    capnp_msg_free(&m2);
+    capnp_msg_free(&m);
+
+    /* Copying a hostile source fails cleanly. */
+    uint64_t w[2] = {sptr(0, 0, 1), sptr(-1, 0, 1)};
+    msg1(&m, w, 2);
+    capnp_builder_reset(&dst);
+    assert_int_equal(capnp_copy(capnp_builder_root(&dst), capnp_msg_root(&m)), -1);
+    expect_error(&m, "nesting");
+    capnp_msg_free(&m);
+    capnp_builder_free(&src);
+    capnp_builder_free(&dst);
+}
+
+static void schema_evolution(void **state)
+{
+    (void)state;
+    /* An "old" All with no data section and one pointer (t): every newer
+     * field reads as its default. */
+    struct capnp_builder b;
+    capnp_builder_init(&b, 0);
+    capnp_struct_b s = capnp_ptr_b_init_struct(capnp_builder_root(&b), 0, 1);
+    capnp_ptr_b_set_text(capnp_struct_b_ptr(s, 0), "old", 3);
+    struct capnp_msg m;
+    struct err e;
+    assert_int_equal(capnp_msg_from_builder(&m, &b, &e), 0);
+    test_All_R a = test_All_read_root(&m);
+    assert_string_equal(test_All_get_t(a).str, "old");
+    assert_int_equal(test_All_get_dI32(a), -123);
+    assert_true(test_All_get_dBool(a));
+    assert_int_equal(test_All_get_dColor(a), test_Color_blue);
+    assert_string_equal(test_All_get_dText(a).str, "dflt");
+    assert_int_equal(test_Inner_LR_len(test_All_get_lInner(a)), 0);
+    assert_null(capnp_msg_error(&m));
+    capnp_msg_free(&m);
+
+    /* A List(UInt32) read as List(Inner): element i's first field. */
+    capnp_builder_reset(&b);
+    s = capnp_ptr_b_init_struct(capnp_builder_root(&b), test_All_DATA_WORDS, test_All_PTR_COUNT);
+    capnp_list_b l = capnp_ptr_b_init_list(capnp_struct_b_ptr(s, 12), CAPNP_ES_4B, 3);
+    capnp_list_b_set_u32(l, 2, 77);
+    assert_int_equal(capnp_msg_from_builder(&m, &b, &e), 0);
+    test_Inner_LR il = test_All_get_lInner(test_All_read_root(&m));
+    assert_int_equal(test_Inner_LR_len(il), 3);
+    assert_int_equal(test_Inner_get_a(test_Inner_LR_at(il, 2)), 77);
+    assert_false(test_Inner_has_t(test_Inner_LR_at(il, 2)));
+    assert_null(capnp_msg_error(&m));
+    capnp_msg_free(&m);
+
+    /* ...but a List(Bool) cannot be read as structs. */
+    capnp_builder_reset(&b);
+    s = capnp_ptr_b_init_struct(capnp_builder_root(&b), test_All_DATA_WORDS, test_All_PTR_COUNT);
+    capnp_ptr_b_init_list(capnp_struct_b_ptr(s, 12), CAPNP_ES_BIT, 3);
+    assert_int_equal(capnp_msg_from_builder(&m, &b, &e), 0);
+    assert_int_equal(test_Inner_LR_len(test_All_get_lInner(test_All_read_root(&m))), 0);
+    expect_error(&m, "element size");
+    capnp_msg_free(&m);
+    capnp_builder_free(&b);
+}
+
+static void zero_sized_and_generated_constants(void **state)
+{
+    (void)state;
+    struct capnp_builder b;
+    capnp_builder_init(&b, 0);
+    capnp_ptr_b_init_struct(capnp_builder_root(&b), 0, 0);
+    struct capnp_msg m;
+    struct err e;
+    assert_int_equal(capnp_msg_from_builder(&m, &b, &e), 0);
+    assert_int_equal(capnp_ptr_r_kind(capnp_msg_root(&m)), CAPNP_PTR_STRUCT);
+    assert_non_null(capnp_ptr_r_struct(capnp_msg_root(&m)).msg);
+    assert_null(capnp_msg_error(&m));
+    capnp_msg_free(&m);
+    capnp_builder_free(&b);
+    assert_int_equal(test_answer, -42);
+    assert_string_equal(test_greeting, "hi \"there\"");
+    assert_string_equal(test_Color_name(test_Color_blue), "blue");
+    assert_null(test_Color_name(9));
+    assert_true(test_All_ID == 0xc42cd8d5011d9023ull); /* capnp compile -ocapnp */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(multi_segment_far_pointers),
+        cmocka_unit_test(double_far_pointer),
+        cmocka_unit_test(far_pointer_loop),
+        cmocka_unit_test(out_of_bounds_pointers),
+        cmocka_unit_test(list_amplification),
+        cmocka_unit_test(nesting_bomb),
+        cmocka_unit_test(bad_segment_tables),
+        cmocka_unit_test(framer_incremental),
+        cmocka_unit_test(copy_between_messages),
+        cmocka_unit_test(schema_evolution),
+        cmocka_unit_test(zero_sized_and_generated_constants),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
