@@ -8,7 +8,23 @@
  * RFC 1183, RFC 2163, RFC 2230, RFC 2535, RFC 2782, RFC 3403, RFC 4034,
  * RFC 6672). Every type here is in the RFC 4034 §6.2 list, so all their
  * names are lowercased in canonical form. */
-#define F(...) ((const uint8_t[]){__VA_ARGS__, DNS_FIELD_END})
+/* Field lists, each ending in DNS_FIELD_END (static: returned by pointer). */
+static const uint8_t f_name1[] = {DNS_FIELD_CNAME, DNS_FIELD_END};
+static const uint8_t f_soa[] = {DNS_FIELD_CNAME, DNS_FIELD_CNAME, DNS_FIELD_FIX4, DNS_FIELD_FIX4,
+                                DNS_FIELD_FIX4,  DNS_FIELD_FIX4,  DNS_FIELD_FIX4, DNS_FIELD_END};
+static const uint8_t f_minfo[] = {DNS_FIELD_CNAME, DNS_FIELD_CNAME, DNS_FIELD_END};
+static const uint8_t f_mx[] = {DNS_FIELD_FIX2, DNS_FIELD_CNAME, DNS_FIELD_END};
+static const uint8_t f_rp[] = {DNS_FIELD_NAME, DNS_FIELD_NAME, DNS_FIELD_END};
+static const uint8_t f_afsdb[] = {DNS_FIELD_FIX2, DNS_FIELD_NAME, DNS_FIELD_END};
+static const uint8_t f_px[] = {DNS_FIELD_FIX2, DNS_FIELD_NAME, DNS_FIELD_NAME, DNS_FIELD_END};
+static const uint8_t f_srv[] = {DNS_FIELD_FIX2, DNS_FIELD_FIX2, DNS_FIELD_FIX2, DNS_FIELD_NAME,
+                                DNS_FIELD_END};
+static const uint8_t f_naptr[] = {DNS_FIELD_FIX2, DNS_FIELD_FIX2, DNS_FIELD_STR, DNS_FIELD_STR,
+                                  DNS_FIELD_STR,  DNS_FIELD_NAME, DNS_FIELD_END};
+static const uint8_t f_dname[] = {DNS_FIELD_NAME, DNS_FIELD_END};
+static const uint8_t f_sig[] = {DNS_FIELD_FIX18, DNS_FIELD_NAME, DNS_FIELD_REST, DNS_FIELD_END};
+static const uint8_t f_nxt[] = {DNS_FIELD_NAME, DNS_FIELD_REST, DNS_FIELD_END};
+
 static const uint8_t *fields_of(uint16_t t)
 {
     switch (t) {
@@ -20,39 +36,36 @@ static const uint8_t *fields_of(uint16_t t)
     case DNS_T_MG:
     case DNS_T_MR:
     case DNS_T_PTR:
-        return F(DNS_FIELD_CNAME);
+        return f_name1;
     case DNS_T_SOA:
-        return F(DNS_FIELD_CNAME, DNS_FIELD_CNAME, DNS_FIELD_FIX4, DNS_FIELD_FIX4, DNS_FIELD_FIX4,
-                 DNS_FIELD_FIX4, DNS_FIELD_FIX4);
+        return f_soa;
     case DNS_T_MINFO:
-        return F(DNS_FIELD_CNAME, DNS_FIELD_CNAME);
+        return f_minfo;
     case DNS_T_MX:
-        return F(DNS_FIELD_FIX2, DNS_FIELD_CNAME);
+        return f_mx;
     case DNS_T_RP:
-        return F(DNS_FIELD_NAME, DNS_FIELD_NAME);
+        return f_rp;
     case DNS_T_AFSDB:
     case DNS_T_RT:
     case DNS_T_KX:
-        return F(DNS_FIELD_FIX2, DNS_FIELD_NAME);
+        return f_afsdb;
     case DNS_T_PX:
-        return F(DNS_FIELD_FIX2, DNS_FIELD_NAME, DNS_FIELD_NAME);
+        return f_px;
     case DNS_T_SRV:
-        return F(DNS_FIELD_FIX2, DNS_FIELD_FIX2, DNS_FIELD_FIX2, DNS_FIELD_NAME);
+        return f_srv;
     case DNS_T_NAPTR:
-        return F(DNS_FIELD_FIX2, DNS_FIELD_FIX2, DNS_FIELD_STR, DNS_FIELD_STR, DNS_FIELD_STR,
-                 DNS_FIELD_NAME);
+        return f_naptr;
     case DNS_T_DNAME:
-        return F(DNS_FIELD_NAME);
+        return f_dname;
     case DNS_T_SIG:
     case DNS_T_RRSIG:
-        return F(DNS_FIELD_FIX18, DNS_FIELD_NAME, DNS_FIELD_REST);
+        return f_sig;
     case DNS_T_NXT:
-        return F(DNS_FIELD_NAME, DNS_FIELD_REST);
+        return f_nxt;
     default:
         return NULL;
     }
 }
-#undef F
 
 const uint8_t *dns_rdata_fields(uint16_t t)
 {

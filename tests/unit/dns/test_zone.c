@@ -1,0 +1,342 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <urcu-qsbr.h>
+
+#include "dns/rr.h"
+#include "dns/wire.h"
+#include "dns/zone.h"
+#include "util/buf.h"
+
+static uint8_t *N(const char *t)
+{
+    static uint8_t bufs[8][DNS_NAME_MAX];
+    static int i;
+    struct err e;
+    uint8_t *b = bufs[i++ & 7];
+    assert_true(dns_name_from_text(t, NULL, b, &e) > 0);
+    return b;
+}
+
+static const struct zone_node *find(const struct zone_version *v, const char *name)
+{
+    uint8_t l[DNS_NAME_MAX];
+    size_t len = dns_name_lower(l, N(name));
+    return zone_version_find(v, l, len);
+}
+
+static struct zone_version *load_example(void)
+{
+    struct zone_version *v = NULL;
+    struct err e;
+    int r = zone_load_file(TEST_DATA "/example.org.zone", NULL, &v, &e);
+    if (r) fail_msg("%s", e.msg);
+    return v;
+}
+
+static void test_load_good(void **st)
+{
+    (void)st;
+    struct zone_version *v = load_example();
+    assert_int_equal(v->serial, 2024010101);
+    assert_memory_equal(v->apex, "\7example\3org\0", 13);
+    const struct dns_rrset *soa = zone_version_soa(v);
+    assert_non_null(soa);
+    assert_int_equal(soa->count, 1);
+    assert_int_equal(soa->ttl, 3600);
+    /* flags */
+    assert_true(v->nodes[0].flags & ZN_APEX);
+    assert_true(find(v, "sub.example.org.")->flags & ZN_DELEG);
+    assert_true(find(v, "ns.sub.example.org.")->flags & ZN_OCCLUDED);
+    assert_false(find(v, "ns1.example.org.")->flags & ZN_OCCLUDED);
+    assert_true(find(v, "dn.example.org.")->flags & ZN_DNAME);
+    assert_true(find(v, "www.example.org.")->flags & ZN_CNAME);
+    assert_true(find(v, "wild.example.org.")->flags & ZN_HAS_WILDCARD);
+    assert_true(find(v, "*.wild.example.org.")->flags & ZN_WILDCARD);
+    /* empty non-terminals exist as nodes without RRsets */
+    const struct zone_node *ent = find(v, "b.c.ent.example.org.");
+    assert_non_null(ent);
+    assert_int_equal(ent->nrrsets, 0);
+    assert_non_null(find(v, "c.ent.example.org."));
+    assert_int_equal(find(v, "wild.example.org.")->nrrsets, 0);
+    assert_non_null(find(v, "_tcp.example.org."));
+    assert_null(find(v, "nothere.example.org."));
+    /* parents */
+    assert_ptr_equal(ent->parent, find(v, "c.ent.example.org."));
+    assert_ptr_equal(find(v, "www.example.org.")->parent, &v->nodes[0]);
+    /* $INCLUDE worked, TYPE65000 kept opaque, RRsets deduplicated */
+    const struct dns_rrset *big = node_rrset(find(v, "big.example.org."), DNS_T_TXT);
+    assert_int_equal(big->count, 40);
+    const struct dns_rrset *unk = node_rrset(find(v, "unk.example.org."), 65000);
+    assert_int_equal(unk->count, 1);
+    assert_memory_equal(unk->rdata, "\0\3\1\2\3", 5);
+    /* canonical node order: every node sorts after the previous one */
+    for (size_t i = 1; i < v->nnodes; i++)
+        assert_true(dns_name_cmp(v->nodes[i - 1].name, v->nodes[i].name) < 0);
+    zone_version_free(v);
+}
+
+static void test_load_errors(void **st)
+{
+    (void)st;
+    struct zone_version *v = NULL;
+    struct err e;
+    assert_int_equal(zone_load_file(TEST_DATA "/bad.zone", NULL, &v, &e), -1);
+    assert_string_equal(e.msg, TEST_DATA "/bad.zone:6: invalid IPv4 address");
+    assert_int_equal(zone_load_file(TEST_DATA "/cname-conflict.zone", NULL, &v, &e), -1);
+    assert_string_equal(e.msg,
+                        TEST_DATA "/cname-conflict.zone:5: CNAME and other data at www.c.example.");
+    assert_int_equal(zone_load_file(TEST_DATA "/nonexistent.zone", NULL, &v, &e), -1);
+    assert_non_null(strstr(e.msg, "nonexistent.zone: No such file"));
+    /* no SOA; two SOAs; SOA not at the origin; data outside the zone */
+    assert_int_equal(zone_load_string("$ORIGIN x.\n@ 60 NS ns1\n", "t", N("x."), &v, &e), -1);
+    assert_string_equal(e.msg, "t: no SOA record at the zone apex x.");
+    assert_int_equal(
+        zone_load_string("$ORIGIN x.\n@ 60 SOA a b 1 2 3 4 5\n@ 60 SOA a b 2 2 3 4 5\n", "t",
+                         N("x."), &v, &e),
+        -1);
+    assert_string_equal(e.msg, "t:2: more than one SOA record at x.");
+    assert_int_equal(
+        zone_load_string("$ORIGIN x.\n@ 60 SOA a b 1 2 3 4 5\nsub 60 SOA a b 1 2 3 4 5\n", "t",
+                         N("x."), &v, &e),
+        -1);
+    assert_string_equal(e.msg, "t:3: SOA record not at the zone apex: sub.x.");
+    assert_int_equal(zone_load_string("$ORIGIN x.\n@ 60 SOA a b 1 2 3 4 5\ny. 60 A 1.2.3.4\n", "t",
+                                      N("x."), &v, &e),
+                     -1);
+    assert_string_equal(e.msg, "t:3: owner y. is outside the zone x.");
+    assert_int_equal(
+        zone_load_string("x. 60 SOA a.x. b.x. 1 2 3 4 5\nx. 60 CH TXT \"a\"\n", "t", NULL, &v, &e),
+        -1);
+    assert_string_equal(e.msg, "t:2: unsupported record type" /* zscanner: IN only */);
+    /* without an origin, the SOA owner becomes the apex */
+    assert_int_equal(
+        zone_load_string("x. 60 SOA a.x. b.x. 7 2 3 4 5\nw.x. 60 A 1.2.3.4\n", "t", NULL, &v, &e),
+        0);
+    assert_memory_equal(v->apex, "\1x\0", 3);
+    assert_int_equal(v->serial, 7);
+    zone_version_free(v);
+}
+
+static struct dns_change add(const char *owner, uint16_t type, uint32_t ttl, const void *rd,
+                             uint16_t len)
+{
+    return (struct dns_change){DNS_CHANGE_ADD, N(owner), type, ttl, len, rd};
+}
+
+static void test_apply(void **st)
+{
+    (void)st;
+    struct zone_version *v = load_example(), *v2, *v3;
+    struct err e;
+    size_t nodes = v->nnodes;
+    /* new deep name creates ENTs; duplicate add is a no-op; TTL of the set follows the add */
+    struct dns_change c1[] = {
+        add("x.y.new.example.org.", DNS_T_A, 60, "\1\2\3\4", 4),
+        add("x.y.new.example.org.", DNS_T_A, 60, "\1\2\3\4", 4),
+        add("mail.example.org.", DNS_T_A, 120, "\1\2\3\5", 4),
+        add("mail.example.org.", DNS_T_A, 999, "\300\0\2\31", 4), /* 192.0.2.25 already there */
+    };
+    assert_int_equal(zone_version_apply(v, c1, 4, 5, &v2, &e), 0);
+    assert_int_equal(v2->serial, 5);
+    assert_int_equal(v2->nnodes, nodes + 3);
+    assert_int_equal(node_rrset(find(v2, "x.y.new.example.org."), DNS_T_A)->count, 1);
+    assert_int_equal(find(v2, "y.new.example.org.")->nrrsets, 0);
+    const struct dns_rrset *m = node_rrset(find(v2, "mail.example.org."), DNS_T_A);
+    assert_int_equal(m->count, 2);
+    assert_int_equal(m->ttl, 120);
+    /* the old version is untouched */
+    assert_int_equal(v->serial, 2024010101);
+    assert_null(find(v, "x.y.new.example.org."));
+    assert_int_equal(node_rrset(find(v, "mail.example.org."), DNS_T_A)->count, 1);
+    /* SOA serial inside the RDATA was rewritten */
+    const struct dns_rrset *soa = zone_version_soa(v2);
+    const uint8_t *rd = rr_rdata(soa->rdata);
+    assert_int_equal(be32(rd + rr_rdlen(soa->rdata) - 20), 5);
+
+    /* deleting the last RR removes the RRset and the name; an ENT stays
+     * while it has descendants */
+    struct dns_change c2[] = {
+        {DNS_CHANGE_DEL, N("x.y.new.example.org."), DNS_T_A, 0, 4, (const uint8_t *)"\1\2\3\4"},
+        {DNS_CHANGE_DEL, N("a.b.c.ent.example.org."), DNS_T_A, 0, 4, (const uint8_t *)"\1\1\1\1"},
+        {DNS_CHANGE_DEL_RRSET, N("mail.example.org."), DNS_T_A, 0, 0, NULL},
+        {DNS_CHANGE_DEL_NAME, N("ns.sub.example.org."), 0, 0, 0, NULL},
+        {DNS_CHANGE_DEL, N("nothere.example.org."), DNS_T_A, 0, 4, (const uint8_t *)"\1\1\1\1"},
+    };
+    assert_int_equal(zone_version_apply(v2, c2, 5, 6, &v3, &e), 0);
+    assert_null(find(v3, "x.y.new.example.org."));
+    assert_null(find(v3, "y.new.example.org."));
+    assert_null(find(v3, "new.example.org."));
+    assert_null(find(v3, "mail.example.org."));
+    assert_null(find(v3, "ns.sub.example.org."));
+    assert_non_null(find(v3, "a.b.c.ent.example.org.")); /* RDATA did not match */
+    assert_int_equal(v3->nnodes, nodes - 2);
+    assert_int_equal(v2->nnodes, nodes + 3);
+    zone_version_free(v3);
+
+    /* an RDATA match that is case-insensitive in names removes the RR */
+    struct dns_change c3[] = {
+        {DNS_CHANGE_DEL, N("www.example.org."), DNS_T_CNAME, 0, 13,
+         (const uint8_t *)"\7EXAMPLE\3ORG\0"},
+        {DNS_CHANGE_DEL_NAME, N("a.b.c.ent.example.org."), 0, 0, 0, NULL},
+    };
+    assert_int_equal(zone_version_apply(v2, c3, 2, 7, &v3, &e), 0);
+    assert_null(find(v3, "www.example.org."));
+    assert_null(find(v3, "b.c.ent.example.org."));
+    assert_null(find(v3, "c.ent.example.org."));
+    assert_non_null(find(v3, "ent.example.org.")); /* *.ent keeps it */
+    zone_version_free(v3);
+
+    /* failures leave nothing behind */
+    struct dns_change bad1[] = {add("www.example.org.", DNS_T_A, 60, "\1\2\3\4", 4)};
+    assert_int_equal(zone_version_apply(v2, bad1, 1, 8, &v3, &e), -1);
+    assert_non_null(strstr(e.msg, "CNAME and other data at www.example.org."));
+    struct dns_change bad2[] = {add("www.example.net.", DNS_T_A, 60, "\1\2\3\4", 4)};
+    assert_int_equal(zone_version_apply(v2, bad2, 1, 8, &v3, &e), -1);
+    assert_string_equal(e.msg, "owner www.example.net. is outside the zone example.org.");
+    struct dns_change bad3[] = {add("a.example.org.", DNS_T_A, 60, "\1\2\3", 3)};
+    assert_int_equal(zone_version_apply(v2, bad3, 1, 8, &v3, &e), -1);
+    assert_string_equal(e.msg, "malformed A RDATA");
+    struct dns_change bad4[] = {{DNS_CHANGE_DEL_RRSET, N("example.org."), DNS_T_SOA, 0, 0, NULL}};
+    assert_int_equal(zone_version_apply(v2, bad4, 1, 8, &v3, &e), -1);
+    struct dns_change bad5[] = {add("a.example.org.", DNS_T_ANY, 60, "", 0)};
+    assert_int_equal(zone_version_apply(v2, bad5, 1, 8, &v3, &e), -1);
+    zone_version_free(v2);
+    zone_version_free(v);
+}
+
+static int count_rrsets(void *ctx, const struct zone_node *n, const struct dns_rrset *s)
+{
+    (void)n;
+    (void)s;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static void test_foreach_and_synth(void **st)
+{
+    (void)st;
+    struct zone_version *v = load_example();
+    int n = 0;
+    assert_int_equal(zone_version_foreach(v, count_rrsets, &n), 0);
+    int expect = 0;
+    for (size_t i = 0; i < v->nnodes; i++)
+        expect += v->nodes[i].nrrsets;
+    assert_int_equal(n, expect);
+    assert_int_equal(n, 29);
+    zone_version_free(v);
+
+    struct err e;
+    assert_int_equal(zone_synthesize(N("Example.COM."), 0, &v, &e), 0);
+    assert_memory_equal(v->apex, "\7example\3com\0", 13);
+    const struct dns_rrset *soa = zone_version_soa(v);
+    assert_int_equal(soa->ttl, 3600);
+    assert_memory_equal(rr_rdata(soa->rdata),
+                        "\7Example\3COM\0\12hostmaster\3COM\0"
+                        "\0\0\0\0\0\1\121\200\0\0\34\40\0\66\356\200\0\0\16\20",
+                        13 + 16 + 20);
+    const struct dns_rrset *ns = node_rrset(&v->nodes[0], DNS_T_NS);
+    assert_non_null(ns);
+    assert_int_equal(ns->count, 1);
+    zone_version_free(v);
+}
+
+static void test_rr_parse(void **st)
+{
+    (void)st;
+    struct dns_rr *rr = malloc(sizeof *rr);
+    struct err e;
+    assert_int_equal(
+        dns_rr_parse_text("mail", "MX", "10 mx.example.org.", 3600, N("example.org."), rr, &e), 0);
+    assert_int_equal(rr->type, DNS_T_MX);
+    assert_int_equal(rr->ttl, 3600);
+    assert_memory_equal(rr->owner, "\4mail\7example\3org\0", 18);
+    assert_int_equal(rr->rdlen, 18);
+    assert_memory_equal(rr->rdata, "\0\12\2mx\7example\3org\0", 18);
+    assert_int_equal(
+        dns_rr_parse_text("a.example.org.", "TXT", "\"hello world\"", 60, NULL, rr, &e), 0);
+    assert_memory_equal(rr->rdata, "\13hello world", 12);
+    assert_int_equal(
+        dns_rr_parse_text("a.example.org.", "TYPE65000", "\\# 2 abcd", 60, NULL, rr, &e), 0);
+    assert_int_equal(rr->type, 65000);
+    assert_int_equal(dns_rr_parse_text("a", "A", "1.2.3.4", 60, NULL, rr, &e), -1);
+    assert_int_equal(dns_rr_parse_text("a.x.", "A", "1.2.3", 60, NULL, rr, &e), -1);
+    assert_int_equal(dns_rr_parse_text("a.x.", "BOGUS", "1", 60, NULL, rr, &e), -1);
+    assert_int_equal(dns_rr_parse_text("a.x.", "A", "1.2.3.4\nb.x. 60 A 1.2.3.4", 60, NULL, rr, &e),
+                     -1);
+    assert_int_equal(dns_rr_parse_line("a.x. 5 IN AAAA ::1", NULL, 60, rr, &e), 0);
+    assert_int_equal(rr->ttl, 5);
+    assert_int_equal(rr->rdlen, 16);
+    free(rr);
+}
+
+static void test_zone_set_rcu(void **st)
+{
+    (void)st;
+    rcu_register_thread();
+    struct zone_set_handle h;
+    struct err e;
+    zone_set_handle_init(&h);
+    struct zone_version *v;
+    assert_int_equal(zone_synthesize(N("example.org."), 1, &v, &e), 0);
+    assert_int_equal(zone_set_add(&h, zone_new(v, &e), &e), 0);
+    assert_int_equal(zone_synthesize(N("sub.example.org."), 1, &v, &e), 0);
+    assert_int_equal(zone_set_add(&h, zone_new(v, &e), &e), 0);
+    assert_int_equal(zone_synthesize(N("EXAMPLE.org."), 1, &v, &e), 0);
+    struct zone *dup = zone_new(v, &e);
+    assert_int_equal(zone_set_add(&h, dup, &e), -1);
+    assert_string_equal(e.msg, "zone example.org. is already served");
+    zone_free(dup);
+
+    rcu_read_lock();
+    const struct zone_set *zs = zone_set_current(&h);
+    assert_int_equal(zs->n, 2);
+    uint8_t l[DNS_NAME_MAX];
+    dns_name_lower(l, N("a.b.sub.example.org."));
+    assert_memory_equal(zone_set_find(zs, l)->apex, "\3sub\7example\3org\0", 17);
+    dns_name_lower(l, N("a.example.org."));
+    assert_memory_equal(zone_set_find(zs, l)->apex, "\7example\3org\0", 13);
+    dns_name_lower(l, N("example.net."));
+    assert_null(zone_set_find(zs, l));
+    assert_null(zone_set_find(zs, (const uint8_t *)""));
+    struct zone *z = zone_set_get(zs, (const uint8_t *)"\7example\3org");
+    const struct zone_version *cur = zone_current(z);
+    rcu_read_unlock();
+    rcu_quiescent_state();
+
+    /* publish: readers that start afterwards see the new serial */
+    struct dns_change c = {
+        DNS_CHANGE_ADD, N("www.example.org."), DNS_T_A, 60, 4, (const uint8_t *)"\1\2\3\4"};
+    rcu_thread_offline();
+    assert_int_equal(zone_apply(z, &c, 1, 2, &e), 0);
+    rcu_thread_online();
+    cur = zone_current(z);
+    assert_int_equal(cur->serial, 2);
+    assert_non_null(find(cur, "www.example.org."));
+
+    rcu_thread_offline();
+    struct zone *removed = zone_set_remove(&h, N("SUB.example.org."));
+    rcu_thread_online();
+    assert_non_null(removed);
+    zone_free(removed);
+    assert_int_equal(zone_set_current(&h)->n, 1);
+    rcu_thread_offline();
+    zone_set_handle_destroy(&h);
+    rcu_thread_online();
+    rcu_unregister_thread();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_load_good), cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_apply),     cmocka_unit_test(test_foreach_and_synth),
+        cmocka_unit_test(test_rr_parse),  cmocka_unit_test(test_zone_set_rcu),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
