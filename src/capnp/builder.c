@@ -11,17 +11,9 @@
 
 #include <stdlib.h>
 
-int capnp__list_any(capnp_ptr_r p, capnp_list_r *l);
-
 static inline void st64(uint8_t *p, uint64_t w)
 {
     memcpy(p, &w, 8);
-}
-static inline uint64_t ld64(const uint8_t *p)
-{
-    uint64_t w;
-    memcpy(&w, p, 8);
-    return w;
 }
 
 static void bfail(struct capnp_builder *b, const char *msg)
@@ -308,8 +300,8 @@ int capnp_copy(capnp_ptr_b dst, capnp_ptr_r src)
         return copy_struct_body(d, s);
     }
     case CAPNP_PTR_LIST: {
-        capnp_list_r l;
-        if (capnp__list_any(src, &l) < 0 || !l.msg) return -1;
+        capnp_list_r l = capnp_ptr_r_list_any(src);
+        if (!l.msg) return -1;
         if (l.esize == CAPNP_ES_COMPOSITE) {
             capnp_list_b d =
                 capnp_ptr_b_init_struct_list(dst, (uint16_t)(l.data_bits / 64), l.nptrs, l.len);

@@ -458,9 +458,9 @@ uint64_t capnp_list_r_u64(capnp_list_r l, uint32_t i)
     return capnp_struct_r_u64(capnp_list_r_struct(l, i), 0);
 }
 
-/* Used by capnp_copy (builder.c): the list exactly as encoded. */
-int capnp__list_any(capnp_ptr_r p, capnp_list_r *l);
-int capnp__list_any(capnp_ptr_r p, capnp_list_r *l)
+capnp_list_r capnp_ptr_r_list_any(capnp_ptr_r p)
 {
-    return list_any(p, l);
+    capnp_list_r l;
+    if (list_any(p, &l) < 0) memset(&l, 0, sizeof l);
+    return l;
 }

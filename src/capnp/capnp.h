@@ -147,6 +147,8 @@ capnp_struct_r capnp_ptr_r_struct(capnp_ptr_r p);
 /* expect: the element size the schema expects (CAPNP_ES_COMPOSITE for
  * lists of structs, which also accepts any non-bit encoding). */
 capnp_list_r capnp_ptr_r_list(capnp_ptr_r p, enum capnp_esize expect);
+/* Any list as encoded (l.esize tells which), for generic walks. */
+capnp_list_r capnp_ptr_r_list_any(capnp_ptr_r p);
 capnp_text capnp_ptr_r_text(capnp_ptr_r p);
 capnp_data capnp_ptr_r_data(capnp_ptr_r p);
 /* Capability pointer: sets *idx to the cap-table index; false otherwise. */
