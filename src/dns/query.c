@@ -339,7 +339,7 @@ size_t dns_answer(const struct zone_set *zs, const uint8_t *q, size_t qlen, uint
     if (!over_tcp) {
         size_t udp = DNS_UDP_DEFAULT;
         if (edns && edns_size > DNS_UDP_DEFAULT)
-            udp = edns_size < DNS_EDNS_ADVERTISED ? edns_size : DNS_EDNS_ADVERTISED;
+            udp = edns_size; /* honoured as is; we only advertise 1232 for what we accept */
         if (udp < limit) limit = udp;
     }
     if (edns && !formerr)

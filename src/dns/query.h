@@ -35,12 +35,13 @@
  *    UDP size 1232, version 0, DO bit copied (we do not sign, so DO only
  *    echoes), no options. Version > 0: BADVERS. More than one OPT, OPT not
  *    in additional or with a non-root owner: FORMERR.
- *  - UDP size limit: 512 without EDNS, else max(512, min(client size, 1232
- *    .. outcap)). Over it, the response is cut at an RRset boundary and TC is
- *    set; if even the answer section's first RRset does not fit, the answer
- *    is empty with TC. Authority/additional RRsets that do not fit are
- *    dropped without TC where RFC 2181 §9 allows (additional), referral NS
- *    sets set TC. Over TCP the limit is outcap (at most 65535).
+ *  - UDP size limit: 512 without EDNS, else the client's EDNS size (at least
+ *    512), in both cases at most outcap. (1232 is only what we advertise as
+ *    our own receive size.) Over it, the response is cut at an RRset boundary
+ *    and TC is set: answer RRsets written so far stay, nothing after them is
+ *    added. Authority RRsets (SOA, referral NS) that do not fit also set TC;
+ *    additional RRsets that do not fit are left out without TC (RFC 2181
+ *    §9). Over TCP the limit is outcap (at most 65535).
  *  - Names are compressed on output (owner names and names in RDATA of the
  *    RFC 1035 types); the question is echoed byte for byte, so its case is
  *    preserved, and answers owned by the query name point at it.
