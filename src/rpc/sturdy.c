@@ -52,7 +52,7 @@ static int decode_id(const char *s, size_t n, struct sturdy_ref *r, struct err *
     return 0;
 }
 
-static int parse_port(const char *s, size_t n, uint16_t *port, struct err *e)
+static int parse_port(const char *s, size_t n, uint16_t *port, bool zero_ok, struct err *e)
 {
     unsigned v = 0;
     if (n == 0 || n > 5) return err_set(e, "bad port '%.*s'", (int)n, s);
@@ -60,13 +60,14 @@ static int parse_port(const char *s, size_t n, uint16_t *port, struct err *e)
         if (!isdigit((unsigned char)s[i])) return err_set(e, "bad port '%.*s'", (int)n, s);
         v = v * 10 + (unsigned)(s[i] - '0');
     }
-    if (v == 0 || v > 65535) return err_set(e, "bad port '%.*s'", (int)n, s);
+    if ((v == 0 && !zero_ok) || v > 65535) return err_set(e, "bad port '%.*s'", (int)n, s);
     *port = (uint16_t)v;
     return 0;
 }
 
 /* HOST:PORT with an optional [IPv6] host, from s[0..n). */
-static int parse_hostport(const char *s, size_t n, struct sturdy_ref *r, struct err *e)
+static int parse_hostport(const char *s, size_t n, struct sturdy_ref *r, bool zero_ok,
+                          struct err *e)
 {
     const char *colon;
     const char *host = s;
@@ -96,7 +97,7 @@ static int parse_hostport(const char *s, size_t n, struct sturdy_ref *r, struct 
     for (const char *p = r->host; *p; p++)
         if (isspace((unsigned char)*p) || *p == '/' || *p == '@')
             return err_set(e, "bad host '%s'", r->host);
-    return parse_port(colon + 1, (size_t)(s + n - colon - 1), &r->port, e);
+    return parse_port(colon + 1, (size_t)(s + n - colon - 1), &r->port, zero_ok, e);
 }
 
 int sturdy_parse(const char *uri, struct sturdy_ref *r, struct err *e)
@@ -156,7 +157,7 @@ int sturdy_parse(const char *uri, struct sturdy_ref *r, struct err *e)
         return decode_id(slash + 1, (size_t)(end - slash - 1), r, e);
     }
     r->kind = STURDY_TCP;
-    if (parse_hostport(host, (size_t)(auth_end - host), r, e) < 0) return -1;
+    if (parse_hostport(host, (size_t)(auth_end - host), r, false, e) < 0) return -1;
     const char *id = auth_end < end ? auth_end + 1 : end;
     if (memchr(id, '/', (size_t)(end - id)))
         return err_set(e, "unexpected '/' in service ID of capnp URI");
@@ -241,7 +242,8 @@ int sturdy_parse_address(const char *addr, struct sturdy_ref *r, struct err *e)
     if (strncmp(addr, "tcp:", 4) == 0) {
         r->kind = STURDY_TCP;
         r->path[0] = 0;
-        return parse_hostport(addr + 4, strlen(addr + 4), r, e);
+        /* Port 0 (any free port) is fine for listening. */
+        return parse_hostport(addr + 4, strlen(addr + 4), r, true, e);
     }
     return err_set(e, "bad address '%s': only tcp:HOST:PORT and unix:PATH are supported", addr);
 }

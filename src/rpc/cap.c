@@ -1,0 +1,647 @@
+/* Capabilities, objects, outgoing requests, promises, responses and the
+ * incoming call context. Network specifics are in proto.c. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc/rpc_int.h"
+
+/* Exception.Type */
+enum { EXC_FAILED = 0, EXC_DISCONNECTED = 2, EXC_UNIMPLEMENTED = 3 };
+
+struct rpc_cap *cap_new(enum rpc_cap_kind kind)
+{
+    struct rpc_cap *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->refs = 1;
+    c->kind = kind;
+    return c;
+}
+
+/* A statically allocated broken cap for out-of-memory paths: never freed. */
+static struct rpc_cap oom_cap = {.refs = 1 << 30, .kind = RPC_CAP_BROKEN, .error = "out of memory"};
+
+struct rpc_cap *rpc_cap_broken(const char *msg)
+{
+    struct rpc_cap *c = cap_new(RPC_CAP_BROKEN);
+    if (!c || !(c->error = strdup(msg))) {
+        free(c);
+        return &oom_cap;
+    }
+    return c;
+}
+
+void rpc_object_init(struct rpc_object *o, const struct rpc_object_vtbl *vt)
+{
+    memset(o, 0, sizeof *o);
+    o->cap.refs = 1;
+    o->cap.kind = RPC_CAP_LOCAL;
+    o->vt = vt;
+}
+
+int rpc_object_set_sturdy_uri(struct rpc_object *o, const char *uri)
+{
+    char *u = strdup(uri);
+    if (!u) return -1;
+    free(o->sturdy_uri);
+    o->sturdy_uri = u;
+    return 0;
+}
+
+struct rpc_object *rpc_cap_object(struct rpc_cap *c)
+{
+    return c && c->kind == RPC_CAP_LOCAL ? (struct rpc_object *)c : NULL;
+}
+
+struct rpc_cap *rpc_cap_ref(struct rpc_cap *c)
+{
+    if (c) c->refs++;
+    return c;
+}
+
+void rpc_cap_unref(struct rpc_cap *c)
+{
+    if (!c || --c->refs > 0) return;
+    switch (c->kind) {
+    case RPC_CAP_LOCAL: {
+        struct rpc_object *o = (struct rpc_object *)c;
+        free(o->sturdy_uri);
+        o->sturdy_uri = NULL;
+        if (o->vt->destroy) o->vt->destroy(o);
+        return;
+    }
+    case RPC_CAP_IMPORT: {
+        struct rpc_conn *conn = c->conn;
+        struct rpc_import *im = idmap_get(&conn->imports, c->id);
+        if (im && im->cap == c) {
+            idmap_del(&conn->imports, c->id);
+            if (!conn->closed) proto_send_release(conn, c->id, im->remote_refs);
+            free(im);
+        }
+        conn_unref(conn);
+        break;
+    }
+    case RPC_CAP_PIPELINE:
+        rpc_promise_unref(c->pq);
+        free(c->ops);
+        break;
+    case RPC_CAP_BROKEN:
+        free(c->error);
+        break;
+    }
+    free(c);
+}
+
+void cap_break_import(struct rpc_cap *c, const char *why)
+{
+    struct rpc_conn *conn = c->conn;
+    c->kind = RPC_CAP_BROKEN;
+    c->conn = NULL;
+    c->error = strdup(why ? why : "disconnected");
+    conn_unref(conn);
+}
+
+struct rpc_cap *cap_from_path(capnp_ptr_r content, const uint16_t *ops, uint32_t nops,
+                              struct rpc_cap **caps, uint32_t ncaps)
+{
+    capnp_ptr_r p = content;
+    for (uint32_t i = 0; i < nops; i++)
+        p = capnp_struct_r_ptr(capnp_ptr_r_struct(p), ops[i]);
+    uint32_t idx;
+    if (p.msg && capnp_msg_error(p.msg)) return rpc_cap_broken("malformed results");
+    if (capnp_ptr_r_is_null(p)) return rpc_cap_broken("called null capability");
+    if (!capnp_ptr_r_cap(p, &idx)) return rpc_cap_broken("pipelined pointer is not a capability");
+    if (idx >= ncaps || !caps[idx]) return rpc_cap_broken("called null capability");
+    return rpc_cap_ref(caps[idx]);
+}
+
+/* ------------------------------------------------------------ responses */
+
+struct rpc_response *response_error(const char *msg, int type)
+{
+    struct rpc_response *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->errbuf = strdup(msg);
+    r->error = r->errbuf ? r->errbuf : "out of memory";
+    r->error_type = type;
+    return r;
+}
+
+struct rpc_cap *rpc_response_cap(struct rpc_response *r, uint32_t idx)
+{
+    if (r->error || idx >= r->ncaps || !r->caps[idx])
+        return rpc_cap_broken("no capability at that index");
+    return rpc_cap_ref(r->caps[idx]);
+}
+
+void rpc_response_free(struct rpc_response *r)
+{
+    if (!r) return;
+    for (uint32_t i = 0; i < r->ncaps; i++)
+        rpc_cap_unref(r->caps[i]);
+    free(r->caps);
+    msg_destroy(r->msg);
+    if (r->bld) {
+        capnp_builder_free(r->bld);
+        free(r->bld);
+    }
+    free(r->buf);
+    free(r->errbuf);
+    free(r);
+}
+
+/* ------------------------------------------------------------ requests */
+
+struct rpc_req *rpc_req_new(struct rpc_cap *target, uint64_t interface_id, uint16_t method)
+{
+    struct rpc_req *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->target = rpc_cap_ref(target);
+    r->iface = interface_id;
+    r->method = method;
+    capnp_builder_init(&r->bld, 0);
+    /* Message (1 data word, 1 ptr) { call: Call (3 data words, 3 ptrs) } */
+    capnp_struct_b msg = capnp_ptr_b_init_struct(capnp_builder_root(&r->bld), 1, 1);
+    capnp_struct_b_set_u16(msg, 0, 2);
+    r->call = capnp_ptr_b_init_struct(capnp_struct_b_ptr(msg, 0), 3, 3);
+    capnp_struct_b_set_u64(r->call, 1, interface_id);
+    capnp_struct_b_set_u16(r->call, 2, method);
+    r->payload = capnp_ptr_b_init_struct(capnp_struct_b_ptr(r->call, 1), 0, 2);
+    r->params = capnp_struct_b_ptr(r->payload, 0);
+    return r;
+}
+
+capnp_ptr_b rpc_req_params(struct rpc_req *req)
+{
+    return req->params;
+}
+
+static uint32_t cap_list_add(struct rpc_cap ***arr, uint32_t *n, uint32_t *cap, struct rpc_cap *c)
+{
+    if (*n == *cap) {
+        uint32_t nc = *cap ? *cap * 2 : 4;
+        struct rpc_cap **na = realloc(*arr, sizeof *na * nc);
+        if (!na) return UINT32_MAX;
+        *arr = na;
+        *cap = nc;
+    }
+    (*arr)[*n] = rpc_cap_ref(c);
+    return (*n)++;
+}
+
+uint32_t rpc_req_add_cap(struct rpc_req *req, struct rpc_cap *cap)
+{
+    return cap_list_add(&req->caps, &req->ncaps, &req->cap_cap, cap);
+}
+
+void rpc_req_free(struct rpc_req *req)
+{
+    if (!req) return;
+    for (uint32_t i = 0; i < req->ncaps; i++)
+        rpc_cap_unref(req->caps[i]);
+    free(req->caps);
+    capnp_builder_free(&req->bld);
+    rpc_cap_unref(req->target);
+    free(req);
+}
+
+/* ------------------------------------------------------------ promises */
+
+static struct rpc_promise *promise_new(void)
+{
+    struct rpc_promise *p = calloc(1, sizeof *p);
+    if (p) p->refs = 1;
+    return p;
+}
+
+void promise_deliver(struct rpc_promise *p, struct rpc_response *r)
+{
+    if (p->returned) {
+        rpc_response_free(r);
+        return;
+    }
+    p->returned = true;
+    if (!r) r = response_error("out of memory", EXC_FAILED);
+    if (p->cb && r) {
+        rpc_response_fn cb = p->cb;
+        p->cb = NULL;
+        cb(p->ud, r);
+    } else {
+        p->resp = r;
+    }
+}
+
+void rpc_promise_unref(struct rpc_promise *p)
+{
+    if (!p || --p->refs > 0) return;
+    if (p->conn) {
+        if (p->returned && !p->finish_sent && !p->conn->closed) {
+            p->finish_sent = true;
+            proto_send_finish(p->conn, p->id);
+        }
+        if (p->in_table) {
+            idmap_del(&p->conn->questions, p->id);
+            idalloc_put(&p->conn->qids, p->id);
+        }
+        conn_unref(p->conn);
+    }
+    if (p->resp) rpc_response_free(p->resp);
+    free(p->param_exports);
+    free(p);
+}
+
+struct rpc_cap *rpc_promise_cap(struct rpc_promise *p, const uint16_t *path, uint32_t n)
+{
+    if (n > RPC_MAX_OPS) return rpc_cap_broken("pipeline path too long");
+    if (!p->conn) {
+        /* A local call has run already; its results are kept only when
+         * it was sent without a callback. */
+        if (!p->returned || !p->resp)
+            return rpc_cap_broken("pipelining on this local call is not supported");
+        if (p->resp->error) return rpc_cap_broken(p->resp->error);
+        return cap_from_path(p->resp->content, path, n, p->resp->caps, p->resp->ncaps);
+    }
+    struct rpc_cap *c = cap_new(RPC_CAP_PIPELINE);
+    if (!c) return &oom_cap;
+    c->ops = malloc(sizeof *c->ops * (n ? n : 1));
+    if (!c->ops) {
+        free(c);
+        return &oom_cap;
+    }
+    if (n) memcpy(c->ops, path, sizeof *c->ops * n);
+    c->nops = n;
+    c->pq = p;
+    c->conn = p->conn;
+    p->refs++;
+    return c;
+}
+
+/* ------------------------------------------------------------ calls */
+
+struct rpc_call *call_new(struct rpc_vat *v)
+{
+    struct rpc_call *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->vat = v;
+    capnp_builder_init(&c->out, 0);
+    /* Message { return: Return (2 data words, 1 ptr) } */
+    capnp_struct_b msg = capnp_ptr_b_init_struct(capnp_builder_root(&c->out), 1, 1);
+    capnp_struct_b_set_u16(msg, 0, 3);
+    c->ret = capnp_ptr_b_init_struct(capnp_struct_b_ptr(msg, 0), 2, 1);
+    return c;
+}
+
+void call_free(struct rpc_call *c)
+{
+    for (uint32_t i = 0; i < c->npcaps; i++)
+        rpc_cap_unref(c->pcaps[i]);
+    free(c->pcaps);
+    for (uint32_t i = 0; i < c->nrcaps; i++)
+        rpc_cap_unref(c->rcaps[i]);
+    free(c->rcaps);
+    msg_destroy(c->msg);
+    if (c->req_bld) {
+        capnp_builder_free(c->req_bld);
+        free(c->req_bld);
+    }
+    capnp_builder_free(&c->out);
+    if (c->conn) conn_unref(c->conn);
+    if (c->local) rpc_promise_unref(c->local);
+    free(c);
+}
+
+uint64_t rpc_call_interface(const struct rpc_call *call)
+{
+    return call->iface;
+}
+uint16_t rpc_call_method(const struct rpc_call *call)
+{
+    return call->method;
+}
+capnp_ptr_r rpc_call_params(struct rpc_call *call)
+{
+    return call->params;
+}
+struct rpc_vat *rpc_call_vat(const struct rpc_call *call)
+{
+    return call->vat;
+}
+
+bool rpc_call_cancelled(const struct rpc_call *call)
+{
+    if (call->local) return false;
+    return call->cancelled || !call->answer || !call->conn || call->conn->closed;
+}
+
+struct rpc_cap *rpc_call_param_cap(struct rpc_call *call, uint32_t idx)
+{
+    if (idx >= call->npcaps || !call->pcaps[idx])
+        return rpc_cap_broken("no capability at that index");
+    return rpc_cap_ref(call->pcaps[idx]);
+}
+
+capnp_ptr_b rpc_call_results(struct rpc_call *call)
+{
+    if (!call->results_init) {
+        call->results_init = true;
+        /* Return.results: Payload (0 data words, 2 ptrs), union tag 0. */
+        call->payload = capnp_ptr_b_init_struct(capnp_struct_b_ptr(call->ret, 0), 0, 2);
+        capnp_struct_b_set_u16(call->ret, 3, 0);
+        call->results = capnp_struct_b_ptr(call->payload, 0);
+    }
+    return call->results;
+}
+
+uint32_t rpc_call_add_cap(struct rpc_call *call, struct rpc_cap *cap)
+{
+    rpc_call_results(call);
+    return cap_list_add(&call->rcaps, &call->nrcaps, &call->rcap_cap, cap);
+}
+
+/* A local call's results become a response read from the call's builder. */
+static void local_return(struct rpc_call *call, const char *exception, int type)
+{
+    struct rpc_promise *p = call->local;
+    struct rpc_response *r;
+    if (exception) {
+        r = response_error(exception, type);
+    } else {
+        r = calloc(1, sizeof *r);
+        struct capnp_builder *b = r ? malloc(sizeof *b) : NULL;
+        if (!b) {
+            free(r);
+            r = response_error("out of memory", EXC_FAILED);
+        } else {
+            rpc_call_results(call);
+            *b = call->out; /* move the builder into the response */
+            capnp_builder_init(&call->out, 0);
+            r->bld = b;
+            struct err e = {"out of memory"};
+            r->msg = calloc(1, sizeof *r->msg);
+            if (!r->msg || capnp_msg_from_builder(r->msg, b, &e) < 0) {
+                free(r->msg);
+                r->msg = NULL;
+                rpc_response_free(r);
+                r = response_error(e.msg, EXC_FAILED);
+            } else {
+                capnp_struct_r msg = capnp_ptr_r_struct(capnp_msg_root(r->msg));
+                capnp_struct_r ret = capnp_ptr_r_struct(capnp_struct_r_ptr(msg, 0));
+                capnp_struct_r payload = capnp_ptr_r_struct(capnp_struct_r_ptr(ret, 0));
+                r->content = capnp_struct_r_ptr(payload, 0);
+                r->caps = call->rcaps;
+                r->ncaps = call->nrcaps;
+                call->rcaps = NULL;
+                call->nrcaps = 0;
+            }
+        }
+    }
+    promise_deliver(p, r);
+}
+
+static void finish_call(struct rpc_call *call, const char *exception, int type)
+{
+    if (call->local)
+        local_return(call, exception, type);
+    else if (call->answer && call->conn && !call->conn->closed)
+        proto_send_return(call, exception, type);
+    call_free(call);
+}
+
+void rpc_call_return(struct rpc_call *call)
+{
+    finish_call(call, NULL, 0);
+}
+
+void rpc_call_fail(struct rpc_call *call, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    finish_call(call, buf, EXC_FAILED);
+}
+
+void rpc_call_unimplemented(struct rpc_call *call)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "Method not implemented (interface %016llx, method %u)",
+             (unsigned long long)call->iface, call->method);
+    finish_call(call, buf, EXC_UNIMPLEMENTED);
+}
+
+/* Calls on a non-local cap received from the network are forwarded as a
+ * new request; the response is copied back into the original call. */
+static void forward_done(void *ud, struct rpc_response *r)
+{
+    struct rpc_call *call = ud;
+    if (r->error) {
+        finish_call(call, r->error, r->error_type);
+    } else {
+        if (capnp_copy(rpc_call_results(call), r->content) < 0) {
+            rpc_response_free(r);
+            finish_call(call, "malformed results", EXC_FAILED);
+            return;
+        }
+        for (uint32_t i = 0; i < r->ncaps; i++)
+            rpc_call_add_cap(call, r->caps[i]);
+        finish_call(call, NULL, 0);
+    }
+    rpc_response_free(r);
+}
+
+static void save_results(struct rpc_call *call, const char *uri)
+{
+    /* Persistent.SaveResults { sturdyRef @0 :AnyPointer } as Text. */
+    capnp_struct_b res = capnp_ptr_b_init_struct(rpc_call_results(call), 0, 1);
+    capnp_ptr_b_set_text(capnp_struct_b_ptr(res, 0), uri, (uint32_t)strlen(uri));
+    rpc_call_return(call);
+}
+
+void cap_deliver(struct rpc_cap *target, struct rpc_call *call)
+{
+    switch (target->kind) {
+    case RPC_CAP_LOCAL: {
+        struct rpc_object *o = (struct rpc_object *)target;
+        if (call->iface == RPC_PERSISTENT_ID && call->method == RPC_PERSISTENT_SAVE &&
+            o->sturdy_uri) {
+            save_results(call, o->sturdy_uri);
+            return;
+        }
+        /* Keep the object alive while it runs. */
+        rpc_cap_ref(target);
+        o->vt->dispatch(o, call);
+        rpc_cap_unref(target);
+        return;
+    }
+    case RPC_CAP_BROKEN:
+        finish_call(call, target->error, EXC_FAILED);
+        return;
+    default:
+        break;
+    }
+    struct rpc_req *req = rpc_req_new(target, call->iface, call->method);
+    if (!req) {
+        finish_call(call, "out of memory", EXC_FAILED);
+        return;
+    }
+    if (capnp_copy(req->params, call->params) < 0) {
+        rpc_req_free(req);
+        finish_call(call, "malformed params", EXC_FAILED);
+        return;
+    }
+    for (uint32_t i = 0; i < call->npcaps; i++)
+        rpc_req_add_cap(req, call->pcaps[i] ? call->pcaps[i] : &oom_cap);
+    rpc_promise_unref(rpc_req_send(req, forward_done, call));
+}
+
+/* ------------------------------------------------------------ sending */
+
+static void fail_now(struct rpc_promise *p, const char *msg, int type)
+{
+    promise_deliver(p, response_error(msg, type));
+}
+
+struct rpc_promise *rpc_req_send(struct rpc_req *req, rpc_response_fn cb, void *ud)
+{
+    struct rpc_promise *p = promise_new();
+    if (!p) {
+        struct rpc_response *r = response_error("out of memory", EXC_FAILED);
+        if (cb && r) cb(ud, r);
+        rpc_req_free(req);
+        return NULL;
+    }
+    p->cb = cb;
+    p->ud = ud;
+    struct rpc_cap *t = req->target;
+    switch (t->kind) {
+    case RPC_CAP_BROKEN:
+        fail_now(p, t->error, EXC_FAILED);
+        break;
+    case RPC_CAP_IMPORT:
+    case RPC_CAP_PIPELINE:
+        if (t->conn->closed) {
+            fail_now(p, t->conn->error ? t->conn->error : "disconnected", EXC_DISCONNECTED);
+            break;
+        }
+        p->conn = t->conn;
+        conn_ref(p->conn);
+        proto_send_call(t->conn, p, req);
+        break;
+    case RPC_CAP_LOCAL: {
+        struct rpc_call *call = call_new(NULL);
+        struct capnp_builder *b = call ? malloc(sizeof *b) : NULL;
+        struct err e;
+        if (!b) {
+            if (call) call_free(call);
+            fail_now(p, "out of memory", EXC_FAILED);
+            break;
+        }
+        *b = req->bld; /* the params stay in the request's builder */
+        capnp_builder_init(&req->bld, 0);
+        call->req_bld = b;
+        e = (struct err){"out of memory"};
+        call->msg = calloc(1, sizeof *call->msg);
+        if (!call->msg || capnp_msg_from_builder(call->msg, b, &e) < 0) {
+            free(call->msg);
+            call->msg = NULL;
+            call_free(call);
+            fail_now(p, e.msg, EXC_FAILED);
+            break;
+        }
+        capnp_struct_r m = capnp_ptr_r_struct(capnp_msg_root(call->msg));
+        capnp_struct_r c = capnp_ptr_r_struct(capnp_struct_r_ptr(m, 0));
+        call->params = capnp_struct_r_ptr(capnp_ptr_r_struct(capnp_struct_r_ptr(c, 1)), 0);
+        call->iface = req->iface;
+        call->method = req->method;
+        call->pcaps = req->caps;
+        call->npcaps = req->ncaps;
+        req->caps = NULL;
+        req->ncaps = 0;
+        call->local = p;
+        p->refs++;
+        cap_deliver(t, call);
+        break;
+    }
+    }
+    rpc_req_free(req);
+    return p;
+}
+
+/* ------------------------------------------------------------ waiting */
+
+static void wait_timeout(uv_timer_t *t)
+{
+    *(bool *)t->data = true;
+}
+
+struct rpc_response *rpc_promise_wait(struct rpc_promise *p, unsigned timeout_ms, struct err *e)
+{
+    if (!p) {
+        err_set(e, "out of memory");
+        return NULL;
+    }
+    if (!p->returned) {
+        uv_loop_t *loop = p->conn ? p->conn->vat->loop : NULL;
+        if (!loop) {
+            err_set(e, "local call did not answer");
+            return NULL;
+        }
+        bool expired = false;
+        uv_timer_t timer;
+        uv_timer_init(loop, &timer);
+        timer.data = &expired;
+        uv_timer_start(&timer, wait_timeout, timeout_ms, 0);
+        while (!p->returned && !expired)
+            uv_run(loop, UV_RUN_ONCE);
+        uv_close((uv_handle_t *)&timer, NULL);
+        uv_run(loop, UV_RUN_NOWAIT);
+        if (!p->returned) {
+            err_set(e, "timed out after %u ms waiting for an answer", timeout_ms);
+            return NULL;
+        }
+    }
+    struct rpc_response *r = p->resp;
+    if (!r) {
+        err_set(e, "the response was already taken");
+        return NULL;
+    }
+    p->resp = NULL;
+    if (r->error) {
+        err_set(e, "%s", r->error);
+        rpc_response_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+struct rpc_response *rpc_call_wait(struct rpc_req *req, unsigned timeout_ms, struct err *e)
+{
+    struct rpc_promise *p = rpc_req_send(req, NULL, NULL);
+    struct rpc_response *r = rpc_promise_wait(p, timeout_ms, e);
+    rpc_promise_unref(p);
+    return r;
+}
+
+char *rpc_save_wait(struct rpc_cap *cap, unsigned timeout_ms, struct err *e)
+{
+    struct rpc_req *req = rpc_req_new(cap, RPC_PERSISTENT_ID, RPC_PERSISTENT_SAVE);
+    if (!req) {
+        err_set(e, "out of memory");
+        return NULL;
+    }
+    capnp_ptr_b_init_struct(req->params, 0, 0);
+    struct rpc_response *r = rpc_call_wait(req, timeout_ms, e);
+    if (!r) return NULL;
+    capnp_text t = capnp_ptr_r_text(capnp_struct_r_ptr(capnp_ptr_r_struct(r->content), 0));
+    char *uri = NULL;
+    if (r->msg && capnp_msg_error(r->msg))
+        err_set(e, "malformed save results: %s", capnp_msg_error(r->msg));
+    else if (t.len == 0)
+        err_set(e, "save returned no sturdy ref");
+    else if (!(uri = strndup(t.str, t.len)))
+        err_set(e, "out of memory");
+    rpc_response_free(r);
+    return uri;
+}

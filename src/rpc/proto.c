@@ -1,0 +1,817 @@
+/* The protocol: one function per message type, the four tables, cap
+ * descriptors. Peers that break the rules get an Abort and lose the
+ * connection; nothing here trusts a count or an ID from the wire. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc/rpc_int.h"
+#include "rpc/wire.h"
+#include "util/log.h"
+
+#define u16r capnp_struct_r_u16
+#define u32r capnp_struct_r_u32
+#define PTR capnp_struct_r_ptr
+#define STRUCT capnp_ptr_r_struct
+
+static capnp_struct_b new_msg(struct capnp_builder *b, uint16_t which, uint16_t words,
+                              uint16_t ptrs)
+{
+    capnp_builder_init(b, 0);
+    capnp_struct_b m = capnp_ptr_b_init_struct(capnp_builder_root(b), MSG_WORDS, MSG_PTRS);
+    capnp_struct_b_set_u16(m, 0, which);
+    return capnp_ptr_b_init_struct(capnp_struct_b_ptr(m, 0), words, ptrs);
+}
+
+static void send_free(struct rpc_conn *c, struct capnp_builder *b)
+{
+    conn_send(c, b);
+    capnp_builder_free(b);
+}
+
+void proto_send_finish(struct rpc_conn *c, uint32_t qid)
+{
+    struct capnp_builder b;
+    capnp_struct_b f = new_msg(&b, MSG_FINISH, FIN_WORDS, FIN_PTRS);
+    capnp_struct_b_set_u32(f, 0, qid);
+    capnp_struct_b_set_bool(f, 32, true); /* releaseResultCaps = false: we Release */
+    send_free(c, &b);
+}
+
+void proto_send_release(struct rpc_conn *c, uint32_t id, uint32_t n)
+{
+    struct capnp_builder b;
+    capnp_struct_b r = new_msg(&b, MSG_RELEASE, REL_WORDS, REL_PTRS);
+    capnp_struct_b_set_u32(r, 0, id);
+    capnp_struct_b_set_u32(r, 1, n);
+    send_free(c, &b);
+}
+
+/* ------------------------------------------------------------ targets */
+
+static int read_promised(capnp_struct_r pa, struct wire_target *out)
+{
+    out->promised = true;
+    out->nops = 0;
+    out->id = u32r(pa, 0);
+    capnp_list_r ops = capnp_ptr_r_list(PTR(pa, 0), CAPNP_ES_COMPOSITE);
+    for (uint32_t i = 0; i < ops.len; i++) {
+        capnp_struct_r op = capnp_list_r_struct(ops, i);
+        uint16_t k = u16r(op, 0);
+        if (k == 0) continue;
+        if (k != 1 || out->nops >= RPC_MAX_OPS) return -1;
+        out->ops[out->nops++] = u16r(op, 1);
+    }
+    return 0;
+}
+
+static int read_target(capnp_struct_r t, struct wire_target *out)
+{
+    uint16_t tag = u16r(t, 2);
+    memset(out, 0, offsetof(struct wire_target, ops));
+    if (tag == 0) {
+        out->id = u32r(t, 0);
+        return 0;
+    }
+    if (tag != 1) return -1;
+    return read_promised(STRUCT(PTR(t, 0)), out);
+}
+
+static void write_promised(capnp_ptr_b slot, uint32_t qid, const uint16_t *ops, uint32_t n)
+{
+    capnp_struct_b pa = capnp_ptr_b_init_struct(slot, PA_WORDS, PA_PTRS);
+    capnp_struct_b_set_u32(pa, 0, qid);
+    capnp_list_b l = capnp_ptr_b_init_struct_list(capnp_struct_b_ptr(pa, 0), OP_WORDS, OP_PTRS, n);
+    for (uint32_t i = 0; i < n; i++) {
+        capnp_struct_b op = capnp_list_b_struct(l, i);
+        capnp_struct_b_set_u16(op, 0, 1);
+        capnp_struct_b_set_u16(op, 1, ops[i]);
+    }
+}
+
+static void write_target(capnp_struct_b t, struct rpc_cap *cap)
+{
+    if (cap->kind == RPC_CAP_IMPORT) {
+        capnp_struct_b_set_u32(t, 0, cap->id);
+        capnp_struct_b_set_u16(t, 2, 0);
+    } else {
+        capnp_struct_b_set_u16(t, 2, 1);
+        write_promised(capnp_struct_b_ptr(t, 0), cap->pq->id, cap->ops, cap->nops);
+    }
+}
+
+/* ------------------------------------------------------------ exports, imports */
+
+void proto_write_capdesc(struct rpc_conn *c, capnp_struct_b d, struct rpc_cap *cap,
+                         uint32_t *exported, bool *did_export)
+{
+    *did_export = false;
+    if (!cap) {
+        capnp_struct_b_set_u16(d, 0, 0);
+        return;
+    }
+    if (cap->conn == c && cap->kind == RPC_CAP_IMPORT) {
+        capnp_struct_b_set_u16(d, 0, 3);
+        capnp_struct_b_set_u32(d, 1, cap->id);
+        return;
+    }
+    if (cap->conn == c && cap->kind == RPC_CAP_PIPELINE) {
+        capnp_struct_b_set_u16(d, 0, 4);
+        write_promised(capnp_struct_b_ptr(d, 0), cap->pq->id, cap->ops, cap->nops);
+        return;
+    }
+    /* Local objects, broken caps and caps of other connections (proxied)
+     * are hosted here. */
+    struct rpc_export *e = idmap_get(&c->export_by_cap, (uintptr_t)cap);
+    if (e) {
+        e->refs++;
+    } else {
+        e = malloc(sizeof *e);
+        uint32_t id = idalloc_get(&c->eids);
+        if (!e || idmap_put(&c->exports, id, e) < 0 ||
+            idmap_put(&c->export_by_cap, (uintptr_t)cap, e) < 0) {
+            free(e);
+            idmap_del(&c->exports, id);
+            idalloc_put(&c->eids, id);
+            conn_abort(c, "out of memory");
+            return;
+        }
+        e->id = id;
+        e->cap = rpc_cap_ref(cap);
+        e->refs = 1;
+    }
+    capnp_struct_b_set_u16(d, 0, 1);
+    capnp_struct_b_set_u32(d, 1, e->id);
+    *exported = e->id;
+    *did_export = true;
+}
+
+static void release_export(struct rpc_conn *c, uint32_t id, uint32_t n)
+{
+    struct rpc_export *e = idmap_get(&c->exports, id);
+    if (!e || n > e->refs) {
+        conn_abort(c, "Release of export %u by %u is more than it holds", id, n);
+        return;
+    }
+    e->refs -= n;
+    if (e->refs > 0) return;
+    idmap_del(&c->exports, id);
+    idmap_del(&c->export_by_cap, (uintptr_t)e->cap);
+    idalloc_put(&c->eids, id);
+    struct rpc_cap *cap = e->cap;
+    free(e);
+    rpc_cap_unref(cap);
+}
+
+static struct rpc_cap *import_cap(struct rpc_conn *c, uint32_t id)
+{
+    struct rpc_import *im = idmap_get(&c->imports, id);
+    if (im) {
+        im->remote_refs++;
+        return rpc_cap_ref(im->cap);
+    }
+    if (c->imports.len >= c->vat->cfg.max_exports) return NULL;
+    struct rpc_cap *cap = cap_new(RPC_CAP_IMPORT);
+    im = malloc(sizeof *im);
+    if (!cap || !im || idmap_put(&c->imports, id, im) < 0) {
+        free(cap);
+        free(im);
+        return NULL;
+    }
+    cap->conn = c;
+    cap->id = id;
+    conn_ref(c);
+    im->cap = cap;
+    im->remote_refs = 1;
+    return cap;
+}
+
+static struct rpc_cap *answer_cap(struct rpc_conn *c, const struct wire_target *t, bool *queue,
+                                  struct rpc_answer **ans)
+{
+    *queue = false;
+    struct rpc_answer *a = idmap_get(&c->answers, t->id);
+    *ans = a;
+    if (!a) return NULL;
+    if (!a->returned) {
+        *queue = true;
+        return NULL;
+    }
+    if (a->exception) return rpc_cap_broken(a->exception);
+    if (!a->have_msg) return rpc_cap_broken("called null capability");
+    return cap_from_path(a->content, t->ops, t->nops, a->caps, a->ncaps);
+}
+
+/* Reads a cap table into caps; -1 on a protocol violation. */
+static int read_captable(struct rpc_conn *c, capnp_list_r l, struct rpc_cap ***out, uint32_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (l.len == 0) return 0;
+    if (l.len > c->vat->cfg.max_exports) return -1;
+    struct rpc_cap **caps = calloc(l.len, sizeof *caps);
+    if (!caps) return -1;
+    *out = caps;
+    for (uint32_t i = 0; i < l.len; i++) {
+        capnp_struct_r d = capnp_list_r_struct(l, i);
+        uint16_t tag = u16r(d, 0);
+        struct wire_target t;
+        bool queue;
+        struct rpc_answer *a;
+        switch (tag) {
+        case WCAP_NONE:
+            break;
+        case WCAP_SENDER_HOSTED:
+        case WCAP_SENDER_PROMISE:
+            caps[i] = import_cap(c, u32r(d, 1));
+            if (!caps[i]) goto fail;
+            break;
+        case WCAP_RECEIVER_HOSTED: {
+            struct rpc_export *e = idmap_get(&c->exports, u32r(d, 1));
+            if (!e) goto fail;
+            caps[i] = rpc_cap_ref(e->cap);
+            break;
+        }
+        case WCAP_RECEIVER_ANSWER: {
+            if (read_promised(STRUCT(PTR(d, 0)), &t) < 0) goto fail;
+            caps[i] = answer_cap(c, &t, &queue, &a);
+            if (!a) goto fail;
+            if (queue)
+                caps[i] = rpc_cap_broken("a capability on an unanswered question of the "
+                                         "receiver is not supported");
+            break;
+        }
+        default:
+            caps[i] = rpc_cap_broken("third-party capabilities are not supported");
+            break;
+        }
+        *n = i + 1;
+    }
+    *n = l.len;
+    return 0;
+fail:
+    *n = l.len;
+    return -1;
+}
+
+static void free_caps(struct rpc_cap **caps, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        rpc_cap_unref(caps[i]);
+    free(caps);
+}
+
+/* ------------------------------------------------------------ answers */
+
+static void answer_free(struct rpc_conn *c, struct rpc_answer *a)
+{
+    idmap_del(&c->answers, a->id);
+    if (a->call) a->call->answer = NULL;
+    free_caps(a->caps, a->ncaps);
+    if (a->have_msg) capnp_msg_free(&a->result_msg);
+    if (a->bld) {
+        capnp_builder_free(a->bld);
+        free(a->bld);
+    }
+    while (a->queue) {
+        struct queued_msg *q = a->queue;
+        a->queue = q->next;
+        msg_destroy(q->msg);
+        free(q);
+    }
+    free(a->result_exports);
+    free(a->exception);
+    free(a);
+}
+
+static void release_result_exports(struct rpc_conn *c, struct rpc_answer *a)
+{
+    for (uint32_t i = 0; i < a->nresult_exports && !c->closed; i++)
+        release_export(c, a->result_exports[i], 1);
+    a->nresult_exports = 0;
+}
+
+static struct rpc_answer *answer_new(struct rpc_conn *c, uint32_t id)
+{
+    if (idmap_get(&c->answers, id)) {
+        conn_abort(c, "question %u is already in use", id);
+        return NULL;
+    }
+    if (c->answers.len >= c->vat->cfg.max_questions) {
+        conn_abort(c, "too many outstanding questions (limit %u)", c->vat->cfg.max_questions);
+        return NULL;
+    }
+    struct rpc_answer *a = calloc(1, sizeof *a);
+    if (!a || idmap_put(&c->answers, id, a) < 0) {
+        free(a);
+        conn_abort(c, "out of memory");
+        return NULL;
+    }
+    a->id = id;
+    return a;
+}
+
+void proto_send_return(struct rpc_call *call, const char *exception, int type)
+{
+    struct rpc_conn *c = call->conn;
+    struct rpc_answer *a = call->answer;
+    capnp_struct_b_set_u32(call->ret, 0, a->id);
+    capnp_struct_b_set_bool(call->ret, 32, true); /* releaseParamCaps = false */
+    if (exception) {
+        capnp_struct_b_set_u16(call->ret, 3, RET_EXCEPTION);
+        capnp_struct_b ex =
+            capnp_ptr_b_init_struct(capnp_struct_b_ptr(call->ret, 0), EXC_WORDS, EXC_PTRS);
+        capnp_ptr_b_set_text(capnp_struct_b_ptr(ex, 0), exception, (uint32_t)strlen(exception));
+        capnp_struct_b_set_u16(ex, 2, (uint16_t)type);
+        a->exception = strdup(exception);
+        if (!a->exception) a->exception = strdup("failed");
+    } else {
+        rpc_call_results(call);
+        uint32_t n = call->nrcaps;
+        if (n) {
+            capnp_list_b l = capnp_ptr_b_init_struct_list(capnp_struct_b_ptr(call->payload, 1),
+                                                          CD_WORDS, CD_PTRS, n);
+            a->result_exports = malloc(sizeof(uint32_t) * n);
+            for (uint32_t i = 0; i < n; i++) {
+                uint32_t id;
+                bool did;
+                proto_write_capdesc(c, capnp_list_b_struct(l, i), call->rcaps[i], &id, &did);
+                if (did && a->result_exports) a->result_exports[a->nresult_exports++] = id;
+            }
+        }
+        a->caps = call->rcaps;
+        a->ncaps = n;
+        call->rcaps = NULL;
+        call->nrcaps = 0;
+    }
+    conn_send(c, &call->out);
+    a->returned = true;
+    a->call = NULL;
+    call->answer = NULL;
+    if (!exception && a->ncaps && (!a->finished || a->queue)) {
+        /* Keep the results readable for calls pipelined on them. */
+        struct err e;
+        a->bld = malloc(sizeof *a->bld);
+        if (a->bld) {
+            *a->bld = call->out;
+            capnp_builder_init(&call->out, 0);
+            if (capnp_msg_from_builder(&a->result_msg, a->bld, &e) == 0) {
+                a->have_msg = true;
+                capnp_struct_r m = STRUCT(capnp_msg_root(&a->result_msg));
+                capnp_struct_r r = STRUCT(PTR(m, 0));
+                a->content = PTR(STRUCT(PTR(r, 0)), 0);
+            }
+        }
+    }
+    /* Deliver what was pipelined on this answer, in order. */
+    uint32_t id = a->id;
+    conn_ref(c);
+    while (a->queue && !c->closed) {
+        struct queued_msg *q = a->queue;
+        a->queue = q->next;
+        struct capnp_msg *m = q->msg;
+        free(q);
+        proto_handle(c, m);
+        if (c->closed || idmap_get(&c->answers, id) != a) break;
+    }
+    if (!c->closed && idmap_get(&c->answers, id) == a && a->finished) {
+        if (a->release_on_return) release_result_exports(c, a);
+        answer_free(c, a);
+    }
+    conn_unref(c);
+}
+
+static void queue_on(struct rpc_answer *a, struct capnp_msg **m)
+{
+    struct queued_msg *q = malloc(sizeof *q);
+    if (!q) return; /* the caller frees the message; that call is lost */
+    q->next = NULL;
+    q->msg = *m;
+    *m = NULL;
+    if (a->queue_tail && a->queue)
+        a->queue_tail->next = q;
+    else
+        a->queue = q;
+    a->queue_tail = q;
+}
+
+/* ------------------------------------------------------------ handlers */
+
+static void answer_with(struct rpc_conn *c, struct rpc_answer *a, struct rpc_cap *cap,
+                        const char *exception)
+{
+    struct rpc_call *call = call_new(c->vat);
+    if (!call) {
+        conn_abort(c, "out of memory");
+        return;
+    }
+    call->conn = c;
+    conn_ref(c);
+    call->answer = a;
+    if (exception) {
+        proto_send_return(call, exception, 0);
+    } else {
+        capnp_ptr_b_set_cap(rpc_call_results(call), rpc_call_add_cap(call, cap));
+        proto_send_return(call, NULL, 0);
+    }
+    call_free(call);
+}
+
+static void handle_bootstrap(struct rpc_conn *c, capnp_struct_r b)
+{
+    struct rpc_answer *a = answer_new(c, u32r(b, 0));
+    if (!a) return;
+    capnp_ptr_r oid = PTR(b, 0);
+    struct rpc_cap *cap = NULL;
+    if (capnp_ptr_r_is_null(oid)) {
+        cap = rpc_cap_ref(c->vat->bootstrap);
+    } else if (capnp_ptr_r_kind(oid) == CAPNP_PTR_LIST) {
+        /* The original sends the raw service ID as Text. */
+        capnp_text t = capnp_ptr_r_text(oid);
+        bool found;
+        cap = vat_lookup_service(c->vat, (const uint8_t *)t.str, t.len, &found);
+    }
+    if (cap) {
+        answer_with(c, a, cap, NULL);
+        rpc_cap_unref(cap);
+    } else {
+        answer_with(c, a, NULL, RPC_UNKNOWN_SERVICE);
+    }
+}
+
+static void handle_call(struct rpc_conn *c, struct capnp_msg **m, capnp_struct_r call_r)
+{
+    uint32_t qid = u32r(call_r, 0);
+    struct wire_target t;
+    if (read_target(STRUCT(PTR(call_r, 0)), &t) < 0) {
+        conn_abort(c, "bad call target");
+        return;
+    }
+    struct rpc_cap *target = NULL;
+    if (!t.promised) {
+        struct rpc_export *e = idmap_get(&c->exports, t.id);
+        if (!e) {
+            conn_abort(c, "call to unknown export %u", t.id);
+            return;
+        }
+        target = rpc_cap_ref(e->cap);
+    } else {
+        bool queue;
+        struct rpc_answer *ta;
+        target = answer_cap(c, &t, &queue, &ta);
+        if (!ta) {
+            conn_abort(c, "call on unknown question %u", t.id);
+            return;
+        }
+        if (queue) {
+            if (idmap_get(&c->answers, qid) || c->answers.len >= c->vat->cfg.max_questions) {
+                conn_abort(c, "question %u is already in use or too many questions", qid);
+                return;
+            }
+            queue_on(ta, m);
+            return;
+        }
+    }
+    struct rpc_answer *a = answer_new(c, qid);
+    struct rpc_call *call = a ? call_new(c->vat) : NULL;
+    if (!call) {
+        if (a) answer_free(c, a);
+        rpc_cap_unref(target);
+        return;
+    }
+    call->conn = c;
+    conn_ref(c);
+    call->answer = a;
+    a->call = call;
+    call->iface = capnp_struct_r_u64(call_r, 1);
+    call->method = u16r(call_r, 2);
+    capnp_struct_r payload = STRUCT(PTR(call_r, 1));
+    int rc = read_captable(c, capnp_ptr_r_list(PTR(payload, 1), CAPNP_ES_COMPOSITE), &call->pcaps,
+                           &call->npcaps);
+    call->msg = *m;
+    *m = NULL;
+    call->params = PTR(payload, 0);
+    if (rc < 0 || capnp_msg_error(call->msg)) {
+        rpc_cap_unref(target);
+        call_free(call);
+        conn_abort(c, "malformed call");
+        return;
+    }
+    if (u16r(call_r, 3) != 0) {
+        rpc_cap_unref(target);
+        rpc_call_fail(call, "sendResultsTo other than the caller is not supported");
+        return;
+    }
+    if (c->exports.len > c->vat->cfg.max_exports) {
+        rpc_cap_unref(target);
+        rpc_call_fail(call, "too many capabilities exported on this connection");
+        return;
+    }
+    if (log_enabled(LOG_DEBUG))
+        log_debug("rpc: call %u: interface %016llx method %u", qid, (unsigned long long)call->iface,
+                  call->method);
+    cap_deliver(target, call);
+    rpc_cap_unref(target);
+}
+
+static void handle_return(struct rpc_conn *c, struct capnp_msg **m, capnp_struct_r r)
+{
+    uint32_t id = u32r(r, 0);
+    struct rpc_promise *p = idmap_get(&c->questions, id);
+    if (!p || p->returned) {
+        conn_abort(c, "Return for unknown question %u", id);
+        return;
+    }
+    if (!capnp_struct_r_bool(r, 32)) {
+        /* releaseParamCaps: the peer counts our params' caps as released. */
+        for (uint32_t i = 0; i < p->nparam_exports && !c->closed; i++)
+            release_export(c, p->param_exports[i], 1);
+        p->nparam_exports = 0;
+    }
+    struct rpc_response *resp = NULL;
+    switch (u16r(r, 3)) {
+    case RET_RESULTS: {
+        capnp_struct_r payload = STRUCT(PTR(r, 0));
+        resp = calloc(1, sizeof *resp);
+        if (!resp) {
+            conn_abort(c, "out of memory");
+            return;
+        }
+        int rc = read_captable(c, capnp_ptr_r_list(PTR(payload, 1), CAPNP_ES_COMPOSITE),
+                               &resp->caps, &resp->ncaps);
+        resp->msg = *m;
+        *m = NULL;
+        resp->content = PTR(payload, 0);
+        if (rc < 0 || capnp_msg_error(resp->msg)) {
+            rpc_response_free(resp);
+            conn_abort(c, "malformed Return");
+            return;
+        }
+        break;
+    }
+    case RET_EXCEPTION: {
+        capnp_struct_r ex = STRUCT(PTR(r, 0));
+        capnp_text reason = capnp_ptr_r_text(PTR(ex, 0));
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%.*s", (int)reason.len, reason.str);
+        if (!buf[0]) snprintf(buf, sizeof buf, "remote call failed");
+        resp = response_error(buf, u16r(ex, 2));
+        break;
+    }
+    case RET_CANCELED:
+        resp = response_error("call canceled", 0);
+        break;
+    default:
+        resp = response_error("unsupported kind of Return", 0);
+        break;
+    }
+    /* Let go of the "awaiting Return" reference after delivery. */
+    promise_deliver(p, resp);
+    rpc_promise_unref(p);
+}
+
+static void handle_finish(struct rpc_conn *c, capnp_struct_r f)
+{
+    uint32_t id = u32r(f, 0);
+    struct rpc_answer *a = idmap_get(&c->answers, id);
+    if (!a || a->finished) {
+        conn_abort(c, "Finish for unknown question %u", id);
+        return;
+    }
+    a->finished = true;
+    bool release = !capnp_struct_r_bool(f, 32);
+    if (a->call) a->call->cancelled = true;
+    if (!a->returned) {
+        a->release_on_return = release;
+        return;
+    }
+    if (release) release_result_exports(c, a);
+    answer_free(c, a);
+}
+
+static void handle_disembargo(struct rpc_conn *c, struct capnp_msg **m, capnp_struct_r d)
+{
+    uint16_t ctx = u16r(d, 2);
+    if (ctx != DIS_SENDER_LOOPBACK) {
+        conn_abort(c, "unexpected Disembargo context %u", ctx);
+        return;
+    }
+    struct wire_target t;
+    if (read_target(STRUCT(PTR(d, 0)), &t) < 0) {
+        conn_abort(c, "bad Disembargo target");
+        return;
+    }
+    struct rpc_cap *cap;
+    if (!t.promised) {
+        struct rpc_export *e = idmap_get(&c->exports, t.id);
+        cap = e ? rpc_cap_ref(e->cap) : NULL;
+    } else {
+        bool queue;
+        struct rpc_answer *a;
+        cap = answer_cap(c, &t, &queue, &a);
+        if (queue) {
+            queue_on(a, m);
+            return;
+        }
+    }
+    if (!cap || cap->conn != c || (cap->kind != RPC_CAP_IMPORT && cap->kind != RPC_CAP_PIPELINE)) {
+        rpc_cap_unref(cap);
+        conn_abort(c, "Disembargo target does not point back to the sender");
+        return;
+    }
+    /* Everything we forwarded to the target is already queued for
+     * sending, so the reply can go now and still arrive after it. */
+    struct capnp_builder b;
+    capnp_struct_b out = new_msg(&b, MSG_DISEMBARGO, DIS_WORDS, DIS_PTRS);
+    write_target(capnp_ptr_b_init_struct(capnp_struct_b_ptr(out, 0), TGT_WORDS, TGT_PTRS), cap);
+    capnp_struct_b_set_u16(out, 2, DIS_RECEIVER_LOOPBACK);
+    capnp_struct_b_set_u32(out, 0, u32r(d, 0));
+    send_free(c, &b);
+    rpc_cap_unref(cap);
+}
+
+static void handle_resolve(struct rpc_conn *c, capnp_struct_r r)
+{
+    if (u16r(r, 2) != 0) return; /* exception: calls on the promise will fail on their own */
+    /* We keep calling the promise (the peer forwards), which keeps call
+     * order without embargoes; take and drop the reference it carries. */
+    capnp_struct_r d = STRUCT(PTR(r, 0));
+    uint16_t tag = u16r(d, 0);
+    if (tag == WCAP_SENDER_HOSTED || tag == WCAP_SENDER_PROMISE) {
+        struct rpc_cap *cap = import_cap(c, u32r(d, 1));
+        if (!cap) {
+            conn_abort(c, "too many imports");
+            return;
+        }
+        rpc_cap_unref(cap);
+    }
+}
+
+static void handle_unimplemented(struct rpc_conn *c, capnp_struct_r inner)
+{
+    uint16_t which = u16r(inner, 0);
+    capnp_struct_r body = STRUCT(PTR(inner, 0));
+    if (which == MSG_CALL || which == MSG_BOOTSTRAP) {
+        struct rpc_promise *p = idmap_get(&c->questions, u32r(body, 0));
+        if (p && !p->returned) {
+            promise_deliver(p, response_error("the peer does not implement this", 3));
+            rpc_promise_unref(p);
+        }
+    }
+}
+
+static void send_unimplemented(struct rpc_conn *c, struct capnp_msg *m)
+{
+    struct capnp_builder b;
+    capnp_builder_init(&b, 0);
+    capnp_struct_b msg = capnp_ptr_b_init_struct(capnp_builder_root(&b), MSG_WORDS, MSG_PTRS);
+    capnp_struct_b_set_u16(msg, 0, MSG_UNIMPLEMENTED);
+    capnp_copy(capnp_struct_b_ptr(msg, 0), capnp_msg_root(m));
+    send_free(c, &b);
+}
+
+void proto_handle(struct rpc_conn *c, struct capnp_msg *owned)
+{
+    struct capnp_msg *m = owned, **mp = &owned;
+    capnp_struct_r msg = STRUCT(capnp_msg_root(m));
+    uint16_t which = u16r(msg, 0);
+    capnp_struct_r body = STRUCT(PTR(msg, 0));
+    if (capnp_msg_error(m)) {
+        conn_abort(c, "malformed message: %s", capnp_msg_error(m));
+        msg_destroy(m);
+        return;
+    }
+    switch (which) {
+    case MSG_CALL:
+        handle_call(c, mp, body);
+        break;
+    case MSG_RETURN:
+        handle_return(c, mp, body);
+        break;
+    case MSG_FINISH:
+        handle_finish(c, body);
+        break;
+    case MSG_RELEASE:
+        release_export(c, u32r(body, 0), u32r(body, 1));
+        break;
+    case MSG_BOOTSTRAP:
+        handle_bootstrap(c, body);
+        break;
+    case MSG_RESOLVE:
+        handle_resolve(c, body);
+        break;
+    case MSG_DISEMBARGO:
+        handle_disembargo(c, mp, body);
+        break;
+    case MSG_ABORT: {
+        capnp_text reason = capnp_ptr_r_text(PTR(body, 0));
+        char buf[600];
+        snprintf(buf, sizeof buf, "peer aborted the connection: %.*s", (int)reason.len, reason.str);
+        conn_close(c, buf);
+        break;
+    }
+    case MSG_UNIMPLEMENTED:
+        handle_unimplemented(c, body);
+        break;
+    default:
+        send_unimplemented(c, m);
+        break;
+    }
+    msg_destroy(owned);
+}
+
+/* ------------------------------------------------------------ sending */
+
+void proto_send_call(struct rpc_conn *c, struct rpc_promise *p, struct rpc_req *req)
+{
+    uint32_t qid = idalloc_get(&c->qids);
+    if (idmap_put(&c->questions, qid, p) < 0) {
+        idalloc_put(&c->qids, qid);
+        promise_deliver(p, response_error("out of memory", 0));
+        return;
+    }
+    p->id = qid;
+    p->in_table = true;
+    p->refs++; /* until the Return */
+    capnp_struct_b_set_u32(req->call, 0, qid);
+    write_target(capnp_ptr_b_init_struct(capnp_struct_b_ptr(req->call, 0), TGT_WORDS, TGT_PTRS),
+                 req->target);
+    if (req->ncaps) {
+        capnp_list_b l = capnp_ptr_b_init_struct_list(capnp_struct_b_ptr(req->payload, 1), CD_WORDS,
+                                                      CD_PTRS, req->ncaps);
+        p->param_exports = malloc(sizeof(uint32_t) * req->ncaps);
+        for (uint32_t i = 0; i < req->ncaps; i++) {
+            uint32_t id;
+            bool did;
+            proto_write_capdesc(c, capnp_list_b_struct(l, i), req->caps[i], &id, &did);
+            if (did && p->param_exports) p->param_exports[p->nparam_exports++] = id;
+        }
+    }
+    conn_send(c, &req->bld);
+}
+
+uint32_t proto_bootstrap(struct rpc_conn *c, struct rpc_promise *p, const uint8_t *id, size_t len)
+{
+    uint32_t qid = idalloc_get(&c->qids);
+    if (idmap_put(&c->questions, qid, p) < 0) {
+        idalloc_put(&c->qids, qid);
+        promise_deliver(p, response_error("out of memory", 0));
+        return qid;
+    }
+    p->id = qid;
+    p->in_table = true;
+    p->refs++;
+    struct capnp_builder b;
+    capnp_struct_b boot = new_msg(&b, MSG_BOOTSTRAP, BOOT_WORDS, BOOT_PTRS);
+    capnp_struct_b_set_u32(boot, 0, qid);
+    if (len) capnp_ptr_b_set_text(capnp_struct_b_ptr(boot, 0), (const char *)id, (uint32_t)len);
+    send_free(c, &b);
+    return qid;
+}
+
+void proto_teardown(struct rpc_conn *c)
+{
+    const char *why = c->error ? c->error : "disconnected";
+    uint64_t k;
+    void *v;
+    /* Questions: fail the ones still waiting. Collect first: callbacks may
+     * change the tables. */
+    uint32_t n = c->questions.len, i = 0, j = 0;
+    struct rpc_promise **qs = calloc(n ? n : 1, sizeof *qs);
+    for (uint32_t it = 0; qs && idmap_next(&c->questions, &it, &k, &v);)
+        qs[j++] = v;
+    for (i = 0; i < j; i++)
+        qs[i]->in_table = false;
+    idmap_free(&c->questions);
+    for (i = 0; i < j; i++) {
+        struct rpc_promise *p = qs[i];
+        if (!p->returned) {
+            promise_deliver(p, response_error(why, 2));
+            rpc_promise_unref(p);
+        }
+    }
+    free(qs);
+    while (c->answers.len) {
+        uint32_t it = 0;
+        idmap_next(&c->answers, &it, &k, &v);
+        answer_free(c, v);
+    }
+    while (c->exports.len) {
+        uint32_t it = 0;
+        idmap_next(&c->exports, &it, &k, &v);
+        struct rpc_export *e = v;
+        idmap_del(&c->exports, k);
+        struct rpc_cap *cap = e->cap;
+        free(e);
+        rpc_cap_unref(cap);
+    }
+    idmap_free(&c->export_by_cap);
+    while (c->imports.len) {
+        uint32_t it = 0;
+        idmap_next(&c->imports, &it, &k, &v);
+        struct rpc_import *im = v;
+        idmap_del(&c->imports, k);
+        cap_break_import(im->cap, why);
+        free(im);
+    }
+}

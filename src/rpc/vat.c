@@ -1,0 +1,335 @@
+/* The vat: configuration, listeners, the restorer (service IDs ->
+ * capabilities), sturdy ref URIs, client connections. */
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "rpc/rpc_int.h"
+#include "util/log.h"
+
+struct rpc_vat *rpc_vat_new(uv_loop_t *loop, const struct rpc_vat_config *cfg, struct err *e)
+{
+    struct rpc_vat *v = calloc(1, sizeof *v);
+    if (!v) {
+        err_set(e, "out of memory");
+        return NULL;
+    }
+    v->loop = loop;
+    if (cfg) v->cfg = *cfg;
+    if (!v->cfg.max_message_bytes) v->cfg.max_message_bytes = 16u << 20;
+    if (!v->cfg.max_questions) v->cfg.max_questions = 4096;
+    if (!v->cfg.max_exports) v->cfg.max_exports = 65536;
+    if (!v->cfg.idle_timeout_ms) v->cfg.idle_timeout_ms = 600000;
+    if (!v->cfg.max_write_queue) v->cfg.max_write_queue = 64u << 20;
+    if (!v->cfg.disable_tls && v->cfg.secret_key_file) {
+        v->key = tls_key_load(v->cfg.secret_key_file, e);
+        if (!v->key) {
+            free(v);
+            return NULL;
+        }
+        v->tls = true;
+    }
+    v->cfg.secret_key_file = NULL; /* not kept: the caller's string */
+    uv_prepare_init(loop, &v->flush);
+    v->flush.data = v;
+    return v;
+}
+
+uv_loop_t *rpc_vat_loop(struct rpc_vat *v)
+{
+    return v->loop;
+}
+
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+static void free_vat(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void rpc_vat_free(struct rpc_vat *v)
+{
+    if (!v) return;
+    v->freeing = true;
+    for (uint32_t i = 0; i < v->nlisteners; i++)
+        uv_close(v->listeners[i], free_handle);
+    free(v->listeners);
+    while (v->conns)
+        conn_close(v->conns, "vat shut down");
+    vat_flush_now(v);
+    for (uint32_t i = 0; i < v->nsvcs; i++)
+        rpc_cap_unref(v->svcs[i].cap);
+    free(v->svcs);
+    rpc_cap_unref(v->bootstrap);
+    tls_key_free(v->key);
+    uv_close((uv_handle_t *)&v->flush, free_vat);
+}
+
+void vat_conn_closed(struct rpc_vat *v, struct rpc_conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (v->conns == c)
+        v->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    c->next = c->prev = NULL;
+}
+
+/* ------------------------------------------------------------ listening */
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct rpc_vat *v = server->data;
+    if (status < 0) {
+        log_error("rpc: accept: %s", uv_strerror(status));
+        return;
+    }
+    struct rpc_conn *c = conn_new(v);
+    if (!c) return;
+    bool pipe = server->type == UV_NAMED_PIPE;
+    c->is_pipe = pipe;
+    int r = pipe ? uv_pipe_init(v->loop, &c->h.pipe, 0) : uv_tcp_init(v->loop, &c->h.tcp);
+    if (r < 0) {
+        conn_close(c, uv_strerror(r));
+        return;
+    }
+    c->h.h.data = c;
+    c->handle_open = true;
+    if ((r = uv_accept(server, &c->h.s)) < 0) {
+        conn_close(c, uv_strerror(r));
+        return;
+    }
+    if (v->tls) {
+        struct err e;
+        c->tls = tls_session_server(v->key, &e);
+        if (!c->tls) {
+            conn_close(c, e.msg);
+            return;
+        }
+    }
+    conn_start_reading(c);
+}
+
+static int add_listener(struct rpc_vat *v, uv_handle_t *h, struct err *e)
+{
+    uv_handle_t **nl = realloc(v->listeners, sizeof *nl * (v->nlisteners + 1));
+    if (!nl) {
+        uv_close(h, free_handle);
+        return err_set(e, "out of memory");
+    }
+    v->listeners = nl;
+    v->listeners[v->nlisteners++] = h;
+    return 0;
+}
+
+int rpc_vat_listen_sockaddr(struct rpc_vat *v, const struct sockaddr *sa, struct err *e)
+{
+    uv_tcp_t *t = malloc(sizeof *t);
+    if (!t) return err_set(e, "out of memory");
+    uv_tcp_init(v->loop, t);
+    t->data = v;
+    int r = uv_tcp_bind(t, sa, 0);
+    if (r == 0) r = uv_listen((uv_stream_t *)t, 128, on_connection);
+    if (r < 0) {
+        uv_close((uv_handle_t *)t, free_handle);
+        return err_set(e, "cannot listen: %s", uv_strerror(r));
+    }
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getsockname(t, (struct sockaddr *)&ss, &len) == 0)
+        v->bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                       : ((struct sockaddr_in *)&ss)->sin_port);
+    return add_listener(v, (uv_handle_t *)t, e);
+}
+
+int rpc_vat_bound_port(struct rpc_vat *v)
+{
+    return v->bound_port;
+}
+
+int rpc_vat_listen(struct rpc_vat *v, const char *addr, struct err *e)
+{
+    struct sturdy_ref r = {0};
+    if (sturdy_parse_address(addr, &r, e) < 0) return -1;
+    if (!v->have_public) {
+        v->public_addr = r;
+        v->have_public = true;
+    }
+    if (r.kind == STURDY_UNIX) {
+        struct stat st;
+        /* A stale socket from an earlier run; never remove anything else. */
+        if (lstat(r.path, &st) == 0 && S_ISSOCK(st.st_mode)) unlink(r.path);
+        uv_pipe_t *p = malloc(sizeof *p);
+        if (!p) return err_set(e, "out of memory");
+        uv_pipe_init(v->loop, p, 0);
+        p->data = v;
+        int rc = uv_pipe_bind(p, r.path);
+        if (rc == 0) {
+            chmod(r.path, 0600);
+            rc = uv_listen((uv_stream_t *)p, 128, on_connection);
+        }
+        if (rc < 0) {
+            uv_close((uv_handle_t *)p, free_handle);
+            return err_set(e, "cannot listen on %s: %s", r.path, uv_strerror(rc));
+        }
+        return add_listener(v, (uv_handle_t *)p, e);
+    }
+    char port[8];
+    snprintf(port, sizeof port, "%u", r.port);
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *res = NULL;
+    int g = getaddrinfo(r.host, port, &hints, &res);
+    if (g != 0) return err_set(e, "cannot resolve %s: %s", r.host, gai_strerror(g));
+    int rc = rpc_vat_listen_sockaddr(v, res->ai_addr, e);
+    freeaddrinfo(res);
+    if (rc < 0) err_prefix(e, "%s", addr);
+    return rc;
+}
+
+int rpc_vat_set_public_address(struct rpc_vat *v, const char *addr, struct err *e)
+{
+    struct sturdy_ref r = {0};
+    if (sturdy_parse_address(addr, &r, e) < 0) return -1;
+    v->public_addr = r;
+    v->have_public = true;
+    return 0;
+}
+
+char *rpc_vat_sturdy_uri(struct rpc_vat *v, const uint8_t *id, size_t len)
+{
+    if (!v->have_public || len > STURDY_MAX_ID) return NULL;
+    struct sturdy_ref r = v->public_addr;
+    r.insecure = !v->tls;
+    snprintf(r.fingerprint, sizeof r.fingerprint, "%s", v->tls ? tls_key_fingerprint(v->key) : "");
+    memcpy(r.id, id, len);
+    r.id_len = len;
+    return sturdy_format(&r);
+}
+
+const char *rpc_vat_fingerprint(const struct rpc_vat *v)
+{
+    return v->key ? tls_key_fingerprint(v->key) : "";
+}
+
+int rpc_vat_derive_id(const struct rpc_vat *v, const char *name, uint8_t out[32])
+{
+    if (!v->key) return -1;
+    sturdy_derive_id(tls_key_secret_hash(v->key), name, out);
+    return 0;
+}
+
+/* ------------------------------------------------------------ services */
+
+int rpc_vat_add_service(struct rpc_vat *v, const uint8_t *id, size_t len, struct rpc_cap *cap,
+                        struct err *e)
+{
+    uint8_t h[32];
+    SHA256(id, len, h);
+    for (uint32_t i = 0; i < v->nsvcs; i++)
+        if (CRYPTO_memcmp(v->svcs[i].hash, h, 32) == 0) {
+            rpc_cap_ref(cap);
+            rpc_cap_unref(v->svcs[i].cap);
+            v->svcs[i].cap = cap;
+            return 0;
+        }
+    if (v->nsvcs == v->svc_cap) {
+        uint32_t nc = v->svc_cap ? v->svc_cap * 2 : 8;
+        struct svc_entry *ns = realloc(v->svcs, sizeof *ns * nc);
+        if (!ns) return err_set(e, "out of memory");
+        v->svcs = ns;
+        v->svc_cap = nc;
+    }
+    memcpy(v->svcs[v->nsvcs].hash, h, 32);
+    v->svcs[v->nsvcs++].cap = rpc_cap_ref(cap);
+    return 0;
+}
+
+void rpc_vat_remove_service(struct rpc_vat *v, const uint8_t *id, size_t len)
+{
+    uint8_t h[32];
+    SHA256(id, len, h);
+    for (uint32_t i = 0; i < v->nsvcs; i++)
+        if (CRYPTO_memcmp(v->svcs[i].hash, h, 32) == 0) {
+            rpc_cap_unref(v->svcs[i].cap);
+            v->svcs[i] = v->svcs[--v->nsvcs];
+            return;
+        }
+}
+
+void rpc_vat_set_restorer(struct rpc_vat *v, rpc_restore_fn fn, void *ud)
+{
+    v->restore = fn;
+    v->restore_ud = ud;
+}
+
+void rpc_vat_set_bootstrap(struct rpc_vat *v, struct rpc_cap *cap)
+{
+    rpc_cap_ref(cap);
+    rpc_cap_unref(v->bootstrap);
+    v->bootstrap = cap;
+}
+
+struct rpc_cap *vat_lookup_service(struct rpc_vat *v, const uint8_t *id, size_t len, bool *found)
+{
+    /* Hash first, then compare every entry in constant time: the time
+     * taken says nothing about how close a guess was. */
+    uint8_t h[32];
+    SHA256(id, len, h);
+    struct rpc_cap *hit = NULL;
+    for (uint32_t i = 0; i < v->nsvcs; i++)
+        if (CRYPTO_memcmp(v->svcs[i].hash, h, 32) == 0) hit = v->svcs[i].cap;
+    *found = hit != NULL;
+    if (hit) return rpc_cap_ref(hit);
+    if (v->restore) {
+        struct rpc_cap *c = v->restore(v->restore_ud, id, len);
+        *found = c != NULL;
+        return c;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------ client */
+
+struct rpc_cap *rpc_vat_restore(struct rpc_vat *v, const struct sturdy_ref *ref)
+{
+    struct rpc_conn *c = conn_connect(v, ref);
+    if (!c) return rpc_cap_broken("out of memory");
+    if (c->closed) return rpc_cap_broken(c->error ? c->error : "disconnected");
+    struct rpc_promise *p = calloc(1, sizeof *p);
+    if (!p) return rpc_cap_broken("out of memory");
+    p->refs = 1;
+    p->conn = c;
+    conn_ref(c);
+    proto_bootstrap(c, p, ref->id, ref->id_len);
+    struct rpc_cap *cap = rpc_promise_cap(p, NULL, 0);
+    rpc_promise_unref(p);
+    return cap;
+}
+
+struct rpc_cap *rpc_vat_restore_uri(struct rpc_vat *v, const char *uri, struct err *e)
+{
+    struct sturdy_ref r;
+    if (sturdy_parse(uri, &r, e) < 0) return NULL;
+    return rpc_vat_restore(v, &r);
+}
+
+void rpc_vat_stats(struct rpc_vat *v, struct rpc_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    for (struct rpc_conn *c = v->conns; c; c = c->next) {
+        s->conns++;
+        s->questions += c->questions.len;
+        s->answers += c->answers.len;
+        s->imports += c->imports.len;
+        s->exports += c->exports.len;
+    }
+}

@@ -1,0 +1,367 @@
+/* The vat end to end inside one process: a server vat and a client vat
+ * on the default loop, over loopback TCP (plain and TLS) and a unix
+ * socket. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rpc/rpc.h"
+#include "rpc/rpc_int.h"
+#include "rpc/tls.h"
+#include "rpc_test_service.h"
+
+struct world {
+    uv_loop_t *loop;
+    struct rpc_vat *server, *client;
+    struct test_obj *root;
+    int destroyed;
+    uint8_t id[32];
+    char *uri;
+    char dir[64];
+};
+
+static struct world *world_new(bool tls, const struct rpc_vat_config *extra)
+{
+    struct world *w = calloc(1, sizeof *w);
+    struct err e;
+    w->loop = uv_default_loop();
+    snprintf(w->dir, sizeof w->dir, "/tmp/ceon-rpc-test-XXXXXX");
+    assert_non_null(mkdtemp(w->dir));
+    char keyfile[128];
+    snprintf(keyfile, sizeof keyfile, "%s/key.pem", w->dir);
+    struct rpc_vat_config cfg = {0};
+    if (extra) cfg = *extra;
+    cfg.secret_key_file = tls ? keyfile : NULL;
+    cfg.disable_tls = !tls;
+    w->server = rpc_vat_new(w->loop, &cfg, &e);
+    assert_non_null(w->server);
+    assert_int_equal(rpc_vat_listen(w->server, "tcp:127.0.0.1:0", &e), 0);
+    char pub[64];
+    snprintf(pub, sizeof pub, "tcp:127.0.0.1:%d", rpc_vat_bound_port(w->server));
+    assert_int_equal(rpc_vat_set_public_address(w->server, pub, &e), 0);
+    w->client = rpc_vat_new(w->loop, NULL, &e);
+    assert_non_null(w->client);
+    w->root = test_obj_new("example.org", &w->destroyed);
+    assert_int_equal(sturdy_random_id(w->id, &e), 0);
+    assert_int_equal(rpc_vat_add_service(w->server, w->id, 32, &w->root->o.cap, &e), 0);
+    w->uri = rpc_vat_sturdy_uri(w->server, w->id, 32);
+    rpc_object_set_sturdy_uri(&w->root->o, w->uri);
+    return w;
+}
+
+static void world_free(struct world *w)
+{
+    rpc_cap_unref(&w->root->o.cap);
+    rpc_vat_free(w->client);
+    rpc_vat_free(w->server);
+    uv_run(w->loop, UV_RUN_DEFAULT);
+    free(w->uri);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", w->dir);
+    assert_int_equal(system(cmd), 0);
+    free(w);
+}
+
+static struct rpc_req *text_req(struct rpc_cap *cap, uint16_t method, const char *s)
+{
+    struct rpc_req *req = rpc_req_new(cap, TEST_IFACE, method);
+    capnp_struct_b p = capnp_ptr_b_init_struct(rpc_req_params(req), 0, 1);
+    if (s) capnp_ptr_b_set_text(capnp_struct_b_ptr(p, 0), s, (uint32_t)strlen(s));
+    return req;
+}
+
+static char *text_call(struct rpc_cap *cap, uint16_t method, const char *s, struct err *e)
+{
+    struct rpc_response *r = rpc_call_wait(text_req(cap, method, s), 5000, e);
+    if (!r) return NULL;
+    uint32_t n;
+    const char *t = p0_text(r->content, &n);
+    char *out = strndup(t, n);
+    rpc_response_free(r);
+    return out;
+}
+
+static void expect_text(struct rpc_cap *cap, uint16_t method, const char *arg, const char *want)
+{
+    struct err e = {{0}};
+    char *got = text_call(cap, method, arg, &e);
+    if (!got) fail_msg("call failed: %s", e.msg);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void run_until_quiet(struct world *w)
+{
+    for (int i = 0; i < 50; i++)
+        uv_run(w->loop, UV_RUN_NOWAIT);
+}
+
+static void test_plain_and_pipelined(void **state)
+{
+    (void)state;
+    struct world *w = world_new(false, NULL);
+    struct err e;
+    assert_non_null(strstr(w->uri, "capnp://insecure@127.0.0.1:"));
+    struct rpc_cap *root = rpc_vat_restore_uri(w->client, w->uri, &e);
+    assert_non_null(root);
+    expect_text(root, 0, "hello", "hello");
+    expect_text(root, 2, NULL, "example.org");
+
+    /* child("www") then getName on the result before it is back. */
+    struct rpc_promise *p = rpc_req_send(text_req(root, 1, "www"), NULL, NULL);
+    uint16_t path[] = {0};
+    struct rpc_cap *child = rpc_promise_cap(p, path, 1);
+    struct rpc_promise *p2 = rpc_req_send(text_req(child, 2, NULL), NULL, NULL);
+    struct rpc_response *r2 = rpc_promise_wait(p2, 5000, &e);
+    if (!r2) fail_msg("%s", e.msg);
+    uint32_t n;
+    const char *t = p0_text(r2->content, &n);
+    assert_int_equal(n, strlen("www.example.org"));
+    assert_memory_equal(t, "www.example.org", n);
+    rpc_response_free(r2);
+    rpc_promise_unref(p2);
+
+    /* Persistent.save on the returned capability. */
+    char *saved = rpc_save_wait(child, 5000, &e);
+    if (!saved) fail_msg("%s", e.msg);
+    assert_string_equal(saved, "capnp://insecure@127.0.0.1:1/www.example.org");
+    free(saved);
+    char *root_saved = rpc_save_wait(root, 5000, &e);
+    assert_non_null(root_saved);
+    assert_string_equal(root_saved, w->uri);
+    free(root_saved);
+
+    /* The response's own cap works too, and is the same import. */
+    struct rpc_response *r1 = rpc_promise_wait(p, 5000, &e);
+    assert_non_null(r1);
+    struct rpc_cap *c1 = rpc_response_cap(r1, 0);
+    assert_int_equal(c1->kind, RPC_CAP_IMPORT);
+    expect_text(c1, 2, NULL, "www.example.org");
+    rpc_cap_unref(c1);
+    rpc_response_free(r1);
+    rpc_promise_unref(p);
+    rpc_cap_unref(child);
+
+    /* Everything released: the server forgets its exports and the child. */
+    rpc_cap_unref(root);
+    run_until_quiet(w);
+    struct rpc_stats s;
+    rpc_vat_stats(w->server, &s);
+    assert_int_equal(s.exports, 0);
+    assert_int_equal(s.answers, 0);
+    assert_int_equal(w->destroyed, 1);
+    rpc_vat_stats(w->client, &s);
+    assert_int_equal(s.imports, 0);
+    assert_int_equal(s.questions, 0);
+    world_free(w);
+}
+
+static int notified;
+static char notified_text[64];
+
+static void cb_dispatch(struct rpc_object *self, struct rpc_call *call)
+{
+    (void)self;
+    uint32_t n;
+    const char *s = p0_text(rpc_call_params(call), &n);
+    snprintf(notified_text, sizeof notified_text, "%.*s", (int)n, s);
+    notified++;
+    capnp_ptr_b_init_struct(rpc_call_results(call), 0, 0);
+    rpc_call_return(call);
+}
+
+static void cb_destroy(struct rpc_object *self)
+{
+    free(self);
+}
+static const struct rpc_object_vtbl cb_vt = {cb_dispatch, cb_destroy};
+
+static void test_callback_tls(void **state)
+{
+    (void)state;
+    struct world *w = world_new(true, NULL);
+    struct err e;
+    assert_non_null(strstr(w->uri, "capnp://sha-256:"));
+    struct rpc_cap *root = rpc_vat_restore_uri(w->client, w->uri, &e);
+    expect_text(root, 2, NULL, "example.org");
+
+    struct rpc_object *cb = calloc(1, sizeof *cb);
+    rpc_object_init(cb, &cb_vt);
+    struct rpc_req *req = rpc_req_new(root, TEST_IFACE, 3);
+    capnp_struct_b p = capnp_ptr_b_init_struct(rpc_req_params(req), 0, 1);
+    capnp_ptr_b_set_cap(capnp_struct_b_ptr(p, 0), rpc_req_add_cap(req, &cb->cap));
+    rpc_cap_unref(&cb->cap);
+    struct rpc_response *r = rpc_call_wait(req, 5000, &e);
+    if (!r) fail_msg("%s", e.msg);
+    rpc_response_free(r);
+    assert_int_equal(notified, 1);
+    assert_string_equal(notified_text, "example.org");
+
+    /* The asynchronous answer. */
+    expect_text(root, 4, "later", "later");
+    rpc_cap_unref(root);
+    run_until_quiet(w);
+    struct rpc_stats s;
+    rpc_vat_stats(w->client, &s);
+    assert_int_equal(s.exports, 0); /* the callback was released */
+    world_free(w);
+}
+
+static void test_wrong_fingerprint_and_unknown_id(void **state)
+{
+    (void)state;
+    struct world *w = world_new(true, NULL);
+    struct err e;
+    struct sturdy_ref ref;
+    assert_int_equal(sturdy_parse(w->uri, &ref, &e), 0);
+    char good[64];
+    strcpy(good, ref.fingerprint);
+    /* Unknown ID */
+    ref.id[0] ^= 1;
+    struct rpc_cap *bad = rpc_vat_restore(w->client, &ref);
+    char *t = text_call(bad, 2, NULL, &e);
+    assert_null(t);
+    assert_string_equal(e.msg, RPC_UNKNOWN_SERVICE);
+    rpc_cap_unref(bad);
+    /* Wrong key */
+    ref.id[0] ^= 1;
+    ref.fingerprint[0] = ref.fingerprint[0] == 'A' ? 'B' : 'A';
+    bad = rpc_vat_restore(w->client, &ref);
+    t = text_call(bad, 2, NULL, &e);
+    assert_null(t);
+    char want[200];
+    snprintf(want, sizeof want, "server key fingerprint mismatch (expected %s, got %s)",
+             ref.fingerprint, good);
+    assert_string_equal(e.msg, want);
+    rpc_cap_unref(bad);
+    world_free(w);
+}
+
+static void test_connection_refused(void **state)
+{
+    (void)state;
+    struct world *w = world_new(false, NULL);
+    struct err e;
+    struct rpc_cap *c = rpc_vat_restore_uri(w->client, "capnp://insecure@127.0.0.1:1/AAAA", &e);
+    char *t = text_call(c, 2, NULL, &e);
+    assert_null(t);
+    assert_string_equal(e.msg, "connection refused (is capd running at 127.0.0.1:1?)");
+    rpc_cap_unref(c);
+    world_free(w);
+}
+
+static void test_ordering(void **state)
+{
+    (void)state;
+    /* Calls made on a promise before and after it resolves arrive in
+     * the order they were made (E-order). */
+    struct world *w = world_new(false, NULL);
+    struct err e;
+    struct rpc_cap *root = rpc_vat_restore_uri(w->client, w->uri, &e);
+    struct rpc_promise *p = rpc_req_send(text_req(root, 1, "ctr"), NULL, NULL);
+    uint16_t path[] = {0};
+    struct rpc_cap *ctr = rpc_promise_cap(p, path, 1);
+    struct rpc_promise *ps[40];
+    for (int i = 0; i < 40; i++) {
+        ps[i] = rpc_req_send(rpc_req_new(ctr, TEST_IFACE, 5), NULL, NULL);
+        if (i == 20) /* let the promise resolve in the middle */
+            for (int k = 0; k < 20; k++)
+                uv_run(w->loop, UV_RUN_NOWAIT);
+    }
+    for (int i = 0; i < 40; i++) {
+        struct rpc_response *r = rpc_promise_wait(ps[i], 5000, &e);
+        if (!r) fail_msg("%s", e.msg);
+        assert_int_equal(capnp_struct_r_u64(capnp_ptr_r_struct(r->content), 0), (uint64_t)i);
+        rpc_response_free(r);
+        rpc_promise_unref(ps[i]);
+    }
+    rpc_response_free(rpc_promise_wait(p, 5000, &e));
+    rpc_promise_unref(p);
+    rpc_cap_unref(ctr);
+    rpc_cap_unref(root);
+    world_free(w);
+}
+
+static void test_unix_socket(void **state)
+{
+    (void)state;
+    struct world *w = world_new(true, NULL);
+    struct err e;
+    char path[128], addr[160];
+    snprintf(path, sizeof path, "%s/capnp.sock", w->dir);
+    snprintf(addr, sizeof addr, "unix:%s", path);
+    assert_int_equal(rpc_vat_listen(w->server, addr, &e), 0);
+    assert_int_equal(rpc_vat_set_public_address(w->server, addr, &e), 0);
+    char *uri = rpc_vat_sturdy_uri(w->server, w->id, 32);
+    assert_non_null(strstr(uri, "@/tmp/ceon-rpc-test-"));
+    struct rpc_cap *root = rpc_vat_restore_uri(w->client, uri, &e);
+    expect_text(root, 2, NULL, "example.org");
+    rpc_cap_unref(root);
+    free(uri);
+    world_free(w);
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    struct rpc_vat_config cfg = {.max_message_bytes = 4096};
+    struct world *w = world_new(false, &cfg);
+    struct err e;
+    struct rpc_cap *root = rpc_vat_restore_uri(w->client, w->uri, &e);
+    expect_text(root, 0, "small", "small");
+    char *big = malloc(10000);
+    memset(big, 'x', 9999);
+    big[9999] = 0;
+    char *t = text_call(root, 0, big, &e);
+    assert_null(t);
+    free(big);
+    /* The oversized message aborted that connection, not the vat. */
+    rpc_cap_unref(root);
+    root = rpc_vat_restore_uri(w->client, w->uri, &e);
+    expect_text(root, 0, "again", "again");
+    rpc_cap_unref(root);
+    world_free(w);
+}
+
+static void test_idle_timeout(void **state)
+{
+    (void)state;
+    struct rpc_vat_config cfg = {.idle_timeout_ms = 100};
+    struct world *w = world_new(false, &cfg);
+    struct err e;
+    struct rpc_cap *root = rpc_vat_restore_uri(w->client, w->uri, &e);
+    expect_text(root, 0, "x", "x");
+    struct rpc_stats s;
+    rpc_vat_stats(w->server, &s);
+    assert_int_equal(s.conns, 1);
+    uint64_t start = uv_now(w->loop);
+    while (uv_now(w->loop) - start < 400) {
+        uv_run(w->loop, UV_RUN_ONCE);
+        rpc_vat_stats(w->server, &s);
+        if (s.conns == 0) break;
+    }
+    assert_int_equal(s.conns, 0);
+    char *t = text_call(root, 0, "y", &e);
+    assert_null(t);
+    rpc_cap_unref(root);
+    world_free(w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_and_pipelined),
+        cmocka_unit_test(test_callback_tls),
+        cmocka_unit_test(test_wrong_fingerprint_and_unknown_id),
+        cmocka_unit_test(test_connection_refused),
+        cmocka_unit_test(test_ordering),
+        cmocka_unit_test(test_unix_socket),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_idle_timeout),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
