@@ -49,13 +49,10 @@ int capnp_msg_init_segs(struct capnp_msg *m, const struct capnp_seg *segs, uint3
 {
     msg_defaults(m);
     if (n == 0) return err_set(e, "capnp: message has no segments");
-    if (n <= 4) {
-        m->segs = m->seg_inline;
-    } else {
-        m->segs = calloc(n, sizeof *m->segs);
-        if (!m->segs) return err_set(e, "capnp: out of memory for %u segments", n);
-        m->owned_segs = m->segs;
-    }
+    /* Always on the heap, so a struct capnp_msg may be moved by value. */
+    m->segs = calloc(n, sizeof *m->segs);
+    if (!m->segs) return err_set(e, "capnp: out of memory for %u segments", n);
+    m->owned_segs = m->segs;
     memcpy(m->segs, segs, n * sizeof *segs);
     m->nsegs = n;
     return 0;
@@ -156,6 +153,7 @@ static int resolve(capnp_ptr_r p, struct target *t)
     uint64_t w = ld64(p.p);
     t->tag = w;
     if (w == 0) return 0;
+    if (p.seg >= m->nsegs) return fail0(m, "reader used after its message was freed");
     const struct capnp_seg *s = &m->segs[p.seg];
     int64_t pos = (p.p - s->p) / 8;
     if ((w & 3) == 2) {

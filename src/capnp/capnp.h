@@ -65,8 +65,7 @@ struct capnp_msg {
     const char *error; /* first error, NULL while fine */
     char errbuf[160];
     void *owned;      /* buffer freed by capnp_msg_free (from the framer) */
-    void *owned_segs; /* segs array when heap-allocated */
-    struct capnp_seg seg_inline[4];
+    void *owned_segs; /* the segs array (heap, so the struct may be moved) */
 };
 
 typedef struct {
