@@ -72,9 +72,13 @@ static const char usage_update[] =
     "  -u 'add|_dmarc.example.org|TXT|\"v=DMARC1; p=none\"|300'\n"
     "  -u 'add|example.org|MX|10 mail.example.org.|3600'\n";
 
+/* One line, whatever the server put in its error text. */
 static int fail(const char *msg)
 {
-    fprintf(stderr, "capc: %s\n", msg);
+    fputs("capc: ", stderr);
+    for (const char *p = msg; *p; p++)
+        fputc((unsigned char)*p < 0x20 ? ' ' : *p, stderr);
+    fputc('\n', stderr);
     return 1;
 }
 

@@ -7,6 +7,7 @@
 #include "rpc/rpc.h"
 #include "rpc/store.h"
 #include "rpc/sturdy.h"
+#include "rpc/tls.h"
 #include "util/log.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +26,8 @@ struct eon_server {
     struct journal *journal;
     struct svc_store *store;
     struct eon_ctx ctx;
+    bool have_secret; /* fallback ID secret when the vat has no key (TLS off) */
+    uint8_t secret[32];
 };
 
 static const uint8_t root_name[1] = {0};
@@ -195,8 +198,24 @@ static int serve_zone_caps(struct eon_server *s, const char *name, struct err *e
     snprintf(pname, sizeof pname, "primary_%s", name);
     uint8_t did[32], pid[32];
     if (rpc_vat_derive_id(s->ctx.vat, name, did) < 0 ||
-        rpc_vat_derive_id(s->ctx.vat, pname, pid) < 0)
-        return err_set(e, "zone %s: no key to derive service IDs from", name);
+        rpc_vat_derive_id(s->ctx.vat, pname, pid) < 0) {
+        /* TLS off: the vat holds no key, but the IDs must still be stable
+         * across restarts when a key file is given, so derive them the
+         * same way from that file. */
+        if (!s->have_secret) {
+            if (s->cfg.secret_key_file && *s->cfg.secret_key_file) {
+                struct tls_key *k = tls_key_load(s->cfg.secret_key_file, e);
+                if (!k) return err_prefix(e, "--capnp-secret-key-file");
+                memcpy(s->secret, tls_key_secret_hash(k), 32);
+                tls_key_free(k);
+            } else if (sturdy_random_id(s->secret, e) < 0) {
+                return -1;
+            }
+            s->have_secret = true;
+        }
+        sturdy_derive_id(s->secret, name, did);
+        sturdy_derive_id(s->secret, pname, pid);
+    }
     struct rpc_cap *dom = eon_domain_new(&s->ctx, name, name, did, sizeof did, e);
     if (!dom) return -1;
     struct rpc_cap *pri = eon_primary_new(&s->ctx, name, pid, sizeof pid, e);
