@@ -53,7 +53,7 @@ write_zone "$work/example.org" example.org
 start_capd() {
   "$CAPD" -z "$work/example.org" --capnp-secret-key-file "$state/capnp-secret.pem" \
     --capnp-listen-address "tcp:127.0.0.1:$cap_port" --state-dir "$state" \
-    -b 127.0.0.1 -p "$dns_port" -l 1 "$@" >>"$work/capd.log" 2>&1 &
+    -b 127.0.0.1 -p "$dns_port" -l 1 ${EON_TEST_CAPD_ARGS:-} "$@" >>"$work/capd.log" 2>&1 &
   capd_pid=$!
   for _ in $(seq 200); do
     [ -s "$state/caps/domain/example.org.cap" ] &&

@@ -61,11 +61,11 @@ ok "prerequisites exists, exists-with-value, not-exists, name-inuse, not-name-in
 
 # ---- prerequisites that fail: nothing changes
 s=$(serial)
-expect_fail "exists fails" "prerequisite failed" update $t -p 'exists|nothing.test.example.org|A' -u 'add|f1.test.example.org|A|192.0.2.21|60'
-expect_fail "exists data fails" "prerequisite failed" update $t -p 'exists|test.example.org|A|192.0.2.99' -u 'add|f2.test.example.org|A|192.0.2.22|60'
-expect_fail "not-exists fails" "prerequisite failed" update $t -p 'not-exists|test.example.org|A' -u 'add|f3.test.example.org|A|192.0.2.23|60'
-expect_fail "name-inuse fails" "prerequisite failed" update $t -p 'name-inuse|nothing.test.example.org' -u 'add|f4.test.example.org|A|192.0.2.24|60'
-expect_fail "not-name-inuse fails" "prerequisite failed" update $t -p 'not-name-inuse|test.example.org' -u 'add|f5.test.example.org|A|192.0.2.25|60'
+expect_fail "exists fails" "prerequisite failed: nothing.test.example.org A does not exist" update $t -p 'exists|nothing.test.example.org|A' -u 'add|f1.test.example.org|A|192.0.2.21|60'
+expect_fail "exists data fails" "prerequisite failed: test.example.org A differs from the given records" update $t -p 'exists|test.example.org|A|192.0.2.99' -u 'add|f2.test.example.org|A|192.0.2.22|60'
+expect_fail "not-exists fails" "prerequisite failed: test.example.org A exists" update $t -p 'not-exists|test.example.org|A' -u 'add|f3.test.example.org|A|192.0.2.23|60'
+expect_fail "name-inuse fails" "prerequisite failed: name nothing.test.example.org is not in use" update $t -p 'name-inuse|nothing.test.example.org' -u 'add|f4.test.example.org|A|192.0.2.24|60'
+expect_fail "not-name-inuse fails" "prerequisite failed: name test.example.org is in use" update $t -p 'not-name-inuse|test.example.org' -u 'add|f5.test.example.org|A|192.0.2.25|60'
 for i in 1 2 3 4 5; do [ -z "$(q f$i.test.example.org A)" ] || die "failed prereq $i applied nothing"; done
 [ "$(serial)" = "$s" ] || die "failed prerequisites leave the serial alone"
 ok "failing prerequisites of each kind: exit 1, error text, nothing applied"
@@ -84,7 +84,7 @@ ok "remove one RR, one RRset, all RRsets at a name"
 # ---- confinement, atomicity, malformed data, apex protection
 s=$(serial)
 expect_fail "outside" "evil.example.org is outside test.example.org" update $t -u 'add|evil.example.org|A|192.0.2.66|60'
-expect_fail "outside, second of two" "outside" update $t -u 'add|ok.test.example.org|A|192.0.2.31|60' -u 'add|example.org|A|192.0.2.32|60'
+expect_fail "outside, second of two" "name example.org is outside test.example.org" update $t -u 'add|ok.test.example.org|A|192.0.2.31|60' -u 'add|example.org|A|192.0.2.32|60'
 expect_fail "prereq outside" "outside" update $t -p 'exists|example.org|A' -u 'add|ok.test.example.org|A|192.0.2.31|60'
 [ -z "$(q evil.example.org A)$(q ok.test.example.org A)" ] || die "out-of-subtree updates change nothing"
 [ "$(q example.org A)" = 203.0.113.0 ] || die "apex A untouched"
@@ -94,26 +94,30 @@ ok "names outside the capability's domain refused, nothing applied"
 
 expect_fail "client-side malformed" "192.0.2" update $t -u 'add|m.test.example.org|A|192.0.2|60'
 expect_fail "unknown type" "FOO" update $t -u 'add|m.test.example.org|FOO|1|60'
-expect_fail "server-side malformed" "malformed" update $t -u 'add|m.test.example.org|A|\# 3 010203|60'
+expect_fail "server-side malformed" "malformed RDATA for A at m.test.example.org" update $t -u 'add|m.test.example.org|A|\# 3 010203|60'
 [ -z "$(q m.test.example.org A)" ] || die "malformed records are not added"
 expect_fail "bad ttl" "TTL" update $t -u 'add|m.test.example.org|A|192.0.2.1|soon'
 expect_fail "bad syntax" "expected" update $t -u 'put|m.test.example.org|A|192.0.2.1|60'
 ok "malformed values, unknown types and bad syntax refused with a clear error"
 
-expect_fail "apex SOA" "cannot remove the apex SOA" update root.cap -u 'remove|example.org|SOA'
+expect_fail "apex SOA" "cannot remove the apex SOA of example.org" update root.cap -u 'remove|example.org|SOA'
 q example.org SOA | grep -q . || die "apex SOA still served"
 expect_ok "remove apex name" update root.cap -u 'remove|example.org'
 [ -z "$(q example.org A)" ] || die "remove|apex removes the apex A"
 q example.org SOA | grep -q . && q example.org NS | grep -q . || die "remove|apex keeps SOA and NS"
-expect_ok "apex NS stays" update root.cap -u 'remove|example.org|NS'
-[ "$(q example.org NS)" = ns1.example.org. ] || die "last apex NS kept: $(q example.org NS)"
-ok "apex SOA never removed, last apex NS kept"
+expect_fail "apex NS" "cannot remove the NS records at the apex of example.org" update root.cap -u 'remove|example.org|NS'
+expect_fail "last apex NS" "cannot remove the last NS record at the apex of example.org" update root.cap -u 'remove|example.org|NS|ns1.example.org.'
+[ "$(q example.org NS)" = ns1.example.org. ] || die "apex NS kept: $(q example.org NS)"
+ok "apex SOA and NS never removed, with exact errors"
 
 expect_ok "cname add" update $t -u 'add|alias.test.example.org|CNAME|www.example.org.|60'
 [ "$(q alias.test.example.org CNAME)" = www.example.org. ] || die "CNAME added"
+expect_fail "cname next to data" "cannot add CNAME at p1.test.example.org: the name has other records" update $t -u 'add|p1.test.example.org|CNAME|www.example.org.|60'
+expect_fail "data next to cname" "cannot add A at alias.test.example.org: the name has a CNAME" update $t -u 'add|alias.test.example.org|A|192.0.2.9|60'
+[ "$(q p1.test.example.org A)" = 192.0.2.11 ] || die "CNAME conflict changed nothing"
 expect_ok "root cap reaches below" update root.cap -u 'add|deep.test.example.org|A|192.0.2.40|60'
 [ "$(q deep.test.example.org A)" = 192.0.2.40 ] || die "root capability updates the subtree"
-ok "CNAME add; the zone capability covers delegated subtrees"
+ok "CNAME add and CNAME exclusivity; the zone capability covers delegated subtrees"
 
 grep -q 'test.example.org' "$work/capd.log" || die "update calls are logged at level 1"
 ok "calls logged"
