@@ -19,7 +19,7 @@
 #include "rpc/rpc.h"
 
 #define TEST_IFACE 0xabcdef0123456789ULL
-#define CB_IFACE 0x1122334455667788ULL
+#define CB_IFACE 0x9122334455667788ULL
 
 struct test_obj {
     struct rpc_object o;
