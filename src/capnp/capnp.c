@@ -403,6 +403,11 @@ bool capnp_ptr_r_cap(capnp_ptr_r p, uint32_t *idx)
     return true;
 }
 
+void capnp__list_range(capnp_list_r l, uint32_t i)
+{
+    capnp_msg_fail(l.msg, "capnp: list index %u out of range (length %u)", i, l.len);
+}
+
 static bool elem_ok(capnp_list_r l, uint32_t i)
 {
     if (!l.msg) return false;
@@ -411,20 +416,6 @@ static bool elem_ok(capnp_list_r l, uint32_t i)
         return false;
     }
     return true;
-}
-
-capnp_struct_r capnp_list_r_struct(capnp_list_r l, uint32_t i)
-{
-    capnp_struct_r s = {0};
-    if (!elem_ok(l, i) || l.esize == CAPNP_ES_BIT) return s;
-    s.msg = l.msg;
-    s.seg = l.seg;
-    s.data = l.base + (size_t)i * (l.step_bits / 8);
-    s.data_bits = l.data_bits;
-    s.ptrs = s.data + l.data_bits / 8;
-    s.nptrs = l.nptrs;
-    s.nesting = l.nesting;
-    return s;
 }
 
 capnp_ptr_r capnp_list_r_ptr(capnp_list_r l, uint32_t i)

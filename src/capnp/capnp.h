@@ -216,7 +216,25 @@ static inline uint32_t capnp_list_r_len(capnp_list_r l)
 {
     return l.len;
 }
-capnp_struct_r capnp_list_r_struct(capnp_list_r l, uint32_t i);
+void capnp__list_range(capnp_list_r l, uint32_t i); /* records the error */
+/* Element i as a struct (any non-bit list: primitive elements are the
+ * struct's first field, pointer elements its first pointer). */
+static inline capnp_struct_r capnp_list_r_struct(capnp_list_r l, uint32_t i)
+{
+    capnp_struct_r s = {0};
+    if (i >= l.len || l.esize == CAPNP_ES_BIT) {
+        if (l.msg && i >= l.len) capnp__list_range(l, i);
+        return s;
+    }
+    s.msg = l.msg;
+    s.seg = l.seg;
+    s.data = l.base + (size_t)i * (l.step_bits / 8);
+    s.data_bits = l.data_bits;
+    s.ptrs = s.data + l.data_bits / 8;
+    s.nptrs = l.nptrs;
+    s.nesting = l.nesting;
+    return s;
+}
 capnp_ptr_r capnp_list_r_ptr(capnp_list_r l, uint32_t i);
 bool capnp_list_r_bool(capnp_list_r l, uint32_t i);
 uint8_t capnp_list_r_u8(capnp_list_r l, uint32_t i);
