@@ -61,7 +61,7 @@ static int get_name(struct session *s, char *out, size_t cap, struct err *e)
     struct rpc_response *r = rpc_call_wait(req, CALL_TIMEOUT_MS, &ce);
     if (!r) {
         /* A Primary capability: its getName has another interface ID. */
-        if (!strstr(ce.msg, "nimplemented")) return err_set(e, "%s", ce.msg);
+        if (!strcasestr(ce.msg, "implemented")) return err_set(e, "%s", ce.msg);
         req = rpc_req_new(s->cap, eon_Primary_ID, eon_Primary_getName_ORDINAL);
         eon_Primary_getName_Params_init_ptr(rpc_req_params(req));
         r = rpc_call_wait(req, CALL_TIMEOUT_MS, e);

@@ -75,6 +75,7 @@ static int replay(struct eon_server *s, struct err *e)
         struct journal_replay_info info;
         char nm[DNS_NAME_TEXT_MAX];
         dns_name_to_text(z->apex, nm, sizeof nm);
+        if (strlen(nm) > 1) nm[strlen(nm) - 1] = 0; /* no trailing dot, as everywhere in logs */
         if (journal_replay(s->journal, cur, &out, &info, e) < 0) {
             err_prefix(e, "journal of %s (move %s aside to start from the zone files)", nm,
                        s->state.journal);

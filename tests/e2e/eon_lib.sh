@@ -8,8 +8,7 @@ work=$(mktemp -d)
 capd_pid=""
 passed=0
 cleanup() {
-  [ -n "$capd_pid" ] && kill -9 "$capd_pid" 2>/dev/null
-  wait 2>/dev/null
+  { [ -n "$capd_pid" ] && kill -9 "$capd_pid"; wait; } 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -66,8 +65,7 @@ start_capd() {
 }
 stop_capd() { # signal
   [ -n "$capd_pid" ] || return 0
-  kill "-${1:-TERM}" "$capd_pid" 2>/dev/null
-  wait "$capd_pid" 2>/dev/null
+  { kill "-${1:-TERM}" "$capd_pid"; wait "$capd_pid"; } 2>/dev/null
   capd_pid=""
 }
 
