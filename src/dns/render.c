@@ -116,11 +116,20 @@ static bool put_rdata(struct resp *r, uint16_t type, const uint8_t *rd, uint16_t
 bool resp_rr(struct resp *r, const uint8_t *owner, uint16_t type, uint32_t ttl, const uint8_t *rd,
              uint16_t rdlen)
 {
-    if (!resp_name(r, owner, true) || !resp_u16(r, type) || !resp_u16(r, DNS_CLASS_IN) ||
-        !resp_u32(r, ttl))
+    size_t len = r->len, at = 0;
+    uint16_t ncomp = r->ncomp;
+    bool ok = resp_name(r, owner, true) && resp_u16(r, type) && resp_u16(r, DNS_CLASS_IN) &&
+              resp_u32(r, ttl);
+    if (ok) {
+        at = r->len;
+        ok = resp_u16(r, 0) && put_rdata(r, type, rd, rdlen);
+    }
+    if (!ok) { /* all or nothing */
+        r->len = len;
+        r->ncomp = ncomp;
+        r->fail = false;
         return false;
-    size_t at = r->len;
-    if (!resp_u16(r, 0) || !put_rdata(r, type, rd, rdlen)) return false;
+    }
     size_t n = r->len - at - 2;
     r->p[at] = (uint8_t)(n >> 8);
     r->p[at + 1] = (uint8_t)n;

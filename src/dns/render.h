@@ -33,7 +33,8 @@ bool resp_u32(struct resp *r, uint32_t v);
  * §4.1.4) and remembers the new labels for later names. */
 bool resp_name(struct resp *r, const uint8_t *n, bool compress);
 /* Writes one RR (class IN): owner, type, TTL, RDATA with the embedded names
- * of RFC 1035 types compressed. */
+ * of RFC 1035 types compressed. All or nothing: on failure the packet and
+ * the compression table are as before. */
 bool resp_rr(struct resp *r, const uint8_t *owner, uint16_t type, uint32_t ttl, const uint8_t *rd,
              uint16_t rdlen);
 /* Writes a whole RRset with owner `owner` and TTL ttl (callers pass s->ttl

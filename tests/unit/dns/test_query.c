@@ -537,6 +537,17 @@ static void test_truncation(void **st)
     assert_true(r <= sizeof small);
     parse(small, r);
     assert_true(tc());
+    /* the synthesised CNAME of a DNAME does not fit: the packet stays
+     * consistent (nothing half written), TC, the DNAME kept */
+    n = mkq(q, "foo.dn2.example.org.", DNS_T_A, -1, 0, false);
+    rcu_read_lock();
+    uint8_t mid[80];
+    r = dns_answer(zone_set_current(&H), q, n, mid, sizeof mid, true, NULL);
+    rcu_read_unlock();
+    parse(mid, r);
+    assert_true(tc());
+    assert_int_equal(M.n[AN], 1);
+    assert_int_equal(M.rr[AN][0].type, DNS_T_DNAME);
 }
 
 static void test_any_unknown_compression(void **st)
