@@ -266,6 +266,12 @@ static void free_caps(struct rpc_cap **caps, uint32_t n)
 static void answer_free(struct rpc_conn *c, struct rpc_answer *a)
 {
     idmap_del(&c->answers, a->id);
+    if (a->redirect) {
+        struct rpc_promise *p = a->redirect;
+        a->redirect = NULL;
+        promise_deliver(p, response_error("the results went away", 0));
+        rpc_promise_unref(p);
+    }
     if (a->call) a->call->answer = NULL;
     free_caps(a->caps, a->ncaps);
     if (a->have_msg) capnp_msg_free(&a->result_msg);
@@ -311,10 +317,87 @@ static struct rpc_answer *answer_new(struct rpc_conn *c, uint32_t id)
     return a;
 }
 
+/* A tail call came back to us (sendResultsTo.yourself) and the peer
+ * answered our question with takeFromOtherQuestion: the answer's results
+ * become the response, copied so they outlive the answer. */
+static void deliver_taken(struct rpc_promise *p, struct rpc_answer *a)
+{
+    struct rpc_response *r = NULL;
+    if (a->exception) {
+        r = response_error(a->exception, 0);
+    } else if ((r = calloc(1, sizeof *r))) {
+        struct err e = {"out of memory"};
+        r->bld = malloc(sizeof *r->bld);
+        if (r->bld) capnp_builder_init(r->bld, 0);
+        r->msg = calloc(1, sizeof *r->msg);
+        if (r->bld && r->msg) {
+            capnp_ptr_b root = capnp_builder_root(r->bld);
+            if (a->have_msg) capnp_copy(root, a->content);
+        }
+        if (!r->bld || !r->msg || capnp_msg_from_builder(r->msg, r->bld, &e) < 0) {
+            free(r->msg);
+            r->msg = NULL;
+            rpc_response_free(r);
+            r = response_error(e.msg, 0);
+        } else {
+            r->content = capnp_msg_root(r->msg);
+            r->caps = calloc(a->ncaps ? a->ncaps : 1, sizeof *r->caps);
+            for (uint32_t i = 0; r->caps && i < a->ncaps; i++)
+                r->caps[i] = rpc_cap_ref(a->caps[i]);
+            r->ncaps = r->caps ? a->ncaps : 0;
+        }
+    }
+    promise_deliver(p, r);
+    rpc_promise_unref(p);
+}
+
+static void keep_results(struct rpc_answer *a, struct capnp_builder *out)
+{
+    struct err e;
+    a->bld = malloc(sizeof *a->bld);
+    if (!a->bld) return;
+    *a->bld = *out;
+    capnp_builder_init(out, 0);
+    if (capnp_msg_from_builder(&a->result_msg, a->bld, &e) == 0) {
+        a->have_msg = true;
+        capnp_struct_r m = STRUCT(capnp_msg_root(&a->result_msg));
+        capnp_struct_r r = STRUCT(PTR(m, 0));
+        a->content = PTR(STRUCT(PTR(r, 0)), 0);
+    }
+}
+
+/* The Return of a tail call: the results stay here for the peer's
+ * takeFromOtherQuestion; their caps never cross the wire. */
+static void send_return_elsewhere(struct rpc_call *call, const char *exception)
+{
+    struct rpc_conn *c = call->conn;
+    struct rpc_answer *a = call->answer;
+    if (exception) {
+        a->exception = strdup(exception);
+    } else {
+        rpc_call_results(call);
+        a->caps = call->rcaps;
+        a->ncaps = call->nrcaps;
+        call->rcaps = NULL;
+        call->nrcaps = 0;
+        keep_results(a, &call->out);
+    }
+    struct capnp_builder b;
+    capnp_struct_b ret = new_msg(&b, MSG_RETURN, RET_WORDS, RET_PTRS);
+    capnp_struct_b_set_u32(ret, 0, a->id);
+    capnp_struct_b_set_bool(ret, 32, true);
+    capnp_struct_b_set_u16(ret, 3, 3); /* resultsSentElsewhere */
+    send_free(c, &b);
+}
+
 void proto_send_return(struct rpc_call *call, const char *exception, int type)
 {
     struct rpc_conn *c = call->conn;
     struct rpc_answer *a = call->answer;
+    if (a->yourself) {
+        send_return_elsewhere(call, exception);
+        goto returned;
+    }
     capnp_struct_b_set_u32(call->ret, 0, a->id);
     capnp_struct_b_set_bool(call->ret, 32, true); /* releaseParamCaps = false */
     if (exception) {
@@ -345,23 +428,16 @@ void proto_send_return(struct rpc_call *call, const char *exception, int type)
         call->nrcaps = 0;
     }
     conn_send(c, &call->out);
+    /* Keep the results readable for calls pipelined on them. */
+    if (!exception && a->ncaps && (!a->finished || a->queue)) keep_results(a, &call->out);
+returned:
     a->returned = true;
     a->call = NULL;
     call->answer = NULL;
-    if (!exception && a->ncaps && (!a->finished || a->queue)) {
-        /* Keep the results readable for calls pipelined on them. */
-        struct err e;
-        a->bld = malloc(sizeof *a->bld);
-        if (a->bld) {
-            *a->bld = call->out;
-            capnp_builder_init(&call->out, 0);
-            if (capnp_msg_from_builder(&a->result_msg, a->bld, &e) == 0) {
-                a->have_msg = true;
-                capnp_struct_r m = STRUCT(capnp_msg_root(&a->result_msg));
-                capnp_struct_r r = STRUCT(PTR(m, 0));
-                a->content = PTR(STRUCT(PTR(r, 0)), 0);
-            }
-        }
+    if (a->redirect) {
+        struct rpc_promise *p = a->redirect;
+        a->redirect = NULL;
+        deliver_taken(p, a);
     }
     /* Deliver what was pipelined on this answer, in order. */
     uint32_t id = a->id;
@@ -497,9 +573,12 @@ static void handle_call(struct rpc_conn *c, struct capnp_msg **m, capnp_struct_r
         conn_abort(c, "malformed call");
         return;
     }
-    if (u16r(call_r, 3) != 0) {
+    uint16_t to = u16r(call_r, 3);
+    if (to == 1) {
+        a->yourself = true; /* a tail call: the peer takes the results from us */
+    } else if (to != 0) {
         rpc_cap_unref(target);
-        rpc_call_fail(call, "sendResultsTo other than the caller is not supported");
+        rpc_call_fail(call, "third-party sendResultsTo is not supported");
         return;
     }
     if (c->exports.len > c->vat->cfg.max_exports) {
@@ -561,6 +640,18 @@ static void handle_return(struct rpc_conn *c, struct capnp_msg **m, capnp_struct
     case RET_CANCELED:
         resp = response_error("call canceled", 0);
         break;
+    case 4: { /* takeFromOtherQuestion: the results of our answer to a tail call */
+        struct rpc_answer *a = idmap_get(&c->answers, u32r(r, 2));
+        if (!a || !a->yourself || a->redirect) {
+            conn_abort(c, "takeFromOtherQuestion names a question that is not a tail call");
+            return;
+        }
+        if (a->returned)
+            deliver_taken(p, a);
+        else
+            a->redirect = p; /* keeps the "awaiting Return" reference */
+        return;
+    }
     default:
         resp = response_error("unsupported kind of Return", 0);
         break;

@@ -81,8 +81,10 @@ struct queued_msg {
 struct rpc_answer {
     uint32_t id;
     bool returned, finished, release_on_return;
-    struct rpc_call *call;     /* in flight */
-    struct capnp_builder *bld; /* our Return, kept for pipelined calls */
+    bool yourself;                /* sendResultsTo.yourself: results stay here */
+    struct rpc_promise *redirect; /* our question answered by takeFromOtherQuestion */
+    struct rpc_call *call;        /* in flight */
+    struct capnp_builder *bld;    /* our Return, kept for pipelined calls */
     /* after return, kept until Finish for pipelined calls */
     char *exception;
     struct capnp_msg result_msg;

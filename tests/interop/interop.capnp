@@ -9,6 +9,7 @@ interface Test @0xabcdef0123456789 {
   callback @3 (cb :Callback) -> ();         # calls cb.notify(<own name>) first
   later @4 (text :Text) -> (text :Text);    # answers asynchronously
   next @5 () -> (n :UInt64);                # a per-object counter
+  identity @6 (cap :Callback) -> (cap :Callback);  # returns what it got
 }
 
 interface Callback @0x9122334455667788 {

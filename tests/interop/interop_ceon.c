@@ -52,6 +52,14 @@ static struct rpc_req *text_req(struct rpc_cap *cap, uint16_t method, const char
     return req;
 }
 
+static struct rpc_req *text_req_cb(struct rpc_cap *cap, const char *s)
+{
+    struct rpc_req *req = rpc_req_new(cap, CB_IFACE, 0);
+    capnp_struct_b p = capnp_ptr_b_init_struct(rpc_req_params(req), 0, 1);
+    capnp_ptr_b_set_text(capnp_struct_b_ptr(p, 0), s, (uint32_t)strlen(s));
+    return req;
+}
+
 static bool text_is(struct rpc_response *r, const char *want)
 {
     if (!r) return false;
@@ -63,7 +71,7 @@ static bool text_is(struct rpc_response *r, const char *want)
 }
 
 static int cb_count;
-static char cb_seen[64];
+static char cb_seen[64], cb_order[64];
 
 static void cb_dispatch(struct rpc_object *self, struct rpc_call *call)
 {
@@ -71,6 +79,8 @@ static void cb_dispatch(struct rpc_object *self, struct rpc_call *call)
     uint32_t n;
     const char *s = p0_text(rpc_call_params(call), &n);
     snprintf(cb_seen, sizeof cb_seen, "%.*s", (int)n, s);
+    size_t len = strlen(cb_order);
+    if (len + 1 < sizeof cb_order && n) cb_order[len] = s[0];
     cb_count++;
     capnp_ptr_b_init_struct(rpc_call_results(call), 0, 0);
     rpc_call_return(call);
@@ -130,6 +140,36 @@ static int client(const char *uri)
     rpc_response_free(r);
     CHECK(cb_count == 1 && strcmp(cb_seen, "example.org") == 0);
     printf("ok callback\n");
+
+    /* Our own callback back through the server: order is kept. */
+    cb_count = 0;
+    cb_seen[0] = 0;
+    cb_order[0] = 0;
+    struct rpc_object *cb2 = calloc(1, sizeof *cb2);
+    rpc_object_init(cb2, &cb_vt);
+    req = rpc_req_new(cap, TEST_IFACE, 6);
+    p = capnp_ptr_b_init_struct(rpc_req_params(req), 0, 1);
+    capnp_ptr_b_set_cap(capnp_struct_b_ptr(p, 0), rpc_req_add_cap(req, &cb2->cap));
+    rpc_cap_unref(&cb2->cap);
+    struct rpc_promise *ip = rpc_req_send(req, NULL, NULL);
+    struct rpc_cap *pc = rpc_promise_cap(ip, path, 1);
+    struct rpc_promise *ns[5];
+    for (int i = 0; i < 5; i++) {
+        char t[2] = {(char)('1' + i), 0};
+        ns[i] = rpc_req_send(text_req_cb(pc, t), NULL, NULL);
+        if (i == 2) rpc_response_free(rpc_promise_wait(ip, 5000, &e));
+    }
+    for (int i = 0; i < 5; i++) {
+        r = rpc_promise_wait(ns[i], 5000, &e);
+        if (!r) fprintf(stderr, "notify: %s\n", e.msg);
+        CHECK(r);
+        rpc_response_free(r);
+        rpc_promise_unref(ns[i]);
+    }
+    rpc_cap_unref(pc);
+    rpc_promise_unref(ip);
+    CHECK(strcmp(cb_order, "12345") == 0 && cb_count == 5);
+    printf("ok embargo\n");
 
     CHECK(text_is(rpc_call_wait(text_req(cap, 4, "later"), 5000, &e), "later"));
     printf("ok async\n");

@@ -53,6 +53,10 @@ protected:
     ctx.getResults().setN(counter++);
     return kj::READY_NOW;
   }
+  kj::Promise<void> identity(IdentityContext ctx) override {
+    ctx.getResults().setCap(ctx.getParams().getCap());
+    return kj::READY_NOW;
+  }
 
 private:
   kj::Timer &timer;
@@ -109,11 +113,13 @@ class CallbackImpl final : public Callback::Server {
 public:
   int count = 0;
   kj::String seen;
+  kj::String order;
 
 protected:
   kj::Promise<void> notify(NotifyContext ctx) override {
     count++;
     seen = kj::heapString(ctx.getParams().getText());
+    order = kj::str(order, seen);
     return kj::READY_NOW;
   }
 };
@@ -191,6 +197,34 @@ int client(unsigned port, const char *id, bool ours) {
   CHECK(cbr.count == 1);
   CHECK(cbr.seen == "example.org");
   printf("ok callback\n");
+
+  // Embargo: our own callback comes back through the server; calls made
+  // on the promise before it resolved (reflected by the server) and after
+  // (local, once the embargo lifts) must arrive in order.
+  {
+    auto cb2 = kj::heap<CallbackImpl>();
+    CallbackImpl &c2 = *cb2;
+    Callback::Client cbc = kj::mv(cb2);
+    auto ir = cap.identityRequest();
+    ir.setCap(cbc);
+    auto ip = ir.send();
+    auto pc = ip.getCap();
+    kj::Vector<kj::Promise<void>> done;
+    for (const char *t : {"1", "2", "3"}) {
+      auto n = pc.notifyRequest();
+      n.setText(t);
+      done.add(n.send().ignoreResult());
+    }
+    ip.wait(ws);
+    for (const char *t : {"4", "5"}) {
+      auto n = pc.notifyRequest();
+      n.setText(t);
+      done.add(n.send().ignoreResult());
+    }
+    for (auto &d : done) d.wait(ws);
+    CHECK(c2.order == "12345");
+    printf("ok embargo\n");
+  }
 
   auto l = cap.laterRequest();
   l.setText("later");

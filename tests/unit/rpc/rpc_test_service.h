@@ -8,6 +8,7 @@
  *                                the callback has answered
  *   4 later(text) -> (text)     answers from a timer (asynchronously)
  *   5 next() -> (u64 in data)   a counter, for ordering checks
+ *   6 identity(cap) -> (cap)    returns the capability it was given
  * Callback interface CB_IFACE: 0 notify(text) -> ().
  */
 #ifndef RPC_TEST_SERVICE_H
@@ -136,6 +137,20 @@ static void test_dispatch(struct rpc_object *self, struct rpc_call *call)
     case 5: {
         capnp_struct_b r = capnp_ptr_b_init_struct(rpc_call_results(call), 1, 0);
         capnp_struct_b_set_u64(r, 0, o->counter++);
+        rpc_call_return(call);
+        return;
+    }
+    case 6: {
+        uint32_t idx;
+        capnp_ptr_r p = capnp_struct_r_ptr(capnp_ptr_r_struct(rpc_call_params(call)), 0);
+        if (!capnp_ptr_r_cap(p, &idx)) {
+            rpc_call_fail(call, "no capability given");
+            return;
+        }
+        struct rpc_cap *c = rpc_call_param_cap(call, idx);
+        capnp_struct_b r = capnp_ptr_b_init_struct(rpc_call_results(call), 0, 1);
+        capnp_ptr_b_set_cap(capnp_struct_b_ptr(r, 0), rpc_call_add_cap(call, c));
+        rpc_cap_unref(c);
         rpc_call_return(call);
         return;
     }
