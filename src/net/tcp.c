@@ -193,6 +193,12 @@ static void process_frames(struct tcp_conn *c)
         return;
     }
     if (held && c->reading) {
+        if (log_enabled(LOG_DEBUG)) {
+            char ps[NET_ADDR_STRLEN];
+            net_addr_format((struct sockaddr *)&c->peer, ps, sizeof ps);
+            log_debug("tcp %s: client not reading, %zu answer bytes queued: pausing", ps,
+                      c->pending_bytes);
+        }
         uv_read_stop((uv_stream_t *)&c->h);
         c->reading = false;
     } else if (!held && !c->reading) {

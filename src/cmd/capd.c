@@ -1,0 +1,309 @@
+/*
+ * capd: the ceon daemon. Parses options into struct capd_config, loads the
+ * zones, starts the DNS listeners and runs the libuv loop until SIGTERM or
+ * SIGINT. Nothing else lives here: every piece of work is in a layer.
+ *
+ * Adding an option: a field in struct capd_config, one row in `options`
+ * (names, argument, help, setter), and the code that uses the field in
+ * main's start-up sequence. Usage text and getopt tables come from the rows.
+ */
+#include "dns/name.h"
+#include "dns/zone.h"
+#include "net/addr.h"
+#include "net/tcp.h"
+#include "net/udp.h"
+#include "util/err.h"
+#include "util/log.h"
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <urcu-qsbr.h>
+#include <uv.h>
+
+#define CAPD_MAX_LIST 64 /* most -z, -a or -b options */
+
+struct capd_list {
+    const char *v[CAPD_MAX_LIST];
+    size_t n;
+};
+
+struct capd_config {
+    struct capd_list zonefiles;     /* -z */
+    struct capd_list authoritative; /* -a: served without a zone file */
+    struct capd_list binds;         /* -b; empty: "::" */
+    uint16_t port;
+    bool udp, tcp;
+    int log_level;
+};
+
+static int list_add(struct capd_list *l, const char *what, const char *v, struct err *e)
+{
+    if (l->n == CAPD_MAX_LIST)
+        return err_set(e, "too many %s options (at most %d)", what, CAPD_MAX_LIST);
+    l->v[l->n++] = v;
+    return 0;
+}
+
+/* Parses a decimal integer in [lo, hi] that is the whole of s. */
+static int parse_uint(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int set_zonefile(struct capd_config *c, const char *a, struct err *e)
+{
+    return list_add(&c->zonefiles, "--zonefile", a, e);
+}
+static int set_authoritative(struct capd_config *c, const char *a, struct err *e)
+{
+    return list_add(&c->authoritative, "--authoritative", a, e);
+}
+static int set_bind(struct capd_config *c, const char *a, struct err *e)
+{
+    return list_add(&c->binds, "--bind", a, e);
+}
+static int set_port(struct capd_config *c, const char *a, struct err *e)
+{
+    long v;
+    if (parse_uint(a, 1, 65535, &v) < 0)
+        return err_set(e, "bad port '%s': expected a number from 1 to 65535", a);
+    c->port = (uint16_t)v;
+    return 0;
+}
+static int set_proto(struct capd_config *c, const char *a, struct err *e)
+{
+    if (!strcmp(a, "udp") || !strcmp(a, "tcp") || !strcmp(a, "both")) {
+        c->udp = strcmp(a, "tcp") != 0;
+        c->tcp = strcmp(a, "udp") != 0;
+        return 0;
+    }
+    return err_set(e, "bad --proto '%s': expected udp, tcp or both", a);
+}
+static int set_log_level(struct capd_config *c, const char *a, struct err *e)
+{
+    long v;
+    if (parse_uint(a, 0, 3, &v) < 0)
+        return err_set(e, "bad log level '%s': expected 0, 1, 2 or 3", a);
+    c->log_level = (int)v;
+    return 0;
+}
+
+enum { OPT_LONG_ONLY = 256, OPT_AUTHORITATIVE, OPT_PROTO, OPT_HELP };
+
+struct capd_option {
+    const char *name; /* long name */
+    int id;           /* the short letter, or an OPT_* above 255 */
+    const char *arg;  /* argument placeholder for the usage text; NULL: none */
+    const char *help; /* NULL: an alias, not listed in the usage text */
+    int (*set)(struct capd_config *, const char *, struct err *);
+};
+
+static const struct capd_option options[] = {
+    {"zonefile", 'z', "PATH", "serve the zone in this zone file (repeatable)", set_zonefile},
+    {"authorative", 'a', "NAME",
+     "serve NAME with a synthesised SOA and NS, even without a zone file (repeatable)",
+     set_authoritative},
+    {"authoritative", OPT_AUTHORITATIVE, "NAME", NULL, set_authoritative},
+    {"bind", 'b', "ADDR",
+     "listen on this IPv4 or IPv6 address (repeatable; default ::, dual-stack)", set_bind},
+    {"port", 'p', "N", "DNS port (default 53)", set_port},
+    {"proto", OPT_PROTO, "udp|tcp|both", "serve DNS over UDP, TCP or both (default both)",
+     set_proto},
+    {"log-level", 'l', "0..3",
+     "0 errors only (default), 1 one line per query and answer, 2 all fields, 3 hex dumps",
+     set_log_level},
+    {"help", OPT_HELP, NULL, "print this help and exit", NULL},
+};
+#define NOPTIONS (sizeof options / sizeof options[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: capd [OPTION]...\n"
+               "Authoritative DNS server of ceon: serves zones over UDP and TCP.\n\n");
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        const struct capd_option *o = &options[i];
+        if (!o->help) continue;
+        char head[96];
+        int n = o->id < OPT_LONG_ONLY ? snprintf(head, sizeof head, "  -%c, --%s", o->id, o->name)
+                                      : snprintf(head, sizeof head, "      --%s", o->name);
+        if (o->arg && n > 0 && (size_t)n < sizeof head)
+            snprintf(head + n, sizeof head - (size_t)n, " %s", o->arg);
+        fprintf(f, "%-30s %s\n", head, o->help);
+    }
+    fprintf(f, "\n--authoritative is accepted as a spelling of --authorative.\n"
+               "Example: capd -z example.org.zone -b 127.0.0.1 -p 5353\n");
+}
+
+/* Fills c from argv. Returns 0, 1 if --help was printed, -1 on error. */
+static int parse_args(int argc, char **argv, struct capd_config *c, struct err *e)
+{
+    struct option lo[NOPTIONS + 1];
+    char so[2 * NOPTIONS + 2];
+    size_t sn = 0;
+    so[sn++] = ':'; /* report a missing argument as ':' */
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        lo[i] = (struct option){options[i].name, options[i].arg ? required_argument : no_argument,
+                                NULL, options[i].id};
+        if (options[i].id < OPT_LONG_ONLY) {
+            so[sn++] = (char)options[i].id;
+            if (options[i].arg) so[sn++] = ':';
+        }
+    }
+    so[sn] = 0;
+    lo[NOPTIONS] = (struct option){0};
+
+    opterr = 0;
+    int ch, idx;
+    while ((ch = getopt_long(argc, argv, so, lo, &idx)) != -1) {
+        if (ch == '?' || ch == ':') {
+            const char *bad = argv[optind - 1];
+            if (ch == ':') return err_set(e, "option '%s' needs an argument (see --help)", bad);
+            if (optopt && bad[0] == '-' && bad[1] != '-')
+                return err_set(e, "unknown option '-%c' (see --help)", optopt);
+            return err_set(e, "unknown option '%s' (see --help)", bad);
+        }
+        if (ch == OPT_HELP) {
+            usage(stdout);
+            return 1;
+        }
+        for (size_t i = 0; i < NOPTIONS; i++)
+            if (options[i].id == ch && options[i].set(c, optarg, e) < 0) return -1;
+    }
+    if (optind < argc) return err_set(e, "unexpected argument '%s' (see --help)", argv[optind]);
+    return 0;
+}
+
+static int serve_zone(struct zone_set_handle *h, struct zone_version *v, struct err *e)
+{
+    struct zone *z = zone_new(v, e);
+    if (!z) return -1;
+    if (zone_set_add(h, z, e) < 0) {
+        zone_free(z);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_zones(const struct capd_config *c, struct zone_set_handle *h, struct err *e)
+{
+    for (size_t i = 0; i < c->zonefiles.n; i++) {
+        struct zone_version *v;
+        if (zone_load_file(c->zonefiles.v[i], NULL, &v, e) < 0) return -1;
+        if (serve_zone(h, v, e) < 0) return err_prefix(e, "%s", c->zonefiles.v[i]);
+    }
+    static const uint8_t root[1] = {0};
+    for (size_t i = 0; i < c->authoritative.n; i++) {
+        const char *name = c->authoritative.v[i];
+        uint8_t apex[DNS_NAME_MAX];
+        /* "example.org" means the absolute name, as on the command line of
+         * every DNS tool. */
+        if (dns_name_from_text(name, root, apex, e) < 0)
+            return err_prefix(e, "bad --authoritative name '%s'", name);
+        dns_name_lower(apex, apex);
+        /* A zone file for the same name already serves it. */
+        if (zone_set_get(zone_set_current(h), apex)) continue;
+        struct zone_version *v;
+        if (zone_synthesize(apex, 0, &v, e) < 0 || serve_zone(h, v, e) < 0)
+            return err_prefix(e, "--authoritative %s", name);
+    }
+    return 0;
+}
+
+struct capd {
+    struct capd_config cfg;
+    uv_loop_t loop;
+    uv_signal_t sigterm, sigint;
+    struct zone_set_handle zones;
+    struct net_addr addrs[CAPD_MAX_LIST];
+    size_t naddrs;
+    struct dns_tcp *tcp;
+    struct udp_server *udp;
+};
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct capd *d = s->data;
+    log_info("%s: stopping", strsignal(signum));
+    dns_tcp_stop(d->tcp);
+    d->tcp = NULL;
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+}
+
+static int start_dns(struct capd *d, struct err *e)
+{
+    const struct capd_config *c = &d->cfg;
+    for (size_t i = 0; i < c->binds.n; i++)
+        if (net_addr_parse(&d->addrs[d->naddrs++], c->binds.v[i], c->port, e) < 0) return -1;
+    if (c->binds.n == 0) net_addr_parse(&d->addrs[d->naddrs++], "::", c->port, NULL);
+
+    if (c->tcp) {
+        struct dns_tcp_config tc = {.addrs = d->addrs, .naddrs = d->naddrs, .zones = &d->zones};
+        if (dns_tcp_start(&d->loop, &tc, &d->tcp, e) < 0) return -1;
+    }
+    if (c->udp) {
+        struct udp_config uc = {.addrs = d->addrs, .naddrs = d->naddrs, .zones = &d->zones};
+        if (!(d->udp = udp_start(&uc, e))) return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct capd d; /* large: keep it off the stack */
+    struct err e = {{0}};
+    int status = 1;
+    log_set_prog("capd");
+    d.cfg = (struct capd_config){.port = 53, .udp = true, .tcp = true};
+
+    int r = parse_args(argc, argv, &d.cfg, &e);
+    if (r != 0) goto out_args;
+    log_set_level(d.cfg.log_level);
+    signal(SIGPIPE, SIG_IGN);
+
+    /* This thread runs the uv loop, which answers TCP queries: it is an RCU
+     * reader that stays offline except while answering (net/tcp.h). */
+    rcu_register_thread();
+    rcu_thread_offline();
+    zone_set_handle_init(&d.zones);
+    uv_loop_init(&d.loop);
+    /* Catch the signals first: one that arrives while zones load stops
+     * capd cleanly as soon as the loop runs. */
+    uv_signal_init(&d.loop, &d.sigterm);
+    uv_signal_init(&d.loop, &d.sigint);
+    d.sigterm.data = d.sigint.data = &d;
+    uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d.sigint, on_signal, SIGINT);
+
+    if (load_zones(&d.cfg, &d.zones, &e) < 0 || start_dns(&d, &e) < 0) goto out;
+    log_info("serving %zu zone(s) on port %u (%s%s%s, %zu UDP workers)",
+             zone_set_current(&d.zones)->n, d.cfg.port, d.cfg.udp ? "udp" : "",
+             d.cfg.udp && d.cfg.tcp ? "+" : "", d.cfg.tcp ? "tcp" : "", udp_worker_count(d.udp));
+    uv_run(&d.loop, UV_RUN_DEFAULT);
+    status = 0;
+out:
+    if (!uv_is_closing((uv_handle_t *)&d.sigterm)) {
+        uv_close((uv_handle_t *)&d.sigterm, NULL);
+        uv_close((uv_handle_t *)&d.sigint, NULL);
+    }
+    dns_tcp_stop(d.tcp);
+    udp_stop(d.udp);
+    /* Let close callbacks release what is left, then close the loop. */
+    uv_run(&d.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&d.loop);
+    zone_set_handle_destroy(&d.zones);
+    rcu_thread_online();
+    rcu_unregister_thread();
+out_args:
+    if (r == 1) return 0;
+    if (status != 0) fprintf(stderr, "capd: %s\n", e.msg);
+    return status;
+}
