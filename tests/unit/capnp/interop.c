@@ -393,7 +393,10 @@ static void build_rpc(struct capnp_builder *b, int which)
         rpc_Exception_set_reason(e, T("boom"));
         rpc_Exception_set_type(e, rpc_Exception_Type_overloaded);
     } else {
-        rpc_Bootstrap_set_questionId(rpc_Message_init_bootstrap(msg), 9);
+        rpc_Bootstrap_B bs = rpc_Message_init_bootstrap(msg);
+        rpc_Bootstrap_set_questionId(bs, 9);
+        if (which == 3)
+            capnp_ptr_b_set_text(rpc_Bootstrap_ptr_deprecatedObjectId(bs), T("legacy-object"));
     }
 }
 
@@ -442,7 +445,11 @@ static void check_rpc(struct capnp_msg *m, int which)
         CHECK(rpc_Message_which(msg) == rpc_Message_bootstrap);
         rpc_Bootstrap_R bs = rpc_Message_get_bootstrap(msg);
         CHECK(rpc_Bootstrap_get_questionId(bs) == 9);
-        CHECK(!rpc_Bootstrap_has_deprecatedObjectId(bs));
+        if (which == 3)
+            CHECK(text_is(capnp_ptr_r_text(rpc_Bootstrap_get_deprecatedObjectId(bs)),
+                          "legacy-object"));
+        else
+            CHECK(!rpc_Bootstrap_has_deprecatedObjectId(bs));
     }
 }
 
@@ -490,6 +497,7 @@ static const struct icase cases[] = {
     {"rpc_call", build_rpc, check_rpc, 0},
     {"rpc_return_exception", build_rpc, check_rpc, 1},
     {"rpc_bootstrap", build_rpc, check_rpc, 2},
+    {"rpc_bootstrap_objid", build_rpc, check_rpc, 3}, /* data/NAME.bin: written by libcapnp */
 };
 
 int main(int argc, char **argv)
