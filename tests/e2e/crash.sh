@@ -41,7 +41,10 @@ for r in $(seq "$rounds"); do
     worker "$r" "$k" &
     pids+=($!)
   done
-  sleep "0.$((2 + RANDOM % 8))$((RANDOM % 10))"
+  # The random moment is after the first acknowledgement, so every round
+  # has something to lose (capc processes start slowly under ASan).
+  for _ in $(seq 300); do cat acked.$r.* | grep -q . && break; sleep 0.05; done
+  sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
   stop_capd KILL
   touch "stop.$r"
   wait "${pids[@]}" 2>/dev/null

@@ -8,6 +8,7 @@ work=$(mktemp -d)
 capd_pid=""
 passed=0
 cleanup() {
+  exec 2>/dev/null
   { [ -n "$capd_pid" ] && kill -9 "$capd_pid"; wait; } 2>/dev/null
   rm -rf "$work"
 }
