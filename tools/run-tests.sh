@@ -26,7 +26,9 @@ fi
 seed="$root/../shared/acceptance/seed-transcript.sh"
 if [ -f "$seed" ] && [ -x "$asan/src/cmd/capd" ] && [ -x "$asan/src/cmd/capc" ]; then
   echo "== seed transcript"
-  if CAPD="$asan/src/cmd/capd" CAPC="$asan/src/cmd/capc" bash "$seed"; then
+  # Absolute paths: the script runs capc from its own temporary directory.
+  abs=$(cd "$asan" && pwd)
+  if CAPD="$abs/src/cmd/capd" CAPC="$abs/src/cmd/capc" bash "$seed"; then
     passed=$((passed + 1))
   else
     failed=$((failed + 1)) failures+=("seed transcript")
