@@ -172,7 +172,7 @@ static inline capnp_ptr_r capnp_struct_r_ptr(capnp_struct_r s, uint16_t i)
     static inline T capnp_struct_r_##name(capnp_struct_r s, uint32_t off)                          \
     {                                                                                              \
         T v = 0;                                                                                   \
-        if ((uint64_t)(off + 1) * bits <= s.data_bits)                                             \
+        if (((uint64_t)off + 1) * bits <= s.data_bits)                                             \
             memcpy(&v, s.data + (size_t)off * (bits / 8), sizeof v);                               \
         return v;                                                                                  \
     }
@@ -335,13 +335,13 @@ static inline capnp_ptr_b capnp_struct_b_ptr(capnp_struct_b s, uint16_t i)
 #define CAPNP_B_SET(name, T, bits)                                                                 \
     static inline void capnp_struct_b_set_##name(capnp_struct_b s, uint32_t off, T v)              \
     {                                                                                              \
-        if ((uint64_t)(off + 1) * bits <= (uint64_t)s.data_words * 64)                             \
+        if (((uint64_t)off + 1) * bits <= (uint64_t)s.data_words * 64)                             \
             memcpy(s.data + (size_t)off * (bits / 8), &v, sizeof v);                               \
     }                                                                                              \
     static inline T capnp_struct_b_##name(capnp_struct_b s, uint32_t off)                          \
     {                                                                                              \
         T v = 0;                                                                                   \
-        if ((uint64_t)(off + 1) * bits <= (uint64_t)s.data_words * 64)                             \
+        if (((uint64_t)off + 1) * bits <= (uint64_t)s.data_words * 64)                             \
             memcpy(&v, s.data + (size_t)off * (bits / 8), sizeof v);                               \
         return v;                                                                                  \
     }
