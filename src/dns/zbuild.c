@@ -11,7 +11,7 @@ struct brr {
 struct bset {
     uint16_t type;
     uint32_t ttl;
-    unsigned long line;
+    unsigned long line, line2; /* of the first and the second RR, for messages */
     size_t n, cap;
     struct brr *rr;
 };
@@ -164,7 +164,7 @@ static int add_rr(struct zbuild *b, struct bnode *n, uint16_t type, uint32_t ttl
     }
     s->rr[s->n].len = rdlen;
     s->rr[s->n].data = data;
-    s->n++;
+    if (++s->n == 2) s->line2 = line;
     return 1;
 }
 
@@ -243,23 +243,27 @@ static int where(struct zbuild *b, unsigned long line, struct err *e, const char
     return err_set(e, "%s %s", fmt, name);
 }
 
-static int check_node(struct zbuild *b, struct bnode *n, struct err *e)
+/* Zone content rules (RFC 1034 §3.6.2, RFC 6672 §2.4, one SOA at the apex).
+ * *line gets the line of the record that broke the rule. */
+static int check_node(struct zbuild *b, struct bnode *n, struct err *e, unsigned long *line)
 {
     char t[DNS_NAME_TEXT_MAX];
     bool apex = n->len == b->apex_len && memcmp(n->name, b->apex, n->len) == 0;
     struct bset *cname = find_set(n, DNS_T_CNAME), *soa = find_set(n, DNS_T_SOA),
                 *dname = find_set(n, DNS_T_DNAME);
     dns_name_to_text(n->name, t, sizeof t);
-    if (soa && !apex) return where(b, soa->line, e, "SOA record not at the zone apex:", t);
-    if (soa && soa->n != 1) return where(b, soa->line, e, "more than one SOA record at", t);
-    if (dname && dname->n != 1) return where(b, dname->line, e, "more than one DNAME record at", t);
-    if (cname) {
-        if (cname->n != 1) return where(b, cname->line, e, "more than one CNAME record at", t);
-        for (size_t i = 0; i < n->nsets; i++) {
-            uint16_t ty = n->sets[i].type;
-            if (ty != DNS_T_CNAME && ty != DNS_T_RRSIG && ty != DNS_T_NSEC)
-                return where(b, n->sets[i].line > cname->line ? n->sets[i].line : cname->line, e,
-                             "CNAME and other data at", t);
+    if (soa && !apex) return where(b, *line = soa->line, e, "SOA record not at the zone apex:", t);
+    if (soa && soa->n != 1)
+        return where(b, *line = soa->line2, e, "more than one SOA record at", t);
+    if (dname && dname->n != 1)
+        return where(b, *line = dname->line2, e, "more than one DNAME record at", t);
+    if (cname && cname->n != 1)
+        return where(b, *line = cname->line2, e, "more than one CNAME record at", t);
+    for (size_t i = 0; cname && i < n->nsets; i++) {
+        uint16_t ty = n->sets[i].type;
+        if (ty != DNS_T_CNAME && ty != DNS_T_RRSIG && ty != DNS_T_NSEC) {
+            *line = n->sets[i].line > cname->line ? n->sets[i].line : cname->line;
+            return where(b, *line, e, "CNAME and other data at", t);
         }
     }
     return 0;
@@ -340,12 +344,25 @@ int zb_freeze(struct zbuild *b, bool set_serial, uint32_t serial, struct zone_ve
      * ancestors without data become empty non-terminals. */
     size_t nodes = 0, snap;
     struct bnode **all = NULL;
+    /* Check every node; of several problems report the first in the file. */
+    unsigned long bad_line = 0;
+    bool bad = false;
+    for (size_t i = 0; i <= b->mask; i++)
+        for (struct bnode *n = b->tab[i]; n; n = n->next) {
+            struct err ne;
+            unsigned long line = 0;
+            if (n->nsets && check_node(b, n, &ne, &line) < 0 && (!bad || line < bad_line)) {
+                bad = true;
+                bad_line = line;
+                if (e) *e = ne;
+            }
+        }
+    if (bad) return -1;
 again:
     snap = b->mask;
     for (size_t i = 0; i <= snap; i++)
         for (struct bnode *n = b->tab[i]; n; n = n->next) {
             if (!n->nsets || n->mark) continue;
-            if (check_node(b, n, e) < 0) goto fail_marks;
             struct bnode *c = n;
             while (c && !c->mark) {
                 c->mark = true;

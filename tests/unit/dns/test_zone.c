@@ -100,7 +100,21 @@ static void test_load_errors(void **st)
         zone_load_string("$ORIGIN x.\n@ 60 SOA a b 1 2 3 4 5\n@ 60 SOA a b 2 2 3 4 5\n", "t",
                          N("x."), &v, &e),
         -1);
-    assert_string_equal(e.msg, "t:2: more than one SOA record at x.");
+    assert_string_equal(e.msg, "t:3: more than one SOA record at x.");
+    /* the same with names that reach the apex first (as an ancestor) */
+    char many[4096] = "$ORIGIN x.\n@ 60 SOA a b 1 2 3 4 5\n";
+    for (int i = 0; i < 60; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), "n%d 60 A 1.2.3.4\n", i);
+    strcat(many, "@ 60 SOA a b 2 2 3 4 5\n");
+    assert_int_equal(zone_load_string(many, "t", N("x."), &v, &e), -1);
+    assert_string_equal(e.msg, "t:63: more than one SOA record at x.");
+    /* several problems: the first in the file is reported */
+    assert_int_equal(
+        zone_load_string("$ORIGIN x.\n@ 60 SOA a b 1 2 3 4 5\nb 60 CNAME a\nb 60 CNAME "
+                         "c\na 60 CNAME x.\na 60 A 1.2.3.4\n",
+                         "t", N("x."), &v, &e),
+        -1);
+    assert_string_equal(e.msg, "t:4: more than one CNAME record at b.x.");
     assert_int_equal(
         zone_load_string("$ORIGIN x.\n@ 60 SOA a b 1 2 3 4 5\nsub 60 SOA a b 1 2 3 4 5\n", "t",
                          N("x."), &v, &e),
