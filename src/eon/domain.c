@@ -81,7 +81,9 @@ int eon_subdomain_check(const char *sub, const char *parent, struct err *e)
     uint8_t w[DNS_NAME_MAX];
     struct err ne;
     if (strlen(full) > 253 || dns_name_from_text(full, root_name, w, &ne) < 0)
-        return err_set(e, "invalid subdomain '%.300s': %s.%s is longer than a DNS name may be", sub,
+        return err_set(e,
+                       "invalid subdomain '%.100s...': with %.200s it is longer than a DNS name "
+                       "may be (255 bytes)",
                        sub, parent);
     return 0;
 }
