@@ -109,8 +109,10 @@ start_knotd() {
         kport=$(pick_port) || break
         rm -rf "$tmp/knot"
         mkdir -p "$tmp/knot/db"
-        # max-udp-payload 4096: see the comment on the bufsize=4096 queries
-        # in queries.txt.
+        # udp-max-payload 4096: capd answers up to the client's EDNS size,
+        # at most its 4096-byte UDP buffer (dns/query.h, net/udp.c); Knot
+        # answers up to min(client size, udp-max-payload), 1232 by default.
+        # With 4096 both apply the same limit to every +bufsize query.
         cat >"$tmp/knot/knot.conf" <<EOF
 server:
     rundir: "$tmp/knot"
