@@ -9,6 +9,7 @@
  */
 #include "dns/name.h"
 #include "dns/zone.h"
+#include "eon/server.h"
 #include "net/addr.h"
 #include "net/tcp.h"
 #include "net/udp.h"
@@ -37,6 +38,7 @@ struct capd_config {
     uint16_t port;
     bool udp, tcp;
     int log_level;
+    struct eon_config eon; /* the Cap'n Proto side: src/eon/server.h */
 };
 
 static int list_add(struct capd_list *l, const char *what, const char *v, struct err *e)
@@ -96,7 +98,49 @@ static int set_log_level(struct capd_config *c, const char *a, struct err *e)
     return 0;
 }
 
-enum { OPT_LONG_ONLY = 256, OPT_AUTHORITATIVE, OPT_PROTO, OPT_HELP };
+static int set_state_dir(struct capd_config *c, const char *a, struct err *e)
+{
+    (void)e;
+    c->eon.state_dir = a;
+    return 0;
+}
+static int set_capnp_listen(struct capd_config *c, const char *a, struct err *e)
+{
+    (void)e;
+    c->eon.listen_address = a;
+    return 0;
+}
+static int set_capnp_key(struct capd_config *c, const char *a, struct err *e)
+{
+    (void)e;
+    c->eon.secret_key_file = a;
+    return 0;
+}
+static int set_capnp_public(struct capd_config *c, const char *a, struct err *e)
+{
+    (void)e;
+    c->eon.public_address = a;
+    return 0;
+}
+static int set_capnp_no_tls(struct capd_config *c, const char *a, struct err *e)
+{
+    (void)a;
+    (void)e;
+    c->eon.disable_tls = true;
+    return 0;
+}
+
+enum {
+    OPT_LONG_ONLY = 256,
+    OPT_AUTHORITATIVE,
+    OPT_PROTO,
+    OPT_HELP,
+    OPT_STATE_DIR,
+    OPT_CAPNP_LISTEN,
+    OPT_CAPNP_KEY,
+    OPT_CAPNP_PUBLIC,
+    OPT_CAPNP_NO_TLS,
+};
 
 struct capd_option {
     const char *name; /* long name */
@@ -120,6 +164,20 @@ static const struct capd_option options[] = {
     {"log-level", 'l', "0..3",
      "0 errors only (default), 1 one line per query and answer, 2 all fields, 3 hex dumps",
      set_log_level},
+    {"state-dir", OPT_STATE_DIR, "DIR",
+     "state directory: capability files, saved capabilities, update journal (default state)",
+     set_state_dir},
+    {"capnp-listen-address", OPT_CAPNP_LISTEN, "tcp:HOST:PORT|unix:PATH",
+     "serve the Cap'n Proto interface here (HOST may be a name in our own zones); "
+     "without it capd serves DNS only",
+     set_capnp_listen},
+    {"capnp-secret-key-file", OPT_CAPNP_KEY, "PATH",
+     "the server's TLS key (PEM, created if missing; \"\" for an ephemeral key)",
+     set_capnp_key},
+    {"capnp-public-address", OPT_CAPNP_PUBLIC, "tcp:HOST:PORT|unix:PATH",
+     "address written into capability URIs (default: the listen address)", set_capnp_public},
+    {"capnp-disable-tls", OPT_CAPNP_NO_TLS, NULL, "serve Cap'n Proto without TLS",
+     set_capnp_no_tls},
     {"help", OPT_HELP, NULL, "print this help and exit", NULL},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
@@ -127,7 +185,8 @@ static const struct capd_option options[] = {
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: capd [OPTION]...\n"
-               "Authoritative DNS server of ceon: serves zones over UDP and TCP.\n\n");
+               "Authoritative DNS server of ceon: serves zones over UDP and TCP, and\n"
+               "capabilities to update them over Cap'n Proto.\n\n");
     for (size_t i = 0; i < NOPTIONS; i++) {
         const struct capd_option *o = &options[i];
         if (!o->help) continue;
@@ -226,6 +285,7 @@ struct capd {
     size_t naddrs;
     struct dns_tcp *tcp;
     struct udp_server *udp;
+    struct eon_server *eon;
 };
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -234,6 +294,7 @@ static void on_signal(uv_signal_t *s, int signum)
     log_info("%s: stopping", strsignal(signum));
     dns_tcp_stop(d->tcp);
     d->tcp = NULL;
+    eon_server_stop(d->eon);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
 }
@@ -283,7 +344,12 @@ int main(int argc, char **argv)
     uv_signal_start(&d.sigterm, on_signal, SIGTERM);
     uv_signal_start(&d.sigint, on_signal, SIGINT);
 
-    if (load_zones(&d.cfg, &d.zones, &e) < 0 || start_dns(&d, &e) < 0) goto out;
+    /* The journal is replayed before DNS starts, so the first answer
+     * already has every acknowledged update. */
+    if (load_zones(&d.cfg, &d.zones, &e) < 0 ||
+        eon_server_open(&d.cfg.eon, &d.zones, &d.eon, &e) < 0 || start_dns(&d, &e) < 0 ||
+        eon_server_listen(d.eon, &d.loop, &e) < 0)
+        goto out;
     log_info("serving %zu zone(s) on port %u (%s%s%s, %zu UDP workers)",
              zone_set_current(&d.zones)->n, d.cfg.port, d.cfg.udp ? "udp" : "",
              d.cfg.udp && d.cfg.tcp ? "+" : "", d.cfg.tcp ? "tcp" : "", udp_worker_count(d.udp));
@@ -295,9 +361,11 @@ out:
         uv_close((uv_handle_t *)&d.sigint, NULL);
     }
     dns_tcp_stop(d.tcp);
+    eon_server_stop(d.eon);
     udp_stop(d.udp);
     /* Let close callbacks release what is left, then close the loop. */
     uv_run(&d.loop, UV_RUN_DEFAULT);
+    eon_server_free(d.eon);
     uv_loop_close(&d.loop);
     zone_set_handle_destroy(&d.zones);
     rcu_thread_online();
