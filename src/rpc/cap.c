@@ -294,6 +294,7 @@ struct rpc_call *call_new(struct rpc_vat *v)
 
 void call_free(struct rpc_call *c)
 {
+    if (c->answer && c->answer->call == c) c->answer->call = NULL;
     for (uint32_t i = 0; i < c->npcaps; i++)
         rpc_cap_unref(c->pcaps[i]);
     free(c->pcaps);

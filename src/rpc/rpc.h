@@ -188,6 +188,9 @@ uv_loop_t *rpc_vat_loop(struct rpc_vat *v);
 int rpc_vat_listen(struct rpc_vat *v, const char *addr, struct err *e);
 /* Listens on a resolved TCP address. */
 int rpc_vat_listen_sockaddr(struct rpc_vat *v, const struct sockaddr *sa, struct err *e);
+/* Serves an already connected stream socket (unix or TCP; e.g. one end
+ * of a socketpair), which the vat now owns. */
+int rpc_vat_serve_fd(struct rpc_vat *v, int fd, struct err *e);
 /* The port actually bound by the last TCP listen (for port 0). */
 int rpc_vat_bound_port(struct rpc_vat *v);
 /* What goes into URIs: "tcp:HOST:PORT" or "unix:PATH". Default: the

@@ -118,6 +118,34 @@ static void on_connection(uv_stream_t *server, int status)
     conn_start_reading(c);
 }
 
+int rpc_vat_serve_fd(struct rpc_vat *v, int fd, struct err *e)
+{
+    struct rpc_conn *c = conn_new(v);
+    if (!c) return err_set(e, "out of memory");
+    /* A pipe handle works for any stream socket. */
+    c->is_pipe = true;
+    int r = uv_pipe_init(v->loop, &c->h.pipe, 0);
+    if (r == 0) {
+        c->h.h.data = c;
+        c->handle_open = true;
+        r = uv_pipe_open(&c->h.pipe, fd);
+    }
+    if (r < 0) {
+        err_set(e, "cannot serve fd %d: %s", fd, uv_strerror(r));
+        conn_close(c, e->msg);
+        return -1;
+    }
+    if (v->tls) {
+        c->tls = tls_session_server(v->key, e);
+        if (!c->tls) {
+            conn_close(c, e->msg);
+            return -1;
+        }
+    }
+    conn_start_reading(c);
+    return 0;
+}
+
 static int add_listener(struct rpc_vat *v, uv_handle_t *h, struct err *e)
 {
     uv_handle_t **nl = realloc(v->listeners, sizeof *nl * (v->nlisteners + 1));
