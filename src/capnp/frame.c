@@ -90,7 +90,7 @@ int capnp_framer_feed(struct capnp_framer *f, const void *data, size_t len, size
 int capnp_framer_take(struct capnp_framer *f, struct capnp_msg *m, struct err *e)
 {
     if (!f->ready) return err_set(e, "capnp: no complete message");
-    struct capnp_seg inl[4], *segs = f->nsegs <= 4 ? inl : calloc(f->nsegs, sizeof *segs);
+    struct capnp_seg inl[4] = {0}, *segs = f->nsegs <= 4 ? inl : calloc(f->nsegs, sizeof *segs);
     if (!segs) return err_set(e, "capnp: out of memory");
     size_t off = 0;
     for (uint32_t i = 0; i < f->nsegs; i++) {
