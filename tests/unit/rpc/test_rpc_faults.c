@@ -1,0 +1,329 @@
+/* Misbehaving peers, speaking raw frames over a socketpair to a vat on
+ * the default loop: each must lose only its own connection, and the vat
+ * must keep serving a well-behaved peer. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "capnp/frame.h"
+#include "rpc/rpc_int.h"
+#include "rpc/wire.h"
+#include "rpc_test_service.h"
+
+struct peer {
+    int fd;
+    struct capnp_framer f;
+    bool eof;
+    uint8_t pend[65536]; /* bytes read but not yet framed */
+    size_t npend;
+};
+
+static struct rpc_vat *make_vat(const struct rpc_vat_config *extra)
+{
+    struct err e;
+    struct rpc_vat_config cfg = {0};
+    if (extra) cfg = *extra;
+    cfg.disable_tls = true;
+    struct rpc_vat *v = rpc_vat_new(uv_default_loop(), &cfg, &e);
+    assert_non_null(v);
+    struct test_obj *root = test_obj_new("example.org", NULL);
+    assert_int_equal(rpc_vat_add_service(v, (const uint8_t *)"svc", 3, &root->o.cap, &e), 0);
+    rpc_cap_unref(&root->o.cap);
+    return v;
+}
+
+static void free_vat(struct rpc_vat *v)
+{
+    rpc_vat_free(v);
+    uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+}
+
+static void peer_open(struct peer *p, struct rpc_vat *v)
+{
+    int sv[2];
+    struct err e;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(rpc_vat_serve_fd(v, sv[0], &e), 0);
+    p->fd = sv[1];
+    p->eof = false;
+    p->npend = 0;
+    fcntl(p->fd, F_SETFL, O_NONBLOCK);
+    capnp_framer_init(&p->f, 0, 0);
+}
+
+static void peer_close(struct peer *p)
+{
+    if (p->fd >= 0) close(p->fd);
+    p->fd = -1;
+    capnp_framer_free(&p->f);
+}
+
+static void pump(int ms)
+{
+    uint64_t end = uv_now(uv_default_loop()) + (uint64_t)ms;
+    do {
+        uv_run(uv_default_loop(), UV_RUN_NOWAIT);
+        usleep(1000);
+        uv_update_time(uv_default_loop());
+    } while (uv_now(uv_default_loop()) < end);
+}
+
+static void send_builder(struct peer *p, struct capnp_builder *b)
+{
+    uint8_t *buf;
+    size_t len;
+    struct err e;
+    assert_int_equal(capnp_builder_serialize(b, &buf, &len, &e), 0);
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(p->fd, buf + off, len - off);
+        if (w < 0 && errno == EAGAIN) {
+            pump(1);
+            continue;
+        }
+        assert_true(w > 0);
+        off += (size_t)w;
+    }
+    free(buf);
+    capnp_builder_free(b);
+}
+
+static capnp_struct_b msg_of(struct capnp_builder *b, uint16_t which, uint16_t w, uint16_t n)
+{
+    capnp_builder_init(b, 0);
+    capnp_struct_b m = capnp_ptr_b_init_struct(capnp_builder_root(b), MSG_WORDS, MSG_PTRS);
+    capnp_struct_b_set_u16(m, 0, which);
+    return capnp_ptr_b_init_struct(capnp_struct_b_ptr(m, 0), w, n);
+}
+
+static void send_bootstrap(struct peer *p, uint32_t qid)
+{
+    struct capnp_builder b;
+    capnp_struct_b boot = msg_of(&b, MSG_BOOTSTRAP, BOOT_WORDS, BOOT_PTRS);
+    capnp_struct_b_set_u32(boot, 0, qid);
+    capnp_ptr_b_set_text(capnp_struct_b_ptr(boot, 0), "svc", 3);
+    send_builder(p, &b);
+}
+
+/* A call on the bootstrap answer (question 0) with one text param. */
+static void send_call(struct peer *p, uint32_t qid, uint16_t method, const char *text, size_t n)
+{
+    struct capnp_builder b;
+    capnp_struct_b call = msg_of(&b, MSG_CALL, CALL_WORDS, CALL_PTRS);
+    capnp_struct_b_set_u32(call, 0, qid);
+    capnp_struct_b_set_u64(call, 1, TEST_IFACE);
+    capnp_struct_b_set_u16(call, 2, method);
+    capnp_struct_b t = capnp_ptr_b_init_struct(capnp_struct_b_ptr(call, 0), TGT_WORDS, TGT_PTRS);
+    capnp_struct_b_set_u16(t, 2, 1);
+    capnp_struct_b pa = capnp_ptr_b_init_struct(capnp_struct_b_ptr(t, 0), PA_WORDS, PA_PTRS);
+    capnp_struct_b_set_u32(pa, 0, 0);
+    capnp_struct_b pay = capnp_ptr_b_init_struct(capnp_struct_b_ptr(call, 1), PAY_WORDS, PAY_PTRS);
+    capnp_struct_b prm = capnp_ptr_b_init_struct(capnp_struct_b_ptr(pay, 0), 0, 1);
+    capnp_ptr_b_set_text(capnp_struct_b_ptr(prm, 0), text, (uint32_t)n);
+    send_builder(p, &b);
+}
+
+static struct capnp_msg *take_pending(struct peer *p)
+{
+    while (p->npend) {
+        size_t used = 0;
+        struct err e;
+        int rc = capnp_framer_feed(&p->f, p->pend, p->npend, &used, &e);
+        assert_true(rc >= 0);
+        memmove(p->pend, p->pend + used, p->npend - used);
+        p->npend -= used;
+        if (rc == 1) {
+            struct capnp_msg *m = calloc(1, sizeof *m);
+            assert_int_equal(capnp_framer_take(&p->f, m, &e), 0);
+            return m;
+        }
+        if (used == 0) break;
+    }
+    return NULL;
+}
+
+/* The next message from the vat (NULL on EOF or after ms). */
+static struct capnp_msg *peer_read(struct peer *p, int ms)
+{
+    uint64_t end = uv_now(uv_default_loop()) + (uint64_t)ms;
+    for (;;) {
+        struct capnp_msg *m = take_pending(p);
+        if (m) return m;
+        ssize_t r = read(p->fd, p->pend + p->npend, sizeof p->pend - p->npend);
+        if (r == 0) {
+            p->eof = true;
+            return NULL;
+        }
+        if (r > 0) {
+            p->npend += (size_t)r;
+            continue;
+        }
+        if (uv_now(uv_default_loop()) >= end) return NULL;
+        pump(1);
+    }
+}
+
+static uint16_t which_of(struct capnp_msg *m)
+{
+    return capnp_struct_r_u16(capnp_ptr_r_struct(capnp_msg_root(m)), 0);
+}
+
+static capnp_struct_r body_of(struct capnp_msg *m)
+{
+    return capnp_ptr_r_struct(capnp_struct_r_ptr(capnp_ptr_r_struct(capnp_msg_root(m)), 0));
+}
+
+/* A fresh, polite peer gets its echo answered. */
+static void check_healthy(struct rpc_vat *v)
+{
+    struct peer p;
+    peer_open(&p, v);
+    send_bootstrap(&p, 0);
+    send_call(&p, 1, 0, "fine", 4);
+    bool got = false;
+    for (int i = 0; i < 4 && !got; i++) {
+        struct capnp_msg *m = peer_read(&p, 2000);
+        assert_non_null(m);
+        if (which_of(m) == MSG_RETURN && capnp_struct_r_u32(body_of(m), 0) == 1) {
+            capnp_struct_r payload = capnp_ptr_r_struct(capnp_struct_r_ptr(body_of(m), 0));
+            uint32_t n;
+            const char *t = p0_text(capnp_struct_r_ptr(payload, 0), &n);
+            assert_int_equal(n, 4);
+            assert_memory_equal(t, "fine", 4);
+            got = true;
+        }
+        msg_destroy(m);
+    }
+    assert_true(got);
+    peer_close(&p);
+    pump(20);
+}
+
+static void test_disconnect_mid_call(void **state)
+{
+    (void)state;
+    struct rpc_vat *v = make_vat(NULL);
+    struct peer p;
+    peer_open(&p, v);
+    send_bootstrap(&p, 0);
+    send_call(&p, 1, 4, "later", 5); /* answered from a timer */
+    pump(5);
+    peer_close(&p);
+    pump(60); /* the timer fires and answers into the void */
+    struct rpc_stats s;
+    rpc_vat_stats(v, &s);
+    assert_int_equal(s.conns, 0);
+    check_healthy(v);
+    free_vat(v);
+}
+
+static void test_peer_never_reads(void **state)
+{
+    (void)state;
+    struct rpc_vat_config cfg = {.max_write_queue = 256 * 1024};
+    struct rpc_vat *v = make_vat(&cfg);
+    struct peer p;
+    peer_open(&p, v);
+    send_bootstrap(&p, 0);
+    char *big = malloc(64 * 1024);
+    memset(big, 'x', 64 * 1024);
+    struct rpc_stats s;
+    for (uint32_t q = 1; q < 400; q++) {
+        send_call(&p, q, 0, big, 64 * 1024);
+        pump(0);
+        rpc_vat_stats(v, &s);
+        if (s.conns == 0) break;
+    }
+    free(big);
+    rpc_vat_stats(v, &s);
+    assert_int_equal(s.conns, 0); /* cut off, not buffered without end */
+    peer_close(&p);
+    check_healthy(v);
+    free_vat(v);
+}
+
+static void test_oversized_frame(void **state)
+{
+    (void)state;
+    struct rpc_vat_config cfg = {.max_message_bytes = 64 * 1024};
+    struct rpc_vat *v = make_vat(&cfg);
+    struct peer p;
+    peer_open(&p, v);
+    /* One segment of a million words. */
+    uint8_t hdr[8] = {0, 0, 0, 0, 0x40, 0x42, 0x0f, 0};
+    assert_int_equal(write(p.fd, hdr, 8), 8);
+    struct capnp_msg *m = peer_read(&p, 2000);
+    assert_non_null(m);
+    assert_int_equal(which_of(m), MSG_ABORT);
+    msg_destroy(m);
+    assert_null(peer_read(&p, 2000));
+    assert_true(p.eof);
+    peer_close(&p);
+    check_healthy(v);
+    free_vat(v);
+}
+
+static void test_garbage_after_message(void **state)
+{
+    (void)state;
+    struct rpc_vat *v = make_vat(NULL);
+    struct peer p;
+    peer_open(&p, v);
+    send_bootstrap(&p, 0);
+    uint8_t junk[24];
+    memset(junk, 0xff, sizeof junk);
+    assert_int_equal(write(p.fd, junk, sizeof junk), (ssize_t)sizeof junk);
+    struct capnp_msg *m = peer_read(&p, 2000);
+    assert_non_null(m);
+    assert_int_equal(which_of(m), MSG_RETURN); /* the valid message was served */
+    msg_destroy(m);
+    m = peer_read(&p, 2000);
+    assert_non_null(m);
+    assert_int_equal(which_of(m), MSG_ABORT);
+    msg_destroy(m);
+    assert_null(peer_read(&p, 2000));
+    assert_true(p.eof);
+    peer_close(&p);
+    check_healthy(v);
+    free_vat(v);
+}
+
+static void test_too_many_questions(void **state)
+{
+    (void)state;
+    struct rpc_vat_config cfg = {.max_questions = 8};
+    struct rpc_vat *v = make_vat(&cfg);
+    struct peer p;
+    peer_open(&p, v);
+    send_bootstrap(&p, 0);
+    for (uint32_t q = 1; q < 12; q++)
+        send_call(&p, q, 4, "later", 5); /* all pending at once */
+    bool aborted = false;
+    for (int i = 0; i < 20 && !aborted; i++) {
+        struct capnp_msg *m = peer_read(&p, 2000);
+        if (!m) break;
+        aborted = which_of(m) == MSG_ABORT;
+        msg_destroy(m);
+    }
+    assert_true(aborted);
+    peer_close(&p);
+    pump(60);
+    check_healthy(v);
+    free_vat(v);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_disconnect_mid_call), cmocka_unit_test(test_peer_never_reads),
+        cmocka_unit_test(test_oversized_frame),     cmocka_unit_test(test_garbage_after_message),
+        cmocka_unit_test(test_too_many_questions),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
