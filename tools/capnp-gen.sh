@@ -21,4 +21,4 @@ gen() {
 gen tools/capnpc-c/gen --src-prefix="$inc" "$inc/capnp/schema.capnp"
 gen src/rpc/gen --src-prefix="$inc" "$inc/capnp/rpc.capnp" "$inc/capnp/persistent.capnp"
 gen src/eon/gen schema/eon.capnp schema/store.capnp
-gen tests/unit/capnp/gen tests/unit/capnp/test.capnp
+gen tests/unit/capnp/gen tests/unit/capnp/test.capnp tests/unit/capnp/test_import.capnp

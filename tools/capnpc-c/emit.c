@@ -516,6 +516,17 @@ static void collect_imports(struct node **list, size_t n, const char *own, const
                             size_t *ninc)
 {
     for (size_t i = 0; i < n; i++) {
+        if (schema_Node_which(list[i]->r) == schema_Node_interface) {
+            /* Explicit parameter types get P_I_method_Params typedefs. */
+            schema_Method_LR ms =
+                schema_Node_interface_get_methods(schema_Node_get_interface(list[i]->r));
+            for (uint32_t j = 0; j < schema_Method_LR_len(ms); j++) {
+                schema_Method_R m = schema_Method_LR_at(ms, j);
+                note_import(inc, ninc, own, schema_Method_get_paramStructType(m));
+                note_import(inc, ninc, own, schema_Method_get_resultStructType(m));
+            }
+            continue;
+        }
         if (schema_Node_which(list[i]->r) != schema_Node_struct) continue;
         schema_Field_LR fs = schema_Node_struct_get_fields(schema_Node_get_struct(list[i]->r));
         for (uint32_t j = 0; j < schema_Field_LR_len(fs); j++) {

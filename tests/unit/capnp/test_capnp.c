@@ -13,6 +13,7 @@
 #include "capnp/capnp.h"
 #include "capnp/frame.h"
 #include "gen/test.capnp.h"
+#include "gen/test_import.capnp.h"
 
 static uint64_t sptr(int32_t off, uint16_t dw, uint16_t np)
 {
@@ -510,6 +511,33 @@ static void zero_sized_and_generated_constants(void **state)
     assert_true(test_All_ID == 0xc42cd8d5011d9023ull); /* capnp compile -ocapnp */
 }
 
+static void imported_types(void **state)
+{
+    (void)state;
+    struct capnp_builder b;
+    capnp_builder_init(&b, 0);
+    test_import_Outer_B o = test_import_Outer_new_root(&b);
+    test_All_set_i32(test_import_Outer_init_all(o), -9);
+    capnp_list_b cl = test_import_Outer_init_colors(o, 2);
+    capnp_list_b_set_u16(cl, 1, test_Color_blue);
+    test_Inner_set_a(test_Inner_LB_at(test_import_Outer_init_inners(o, 1), 0), 5);
+    struct capnp_msg m;
+    struct err e;
+    assert_int_equal(capnp_msg_from_builder(&m, &b, &e), 0);
+    test_import_Outer_R r = test_import_Outer_read_root(&m);
+    assert_int_equal(test_All_get_i32(test_import_Outer_get_all(r)), -9);
+    assert_int_equal(capnp_list_r_u16(test_import_Outer_get_colors(r), 1), test_Color_blue);
+    assert_int_equal(test_Inner_get_a(test_Inner_LR_at(test_import_Outer_get_inners(r), 0)), 5);
+    assert_int_equal(test_import_Outer_get_color(r), test_Color_green); /* default */
+    /* An explicit parameter type is also reachable as Svc_take_Params. */
+    test_import_Svc_take_Params_R p = test_Inner_from_ptr((capnp_ptr_r){0});
+    assert_int_equal(test_Inner_get_a(p), 0);
+    assert_int_equal(test_import_Svc_take_ORDINAL, 0);
+    assert_null(capnp_msg_error(&m));
+    capnp_msg_free(&m);
+    capnp_builder_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -524,6 +552,7 @@ int main(void)
         cmocka_unit_test(copy_between_messages),
         cmocka_unit_test(schema_evolution),
         cmocka_unit_test(zero_sized_and_generated_constants),
+        cmocka_unit_test(imported_types),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
