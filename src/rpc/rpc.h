@@ -177,6 +177,7 @@ struct rpc_vat_config {
     size_t max_write_queue;      /* unsent bytes before aborting; 0 = 64 MiB */
 };
 
+/* Also sets SIGPIPE to ignored if it has the default action. */
 struct rpc_vat *rpc_vat_new(uv_loop_t *loop, const struct rpc_vat_config *cfg, struct err *e);
 /* Closes every connection and listener and frees the vat. Run the loop
  * afterwards so libuv can finish closing handles. */

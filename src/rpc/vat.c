@@ -1,6 +1,7 @@
 /* The vat: configuration, listeners, the restorer (service IDs ->
  * capabilities), sturdy ref URIs, client connections. */
 #include <netdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,12 @@ struct rpc_vat *rpc_vat_new(uv_loop_t *loop, const struct rpc_vat_config *cfg, s
         return NULL;
     }
     v->loop = loop;
+    /* A peer that goes away while we write must cost a connection, not
+     * the process: libuv leaves SIGPIPE alone, so ignore it unless the
+     * program has its own handler. */
+    struct sigaction old;
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+        signal(SIGPIPE, SIG_IGN);
     if (cfg) v->cfg = *cfg;
     if (!v->cfg.max_message_bytes) v->cfg.max_message_bytes = 16u << 20;
     if (!v->cfg.max_questions) v->cfg.max_questions = 4096;
