@@ -5,9 +5,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rpc/gen/rpc.capnp.h"
 #include "rpc/rpc_int.h"
 #include "rpc/wire.h"
 #include "util/log.h"
+
+/* wire.h's layout agrees with the generated code for rpc.capnp. */
+_Static_assert((int)MSG_WORDS == (int)rpc_Message_DATA_WORDS &&
+                   (int)MSG_PTRS == (int)rpc_Message_PTR_COUNT,
+               "Message");
+_Static_assert((int)CALL_WORDS == (int)rpc_Call_DATA_WORDS &&
+                   (int)CALL_PTRS == (int)rpc_Call_PTR_COUNT,
+               "Call");
+_Static_assert((int)RET_WORDS == (int)rpc_Return_DATA_WORDS &&
+                   (int)RET_PTRS == (int)rpc_Return_PTR_COUNT,
+               "Return");
+_Static_assert((int)BOOT_WORDS == (int)rpc_Bootstrap_DATA_WORDS &&
+                   (int)FIN_WORDS == (int)rpc_Finish_DATA_WORDS &&
+                   (int)REL_WORDS == (int)rpc_Release_DATA_WORDS &&
+                   (int)RES_WORDS == (int)rpc_Resolve_DATA_WORDS &&
+                   (int)DIS_WORDS == (int)rpc_Disembargo_DATA_WORDS &&
+                   (int)TGT_WORDS == (int)rpc_MessageTarget_DATA_WORDS &&
+                   (int)PAY_PTRS == (int)rpc_Payload_PTR_COUNT &&
+                   (int)CD_WORDS == (int)rpc_CapDescriptor_DATA_WORDS &&
+                   (int)PA_WORDS == (int)rpc_PromisedAnswer_DATA_WORDS &&
+                   (int)EXC_PTRS == (int)rpc_Exception_PTR_COUNT,
+               "struct sizes");
+_Static_assert((int)MSG_CALL == (int)rpc_Message_call &&
+                   (int)MSG_RETURN == (int)rpc_Message_return &&
+                   (int)MSG_BOOTSTRAP == (int)rpc_Message_bootstrap &&
+                   (int)MSG_DISEMBARGO == (int)rpc_Message_disembargo &&
+                   (int)RET_EXCEPTION == (int)rpc_Return_exception &&
+                   (int)RET_CANCELED == (int)rpc_Return_canceled,
+               "discriminants");
 
 #define u16r capnp_struct_r_u16
 #define u32r capnp_struct_r_u32

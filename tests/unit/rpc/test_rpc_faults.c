@@ -13,6 +13,7 @@
 
 #include "capnp/frame.h"
 #include "rpc/rpc_int.h"
+#include "rpc/gen/rpc.capnp.h"
 #include "rpc/wire.h"
 #include "rpc_test_service.h"
 
@@ -94,20 +95,15 @@ static void send_builder(struct peer *p, struct capnp_builder *b)
     capnp_builder_free(b);
 }
 
-static capnp_struct_b msg_of(struct capnp_builder *b, uint16_t which, uint16_t w, uint16_t n)
-{
-    capnp_builder_init(b, 0);
-    capnp_struct_b m = capnp_ptr_b_init_struct(capnp_builder_root(b), MSG_WORDS, MSG_PTRS);
-    capnp_struct_b_set_u16(m, 0, which);
-    return capnp_ptr_b_init_struct(capnp_struct_b_ptr(m, 0), w, n);
-}
-
+/* The peer side is written with the generated rpc.capnp code, an
+ * independent check of the vat's own layout (rpc/wire.h). */
 static void send_bootstrap(struct peer *p, uint32_t qid)
 {
     struct capnp_builder b;
-    capnp_struct_b boot = msg_of(&b, MSG_BOOTSTRAP, BOOT_WORDS, BOOT_PTRS);
-    capnp_struct_b_set_u32(boot, 0, qid);
-    capnp_ptr_b_set_text(capnp_struct_b_ptr(boot, 0), "svc", 3);
+    capnp_builder_init(&b, 0);
+    rpc_Bootstrap_B boot = rpc_Message_init_bootstrap(rpc_Message_new_root(&b));
+    rpc_Bootstrap_set_questionId(boot, qid);
+    capnp_ptr_b_set_text(rpc_Bootstrap_ptr_deprecatedObjectId(boot), "svc", 3);
     send_builder(p, &b);
 }
 
@@ -115,16 +111,15 @@ static void send_bootstrap(struct peer *p, uint32_t qid)
 static void send_call(struct peer *p, uint32_t qid, uint16_t method, const char *text, size_t n)
 {
     struct capnp_builder b;
-    capnp_struct_b call = msg_of(&b, MSG_CALL, CALL_WORDS, CALL_PTRS);
-    capnp_struct_b_set_u32(call, 0, qid);
-    capnp_struct_b_set_u64(call, 1, TEST_IFACE);
-    capnp_struct_b_set_u16(call, 2, method);
-    capnp_struct_b t = capnp_ptr_b_init_struct(capnp_struct_b_ptr(call, 0), TGT_WORDS, TGT_PTRS);
-    capnp_struct_b_set_u16(t, 2, 1);
-    capnp_struct_b pa = capnp_ptr_b_init_struct(capnp_struct_b_ptr(t, 0), PA_WORDS, PA_PTRS);
-    capnp_struct_b_set_u32(pa, 0, 0);
-    capnp_struct_b pay = capnp_ptr_b_init_struct(capnp_struct_b_ptr(call, 1), PAY_WORDS, PAY_PTRS);
-    capnp_struct_b prm = capnp_ptr_b_init_struct(capnp_struct_b_ptr(pay, 0), 0, 1);
+    capnp_builder_init(&b, 0);
+    rpc_Call_B call = rpc_Message_init_call(rpc_Message_new_root(&b));
+    rpc_Call_set_questionId(call, qid);
+    rpc_Call_set_interfaceId(call, TEST_IFACE);
+    rpc_Call_set_methodId(call, method);
+    rpc_PromisedAnswer_B pa = rpc_MessageTarget_init_promisedAnswer(rpc_Call_init_target(call));
+    rpc_PromisedAnswer_set_questionId(pa, 0);
+    rpc_Payload_B pay = rpc_Call_init_params(call);
+    capnp_struct_b prm = capnp_ptr_b_init_struct(rpc_Payload_ptr_content(pay), 0, 1);
     capnp_ptr_b_set_text(capnp_struct_b_ptr(prm, 0), text, (uint32_t)n);
     send_builder(p, &b);
 }
@@ -171,12 +166,7 @@ static struct capnp_msg *peer_read(struct peer *p, int ms)
 
 static uint16_t which_of(struct capnp_msg *m)
 {
-    return capnp_struct_r_u16(capnp_ptr_r_struct(capnp_msg_root(m)), 0);
-}
-
-static capnp_struct_r body_of(struct capnp_msg *m)
-{
-    return capnp_ptr_r_struct(capnp_struct_r_ptr(capnp_ptr_r_struct(capnp_msg_root(m)), 0));
+    return (uint16_t)rpc_Message_which(rpc_Message_read_root(m));
 }
 
 /* A fresh, polite peer gets its echo answered. */
@@ -190,10 +180,12 @@ static void check_healthy(struct rpc_vat *v)
     for (int i = 0; i < 4 && !got; i++) {
         struct capnp_msg *m = peer_read(&p, 2000);
         assert_non_null(m);
-        if (which_of(m) == MSG_RETURN && capnp_struct_r_u32(body_of(m), 0) == 1) {
-            capnp_struct_r payload = capnp_ptr_r_struct(capnp_struct_r_ptr(body_of(m), 0));
+        rpc_Return_R ret = rpc_Message_get_return(rpc_Message_read_root(m));
+        if (which_of(m) == rpc_Message_return && rpc_Return_get_answerId(ret) == 1) {
+            assert_int_equal(rpc_Return_which(ret), rpc_Return_results);
+            assert_false(rpc_Return_get_releaseParamCaps(ret));
             uint32_t n;
-            const char *t = p0_text(capnp_struct_r_ptr(payload, 0), &n);
+            const char *t = p0_text(rpc_Payload_get_content(rpc_Return_get_results(ret)), &n);
             assert_int_equal(n, 4);
             assert_memory_equal(t, "fine", 4);
             got = true;
