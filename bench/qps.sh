@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Queries per second and CPU per query: capd against knotd and nsd.
 #
-#   bench/qps.sh   (env: CAPD=path, BENCH_SECONDS=15, BENCH_THREADS=2,
+#   bench/qps.sh   (env: CAPD=path, BENCH_SECONDS=15, BENCH_THREADS=cores,
 #                   BENCH_SERVERS="capd knotd nsd")
 #
 # Generates one zone of 20,000 records, serves it on loopback from capd
@@ -20,7 +20,8 @@ export LC_ALL=C
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 secs=${BENCH_SECONDS:-15}
-threads=${BENCH_THREADS:-2}
+# capd runs one UDP worker per core; the peers get as many serving threads
+threads=${BENCH_THREADS:-$(nproc)}
 records=20000
 capd=${CAPD:-$root/build/release/src/cmd/capd}
 knotd=$(command -v knotd || echo /usr/sbin/knotd)
