@@ -2,7 +2,9 @@
  * libFuzzer target for the capnp reader and stream framing. The input is
  * read (1) as a whole framed message, walked generically and through the
  * generated rpc.capnp accessors, and deep-copied into a builder; and (2)
- * through capnp_framer in chunks whose sizes come from the input itself.
+ * through capnp_framer in chunks whose sizes come from the input itself;
+ * and (3) as packed bytes, unpacked, read, and checked to re-pack to the
+ * same message.
  * Any crash, sanitizer report or unbounded loop is a bug: hostile input
  * must end in a recorded error.
  */
@@ -13,6 +15,7 @@
 
 #include "capnp/capnp.h"
 #include "capnp/frame.h"
+#include "capnp/packed.h"
 #include "rpc/gen/rpc.capnp.h"
 
 static uint64_t sink;
@@ -134,5 +137,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     capnp_framer_free(&f);
+
+    /* The input as packed bytes: unpack (bounded), read, and re-pack. */
+    uint8_t *u;
+    size_t ulen;
+    if (capnp_unpack(data, size, 1 << 16, &u, &ulen, &e) == 0) {
+        whole(u, ulen);
+        size_t cap = capnp_pack_bound(ulen);
+        uint8_t *p = malloc(cap), *u2;
+        size_t plen = capnp_pack(u, ulen, p, cap), u2len;
+        if (ulen && plen == 0) abort();
+        if (capnp_unpack(p, plen, 1 << 16, &u2, &u2len, &e) < 0) abort();
+        if (u2len != ulen || memcmp(u, u2, ulen) != 0) abort(); /* pack/unpack round trip */
+        free(u2);
+        free(p);
+        free(u);
+    }
     return 0;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "capnp/capnp.h"
+#include "capnp/packed.h"
 #include "eon/gen/eon.capnp.h"
 #include "eon/gen/store.capnp.h"
 #include "gen/test.capnp.h"
@@ -500,8 +501,36 @@ static const struct icase cases[] = {
     {"rpc_bootstrap_objid", build_rpc, check_rpc, 3}, /* data/NAME.bin: written by libcapnp */
 };
 
+/* interop pack|unpack: stdin to stdout. */
+static int packing(bool pack)
+{
+    static uint8_t buf[1 << 20];
+    size_t len = fread(buf, 1, sizeof buf, stdin);
+    struct err e;
+    if (pack) {
+        size_t cap = capnp_pack_bound(len);
+        uint8_t *out = malloc(cap);
+        size_t n = capnp_pack(buf, len, out, cap);
+        if (n == 0 && len) return 1;
+        fwrite(out, 1, n, stdout);
+        free(out);
+        return 0;
+    }
+    uint8_t *out;
+    size_t n;
+    if (capnp_unpack(buf, len, 1 << 24, &out, &n, &e) < 0) {
+        fprintf(stderr, "interop: %s\n", e.msg);
+        return 1;
+    }
+    fwrite(out, 1, n, stdout);
+    free(out);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 2 && (strcmp(argv[1], "pack") == 0 || strcmp(argv[1], "unpack") == 0))
+        return packing(strcmp(argv[1], "pack") == 0);
     if (argc != 3) {
         fprintf(stderr, "usage: interop build|check CASE\n");
         return 2;

@@ -12,6 +12,7 @@
 
 #include "capnp/capnp.h"
 #include "capnp/frame.h"
+#include "capnp/packed.h"
 #include "gen/test.capnp.h"
 #include "gen/test_import.capnp.h"
 
@@ -538,6 +539,53 @@ static void imported_types(void **state)
     capnp_builder_free(&b);
 }
 
+static void packed_roundtrip_and_limits(void **state)
+{
+    (void)state;
+    /* Zero runs, dense runs (both past the 255-word count), sparse words. */
+    enum { W = 2000 };
+    uint8_t *in = calloc(W, 8);
+    srand(7);
+    for (int i = 300; i < 900; i++)
+        for (int j = 0; j < 8; j++)
+            in[i * 8 + j] = (uint8_t)(rand() % 255 + 1);
+    for (int i = 900; i < W; i++)
+        in[i * 8 + (i % 8)] = (uint8_t)i | 1;
+    size_t cap = capnp_pack_bound(W * 8);
+    uint8_t *p = malloc(cap);
+    size_t n = capnp_pack(in, W * 8, p, cap);
+    assert_true(n > 0 && n < W * 8);
+    uint8_t *out;
+    size_t olen;
+    struct err e;
+    assert_int_equal(capnp_unpack(p, n, W * 8, &out, &olen, &e), 0);
+    assert_int_equal(olen, W * 8);
+    assert_memory_equal(out, in, W * 8);
+    free(out);
+    /* Every truncation is an error or a shorter prefix, never a crash. */
+    for (size_t cut = 0; cut < n; cut += 7) {
+        if (capnp_unpack(p, cut, W * 8, &out, &olen, &e) == 0) {
+            assert_true(olen <= W * 8);
+            assert_memory_equal(out, in, olen);
+            free(out);
+        }
+    }
+    /* Amplification: 2 bytes claim 256 zero words. */
+    uint8_t bomb[2] = {0, 255};
+    assert_int_equal(capnp_unpack(bomb, 2, 1024, &out, &olen, &e), -1);
+    assert_non_null(strstr(e.msg, "expands"));
+    uint8_t trunc[3] = {0xff, 1, 2};
+    assert_int_equal(capnp_unpack(trunc, 3, 1024, &out, &olen, &e), -1);
+    assert_non_null(strstr(e.msg, "truncated"));
+    /* Worst case fits the bound: alternating dense and 6-byte words. */
+    for (int i = 0; i < W; i++)
+        for (int j = 0; j < 8; j++)
+            in[i * 8 + j] = (i % 2 == 0 || j < 6) ? (uint8_t)(j + 1) : 0;
+    assert_true(capnp_pack(in, W * 8, p, cap) > 0);
+    free(p);
+    free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -553,6 +601,7 @@ int main(void)
         cmocka_unit_test(schema_evolution),
         cmocka_unit_test(zero_sized_and_generated_constants),
         cmocka_unit_test(imported_types),
+        cmocka_unit_test(packed_roundtrip_and_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
