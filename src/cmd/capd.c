@@ -172,8 +172,7 @@ static const struct capd_option options[] = {
      "without it capd serves DNS only",
      set_capnp_listen},
     {"capnp-secret-key-file", OPT_CAPNP_KEY, "PATH",
-     "the server's TLS key (PEM, created if missing; \"\" for an ephemeral key)",
-     set_capnp_key},
+     "the server's TLS key (PEM, created if missing; \"\" for an ephemeral key)", set_capnp_key},
     {"capnp-public-address", OPT_CAPNP_PUBLIC, "tcp:HOST:PORT|unix:PATH",
      "address written into capability URIs (default: the listen address)", set_capnp_public},
     {"capnp-disable-tls", OPT_CAPNP_NO_TLS, NULL, "serve Cap'n Proto without TLS",
@@ -302,8 +301,14 @@ static void on_signal(uv_signal_t *s, int signum)
 static int start_dns(struct capd *d, struct err *e)
 {
     const struct capd_config *c = &d->cfg;
-    for (size_t i = 0; i < c->binds.n; i++)
-        if (net_addr_parse(&d->addrs[d->naddrs++], c->binds.v[i], c->port, e) < 0) return -1;
+    for (size_t i = 0; i < c->binds.n; i++) {
+        struct net_addr *a = &d->addrs[d->naddrs++];
+        if (net_addr_parse(a, c->binds.v[i], c->port, e) < 0) return -1;
+        /* net_addr_parse zeroes the padding, so equal addresses compare equal. */
+        for (struct net_addr *b = d->addrs; b < a; b++)
+            if (b->len == a->len && !memcmp(&b->ss, &a->ss, a->len))
+                return err_set(e, "--bind %s given twice", c->binds.v[i]);
+    }
     if (c->binds.n == 0) net_addr_parse(&d->addrs[d->naddrs++], "::", c->port, NULL);
 
     if (c->tcp) {

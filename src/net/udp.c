@@ -295,6 +295,7 @@ struct udp_server *udp_start(const struct udp_config *cfg, struct err *e)
             goto fail;
         }
         s->w[i]->running = true;
+        pthread_setname_np(s->w[i]->thread, "capd-udp");
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return s;

@@ -5,6 +5,7 @@
 #
 #   tests/e2e/dns_basic.sh CAPD
 #
+# Every capd gets its own --state-dir under the test's temporary directory.
 # Uses dig (bind9-dnsutils) and python3 (tests/e2e/dns_probe.py) on loopback
 # ports picked at random. Prints one line per check; any failure ends the
 # run with status 1 and capd's log.
@@ -84,7 +85,7 @@ start() {
     shift
     for try in 1 2 3 4 5; do
         port=$(pick_port) || break
-        "$capd" "$@" -p "$port" >"$tmp/$name.log" 2>&1 &
+        "$capd" --state-dir "$tmp/state.$name" "$@" -p "$port" >"$tmp/$name.log" 2>&1 &
         pid=$!
         for _ in $(seq 100); do
             kill -0 "$pid" 2>/dev/null || break
@@ -119,7 +120,7 @@ stop() {
 must_fail() {
     local name=$1 pat=$2 st lines
     shift 2
-    timeout 10 "$capd" "$@" >"$tmp/$name.out" 2>&1
+    timeout 10 "$capd" --state-dir "$tmp/state.$name" "$@" >"$tmp/$name.out" 2>&1
     st=$?
     [ "$st" -eq 1 ] || fail "$name: capd $* exited with $st, expected 1: $(cat "$tmp/$name.out")"
     lines=$(wc -l <"$tmp/$name.out")
@@ -142,6 +143,7 @@ must_fail bad-port '^capd: .*port' -p 70000
 must_fail bad-proto '^capd: .*proto' --proto sctp
 must_fail bad-level '^capd: .*log level' -l 9
 must_fail bad-address '^capd: .*address.*300\.1\.1\.1' -b 300.1.1.1 -p 53
+must_fail dup-bind '^capd: .*127\.0\.0\.1.*twice' -b 127.0.0.1 -b ::1 -b 127.0.0.1 -p 53
 must_fail stray-arg '^capd: .*unexpected' -z "$zone" extra
 must_fail missing-zone "^capd: .*$tmp/nope.zone" -z "$tmp/nope.zone" -b 127.0.0.1 -p 53
 printf '$ORIGIN bad.example.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\nwww A 1.2.3\n' >"$tmp/bad.zone"
@@ -238,7 +240,7 @@ ok "--proto udp: no TCP"
 stop "$pid"
 
 port=$(pick_port)
-"$capd" -z "$zone" -b 127.0.0.1 -p "$port" --proto tcp >"$tmp/tcponly.log" 2>&1 &
+"$capd" --state-dir "$tmp/state.tcponly" -z "$zone" -b 127.0.0.1 -p "$port" --proto tcp >"$tmp/tcponly.log" 2>&1 &
 pid=$!
 pids+=("$pid")
 for _ in $(seq 50); do q 127.0.0.1 "$port" example.org SOA +tcp +time=1 +tries=1 | grep -q 'status: NOERROR' && break; sleep 0.1; done
