@@ -115,7 +115,7 @@ static uint8_t *place(capnp_ptr_b p, uint64_t words, uint64_t bits, uint32_t *se
     if (b->segs[p.seg].cap - b->segs[p.seg].used >= words) {
         uint8_t *obj = alloc_in(b, p.seg, words, &s);
         int64_t off = (obj - p.p) / 8 - 1;
-        st64(p.p, bits | ((uint64_t)(uint32_t)(off << 2)));
+        st64(p.p, bits | (uint64_t)(uint32_t)((uint64_t)off << 2));
         *seg = s;
         return obj;
     }
