@@ -378,6 +378,8 @@ void conn_start_reading(struct rpc_conn *c)
 struct connecting {
     struct rpc_conn *c;
     struct addrinfo *ai, *cur;
+    struct addrinfo lit; /* an address literal needs no resolver */
+    struct sockaddr_storage lit_sa;
 };
 
 static void try_next(struct connecting *k);
@@ -434,7 +436,7 @@ static void try_next(struct connecting *k)
 {
     struct rpc_conn *c = k->c;
     if (c->closed) {
-        uv_freeaddrinfo(k->ai);
+        if (k->ai) uv_freeaddrinfo(k->ai);
         free(k);
         conn_unref(c);
         return;
@@ -515,6 +517,14 @@ struct rpc_conn *conn_connect(struct rpc_vat *v, const struct sturdy_ref *ref)
         c->handle_open = true;
         c->connect_req.data = k;
         uv_pipe_connect(&c->connect_req, &c->h.pipe, ref->path, on_connect);
+        return c;
+    }
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&k->lit_sa;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&k->lit_sa;
+    if (uv_ip4_addr(ref->host, ref->port, s4) == 0 || uv_ip6_addr(ref->host, ref->port, s6) == 0) {
+        k->lit.ai_addr = (struct sockaddr *)&k->lit_sa;
+        k->cur = &k->lit;
+        try_next(k);
         return c;
     }
     char port[8];

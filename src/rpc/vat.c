@@ -26,8 +26,7 @@ struct rpc_vat *rpc_vat_new(uv_loop_t *loop, const struct rpc_vat_config *cfg, s
      * the process: libuv leaves SIGPIPE alone, so ignore it unless the
      * program has its own handler. */
     struct sigaction old;
-    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
-        signal(SIGPIPE, SIG_IGN);
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL) signal(SIGPIPE, SIG_IGN);
     if (cfg) v->cfg = *cfg;
     if (!v->cfg.max_message_bytes) v->cfg.max_message_bytes = 16u << 20;
     if (!v->cfg.max_questions) v->cfg.max_questions = 4096;

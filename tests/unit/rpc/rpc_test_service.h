@@ -172,7 +172,7 @@ static struct test_obj *test_obj_new(const char *name, int *destroyed)
 {
     struct test_obj *o = calloc(1, sizeof *o);
     rpc_object_init(&o->o, &test_vt);
-    snprintf(o->name, sizeof o->name, "%s", name);
+    snprintf(o->name, sizeof o->name, "%.63s", name);
     o->destroyed = destroyed;
     return o;
 }

@@ -286,6 +286,28 @@ static void test_ordering(void **state)
     world_free(w);
 }
 
+static void test_resolver(void **state)
+{
+    (void)state;
+    /* A name goes through the resolver; "localhost" may give ::1 first,
+     * where nothing listens, and the next address is tried. */
+    struct world *w = world_new(false, NULL);
+    struct err e;
+    struct sturdy_ref ref;
+    assert_int_equal(sturdy_parse(w->uri, &ref, &e), 0);
+    strcpy(ref.host, "localhost");
+    struct rpc_cap *root = rpc_vat_restore(w->client, &ref);
+    expect_text(root, 0, "resolved", "resolved");
+    rpc_cap_unref(root);
+    strcpy(ref.host, "no-such-host.invalid");
+    root = rpc_vat_restore(w->client, &ref);
+    char *t = text_call(root, 0, "x", &e);
+    assert_null(t);
+    assert_non_null(strstr(e.msg, "cannot resolve no-such-host.invalid"));
+    rpc_cap_unref(root);
+    world_free(w);
+}
+
 static void test_unix_socket(void **state)
 {
     (void)state;
@@ -359,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_wrong_fingerprint_and_unknown_id),
         cmocka_unit_test(test_connection_refused),
         cmocka_unit_test(test_ordering),
+        cmocka_unit_test(test_resolver),
         cmocka_unit_test(test_unix_socket),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_idle_timeout),
