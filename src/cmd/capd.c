@@ -34,7 +34,7 @@ struct capd_list {
 struct capd_config {
     struct capd_list zonefiles;     /* -z */
     struct capd_list authoritative; /* -a: served without a zone file */
-    struct capd_list binds;         /* -b; empty: "::" */
+    struct capd_list binds;         /* -b; empty: "::" (or 0.0.0.0 without IPv6) */
     uint16_t port;
     bool udp, tcp;
     int log_level;
@@ -309,7 +309,9 @@ static int start_dns(struct capd *d, struct err *e)
             if (b->len == a->len && !memcmp(&b->ss, &a->ss, a->len))
                 return err_set(e, "--bind %s given twice", c->binds.v[i]);
     }
-    if (c->binds.n == 0) net_addr_parse(&d->addrs[d->naddrs++], "::", c->port, NULL);
+    if (c->binds.n == 0)
+        net_addr_parse(&d->addrs[d->naddrs++], net_ipv6_available() ? "::" : "0.0.0.0", c->port,
+                       NULL);
 
     if (c->tcp) {
         struct dns_tcp_config tc = {.addrs = d->addrs, .naddrs = d->naddrs, .zones = &d->zones};

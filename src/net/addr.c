@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 int net_addr_parse(struct net_addr *a, const char *text, uint16_t port, struct err *e)
 {
@@ -69,4 +70,12 @@ void net_addr_format(const struct sockaddr *sa, char *out, size_t cap)
         port = ntohs(s6->sin6_port);
     }
     snprintf(out, cap, "%s#%u", host, port);
+}
+
+bool net_ipv6_available(void)
+{
+    int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    close(fd);
+    return true;
 }

@@ -18,6 +18,9 @@ struct net_addr {
 /* Parses a numeric IPv4 or IPv6 address ("::", "127.0.0.1", "fe80::1%lo")
  * and sets the port. Brackets ("[::1]") are accepted for IPv6. */
 int net_addr_parse(struct net_addr *a, const char *text, uint16_t port, struct err *e);
+/* False on a kernel without IPv6 (booted with ipv6.disable=1): then the
+ * default listen address "::" cannot exist and "0.0.0.0" stands in. */
+bool net_ipv6_available(void);
 /* True for the IPv4 or IPv6 wildcard address. */
 bool net_addr_is_any(const struct net_addr *a);
 /* Writes "1.2.3.4#53" or "::1#53" (the dig notation) into out (NUL-terminated,
