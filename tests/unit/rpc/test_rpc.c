@@ -161,7 +161,7 @@ static void test_plain_and_pipelined(void **state)
 }
 
 static int notified;
-static char notified_text[64];
+static char notified_text[64], seen_order[64];
 
 static void cb_dispatch(struct rpc_object *self, struct rpc_call *call)
 {
@@ -169,6 +169,8 @@ static void cb_dispatch(struct rpc_object *self, struct rpc_call *call)
     uint32_t n;
     const char *s = p0_text(rpc_call_params(call), &n);
     snprintf(notified_text, sizeof notified_text, "%.*s", (int)n, s);
+    size_t len = strlen(seen_order);
+    if (n && len + 1 < sizeof seen_order) seen_order[len] = s[0];
     notified++;
     capnp_ptr_b_init_struct(rpc_call_results(call), 0, 0);
     rpc_call_return(call);
@@ -208,6 +210,91 @@ static void test_callback_tls(void **state)
     struct rpc_stats s;
     rpc_vat_stats(w->client, &s);
     assert_int_equal(s.exports, 0); /* the callback was released */
+    world_free(w);
+}
+
+static void test_reflection_order(void **state)
+{
+    (void)state;
+    /* Our own callback comes back from the server (identity); calls on
+     * the promise before and after it resolves go out and back through
+     * the server and arrive in order. */
+    struct world *w = world_new(false, NULL);
+    struct err e;
+    struct rpc_cap *root = rpc_vat_restore_uri(w->client, w->uri, &e);
+    struct rpc_object *cb = calloc(1, sizeof *cb);
+    rpc_object_init(cb, &cb_vt);
+    struct rpc_req *req = rpc_req_new(root, TEST_IFACE, 6);
+    capnp_struct_b p = capnp_ptr_b_init_struct(rpc_req_params(req), 0, 1);
+    capnp_ptr_b_set_cap(capnp_struct_b_ptr(p, 0), rpc_req_add_cap(req, &cb->cap));
+    struct rpc_promise *ip = rpc_req_send(req, NULL, NULL);
+    uint16_t path[] = {0};
+    struct rpc_cap *pc = rpc_promise_cap(ip, path, 1);
+    notified = 0;
+    seen_order[0] = 0;
+    struct rpc_promise *ns[6];
+    for (int i = 0; i < 6; i++) {
+        char t[2] = {(char)('1' + i), 0};
+        struct rpc_req *n = rpc_req_new(pc, CB_IFACE, 0);
+        capnp_struct_b np = capnp_ptr_b_init_struct(rpc_req_params(n), 0, 1);
+        capnp_ptr_b_set_text(capnp_struct_b_ptr(np, 0), t, 1);
+        ns[i] = rpc_req_send(n, NULL, NULL);
+        if (i == 2) {
+            struct rpc_response *r = rpc_promise_wait(ip, 5000, &e);
+            assert_non_null(r);
+            /* The result is our own object again. */
+            struct rpc_cap *back = rpc_response_cap(r, 0);
+            assert_ptr_equal(back, &cb->cap);
+            rpc_cap_unref(back);
+            rpc_response_free(r);
+        }
+    }
+    for (int i = 0; i < 6; i++) {
+        struct rpc_response *r = rpc_promise_wait(ns[i], 5000, &e);
+        if (!r) fail_msg("%s", e.msg);
+        rpc_response_free(r);
+        rpc_promise_unref(ns[i]);
+    }
+    assert_int_equal(notified, 6);
+    assert_string_equal(seen_order, "123456");
+    rpc_cap_unref(pc);
+    rpc_promise_unref(ip);
+    rpc_cap_unref(&cb->cap);
+    rpc_cap_unref(root);
+    run_until_quiet(w);
+    struct rpc_stats s;
+    rpc_vat_stats(w->client, &s);
+    assert_int_equal(s.exports, 0);
+    rpc_vat_stats(w->server, &s);
+    assert_int_equal(s.imports, 0);
+    world_free(w);
+}
+
+static void test_export_limit(void **state)
+{
+    (void)state;
+    struct rpc_vat_config cfg = {.max_exports = 8};
+    struct world *w = world_new(false, &cfg);
+    struct err e;
+    struct rpc_cap *root = rpc_vat_restore_uri(w->client, w->uri, &e);
+    struct rpc_response *kept[12];
+    int ok = 0;
+    for (int i = 0; i < 12; i++) {
+        kept[i] = rpc_call_wait(text_req(root, 1, "c"), 5000, &e);
+        if (kept[i])
+            ok++;
+        else
+            assert_non_null(strstr(e.msg, "too many capabilities"));
+    }
+    assert_true(ok >= 8 && ok < 12);
+    for (int i = 0; i < 12; i++)
+        rpc_response_free(kept[i]);
+    /* Released: calls work again. */
+    run_until_quiet(w);
+    struct rpc_response *r = rpc_call_wait(text_req(root, 1, "c"), 5000, &e);
+    assert_non_null(r);
+    rpc_response_free(r);
+    rpc_cap_unref(root);
     world_free(w);
 }
 
@@ -378,6 +465,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_and_pipelined),
         cmocka_unit_test(test_callback_tls),
+        cmocka_unit_test(test_reflection_order),
+        cmocka_unit_test(test_export_limit),
         cmocka_unit_test(test_wrong_fingerprint_and_unknown_id),
         cmocka_unit_test(test_connection_refused),
         cmocka_unit_test(test_ordering),
