@@ -44,6 +44,7 @@ struct dns_tcp {
     size_t nconns;
     struct tcp_conn *conns;
     bool stopping;
+    uint64_t accept_error_logged; /* uv_now of the last accept error logged */
     /* One answer at a time: the loop is single-threaded. */
     uint8_t answer[2 + TCP_MSG_MAX];
 };
@@ -256,7 +257,13 @@ static void connection_cb(uv_stream_t *l, int status)
 {
     struct dns_tcp *t = l->data;
     if (status < 0) {
-        log_error("TCP accept failed: %s", uv_strerror(status));
+        /* Typically out of file descriptors under a connection flood: say
+         * so at most once a second. */
+        uint64_t now = uv_now(t->loop);
+        if (now - t->accept_error_logged >= 1000 || t->accept_error_logged == 0) {
+            log_error("TCP accept failed: %s", uv_strerror(status));
+            t->accept_error_logged = now ? now : 1;
+        }
         return;
     }
     if (t->nconns >= t->max_conns) {
