@@ -2,9 +2,20 @@
 #include <ctype.h>
 #include <string.h>
 
+#define L4(c) c, c + 1, c + 2, c + 3
+#define L16(c) L4(c), L4(c + 4), L4(c + 8), L4(c + 12)
+#define L64(c) L16(c), L16(c + 16), L16(c + 32), L16(c + 48)
+const uint8_t dns_lower_tab[256] = {
+    L64(0), '@', L16('a'), L4('a' + 16), L4('a' + 20), 'y',      'z',      '[',
+    '\\',   ']', '^',      '_',          L16(96),      L16(112), L64(128), L64(192),
+};
+#undef L4
+#undef L16
+#undef L64
+
 static inline uint8_t lower(uint8_t c)
 {
-    return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+    return dns_lower_tab[c];
 }
 
 size_t dns_name_len(const uint8_t *n)
@@ -240,11 +251,23 @@ int dns_name_unpack(const uint8_t *pkt, size_t len, size_t *pos, uint8_t out[DNS
 
 uint32_t dns_name_hash(const uint8_t *lname, size_t len)
 {
-    /* FNV-1a: names are short, and this is cheap and well distributed. */
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) {
-        h ^= lname[i];
-        h *= 16777619u;
+    /* 8 bytes per step, multiply-xorshift mixing: names are short and this
+     * runs several times per query. Any function works as long as it is
+     * the same for the store and the lookup. */
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ len;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, lname + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
     }
-    return h;
+    if (i < len) {
+        uint64_t w = 0;
+        memcpy(&w, lname + i, len - i);
+        h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+        h ^= h >> 29;
+    }
+    h *= 0xff51afd7ed558ccdull;
+    return (uint32_t)(h >> 32);
 }

@@ -77,4 +77,12 @@ int dns_name_unpack(const uint8_t *pkt, size_t len, size_t *pos, uint8_t out[DNS
 
 /* Hash of the (already lowercased) wire name, for the zone store. */
 uint32_t dns_name_hash(const uint8_t *lname, size_t len);
+
+/* ASCII lowercase of every byte value (a table: the hot path lowercases
+ * every query name). */
+extern const uint8_t dns_lower_tab[256];
+static inline uint8_t dns_lower(uint8_t c)
+{
+    return dns_lower_tab[c];
+}
 #endif

@@ -2,6 +2,7 @@
 #include "dns/render.h"
 #include "dns/wire.h"
 #include "util/buf.h"
+#include <stddef.h>
 #include <string.h>
 
 #define OPT_RR_LEN 11 /* root owner, type, class, TTL, RDLENGTH 0 */
@@ -9,6 +10,7 @@
 
 struct qctx {
     const struct zone_version *v;
+    const struct zone_node *cut; /* set by a referral */
     uint16_t qtype;
     struct resp r;
     uint16_t rcode;
@@ -104,6 +106,7 @@ static enum find_kind find(const struct zone_version *v, const uint8_t *lname, u
 
 static void referral(struct qctx *c, const struct zone_node *cut)
 {
+    c->cut = cut;
     const struct dns_rrset *ns = node_rrset(cut, DNS_T_NS);
     int n = resp_rrset(&c->r, cut->name, ns, ns->ttl);
     if (!n) {
@@ -149,16 +152,24 @@ static void additional(struct qctx *c)
         static const uint16_t types[2] = {DNS_T_A, DNS_T_AAAA};
         for (int t = 0; t < 2; t++) {
             const struct dns_rrset *s = node_rrset(n, types[t]);
-            if (s) /* RFC 2181 §9: additional data that does not fit is left out, no TC */
-                c->ar = (uint16_t)(c->ar + resp_rrset(&c->r, c->add[i], s, s->ttl));
+            if (!s) continue;
+            int k = resp_rrset(&c->r, c->add[i], s, s->ttl);
+            c->ar = (uint16_t)(c->ar + k);
+            /* RFC 2181 §9: additional data that does not fit is left out, no
+             * TC; except glue below the cut of a referral (RFC 9471 §3.1) */
+            if (!k && c->cut && dns_name_is_subdomain(n->name, c->cut->name)) {
+                c->tc = true;
+                return;
+            }
         }
     }
 }
 
 /* Answers qtype at `node` for the name `owner`. Returns the next name of a
  * CNAME chain to follow, or NULL when done. */
+/* last: the chain limit is reached, a further redirection is not written. */
 static const uint8_t *answer_node(struct qctx *c, const struct zone_node *node,
-                                  const uint8_t *owner)
+                                  const uint8_t *owner, bool last)
 {
     if (!node->nrrsets) {
         negative(c);
@@ -177,7 +188,7 @@ static const uint8_t *answer_node(struct qctx *c, const struct zone_node *node,
     }
     const struct dns_rrset *cname = node_rrset(node, DNS_T_CNAME);
     if (cname) {
-        if (!answer_rrset(c, owner, cname)) return NULL;
+        if (last || !answer_rrset(c, owner, cname)) return NULL;
         return rr_rdata(cname->rdata);
     }
     negative(c);
@@ -187,10 +198,10 @@ static const uint8_t *answer_node(struct qctx *c, const struct zone_node *node,
 /* DNAME substitution (RFC 6672 §2.2): writes the DNAME and the synthesised
  * CNAME; returns the new name in buf, or NULL when done. */
 static const uint8_t *dname(struct qctx *c, const struct zone_node *node, const uint8_t *owner,
-                            uint8_t buf[DNS_NAME_MAX])
+                            bool last, uint8_t buf[DNS_NAME_MAX])
 {
     const struct dns_rrset *d = node_rrset(node, DNS_T_DNAME);
-    if (!answer_rrset(c, node->name, d)) return NULL;
+    if (last || !answer_rrset(c, node->name, d)) return NULL;
     const uint8_t *target = rr_rdata(d->rdata);
     size_t prefix = dns_name_len(owner) - node->name_len;
     size_t tlen = dns_name_len(target);
@@ -208,28 +219,35 @@ static const uint8_t *dname(struct qctx *c, const struct zone_node *node, const 
     return buf;
 }
 
-static void resolve(struct qctx *c, const uint8_t *qname)
+/* Answers qname (lq: its lowercase form) and follows CNAME/DNAME chains. */
+static void resolve(struct qctx *c, const uint8_t *qname, const uint8_t *lq)
 {
     uint8_t visited[DNS_CNAME_CHAIN_MAX + 1][DNS_NAME_MAX];
     uint8_t synth[2][DNS_NAME_MAX];
     const uint8_t *name = qname;
     for (int hop = 0; name && !c->tc; hop++) {
         uint8_t *l = visited[hop];
-        dns_name_lower(l, name);
+        if (hop == 0)
+            memcpy(l, lq, dns_name_len(lq));
+        else
+            dns_name_lower(l, name);
         if (hop > 0) {
             bool loop = false;
             for (int i = 0; i < hop; i++)
                 loop |= dns_name_equal(visited[i], l);
             /* out of zone, a loop, or too long: the resolver takes over */
-            if (loop || hop > DNS_CNAME_CHAIN_MAX || !dns_name_is_subdomain(l, c->v->apex)) return;
+            if (loop || !dns_name_is_subdomain(l, c->v->apex)) return;
         }
+        /* Knot 3.2 writes at most DNS_CNAME_CHAIN_MAX redirections, then still
+         * answers the last target if that needs no further redirection */
+        bool last = hop == DNS_CNAME_CHAIN_MAX;
         const struct zone_node *n;
         switch (find(c->v, l, c->qtype, &n)) {
         case F_EXACT:
-            name = answer_node(c, n, name);
+            name = answer_node(c, n, name, last);
             break;
         case F_WILDCARD:
-            name = answer_node(c, n, name);
+            name = answer_node(c, n, name, last);
             break;
         case F_NXDOMAIN:
             c->rcode = DNS_RC_NXDOMAIN;
@@ -240,10 +258,9 @@ static void resolve(struct qctx *c, const uint8_t *qname)
             referral(c, n);
             return;
         case F_DNAME:
-            name = dname(c, n, name, synth[hop & 1]);
+            name = dname(c, n, name, last, synth[hop & 1]);
             break;
         }
-        if (hop == DNS_CNAME_CHAIN_MAX) return;
     }
 }
 
@@ -265,14 +282,22 @@ size_t dns_answer(const struct zone_set *zs, const uint8_t *q, size_t qlen, uint
 {
     struct query_info dummy;
     if (!qi) qi = &dummy;
-    memset(qi, 0, sizeof *qi);
+    memset(qi, 0, offsetof(struct query_info, qname)); /* qname is filled when read */
+    memset(&qi->qname_len, 0, sizeof *qi - offsetof(struct query_info, qname_len));
     if (qlen < DNS_HEADER_LEN || outcap < DNS_HEADER_LEN) return 0;
     uint16_t qflags = be16(q + 2);
     if (qflags & DNS_F_QR) return 0;
     qi->id = be16(q);
     qi->opcode = DNS_OPCODE(qflags);
 
-    struct qctx c = {.aa = false, .rcode = DNS_RC_NOERROR};
+    struct qctx c; /* not zeroed as a whole: the tables in it are large */
+    c.v = NULL;
+    c.cut = NULL;
+    c.qtype = 0;
+    c.rcode = DNS_RC_NOERROR;
+    c.aa = c.tc = false;
+    c.an = c.ns = c.ar = 0;
+    c.nadd = 0;
     size_t cap = outcap > 65535 ? 65535 : outcap;
     resp_init(&c.r, out, cap);
     /* header: ID, QR, opcode, RD and CD copied; counts patched at the end */
@@ -367,13 +392,11 @@ size_t dns_answer(const struct zone_set *zs, const uint8_t *q, size_t qlen, uint
         c.rcode = DNS_RC_BADVERS;
     } else if (qi->opcode != DNS_OP_QUERY) {
         c.rcode = DNS_RC_NOTIMP;
-    } else if (qi->qtype == DNS_T_OPT || qi->qtype == DNS_T_TSIG || qi->qtype == DNS_T_TKEY) {
-        c.rcode = DNS_RC_FORMERR;
+    } else if (qi->qtype == 0 || qi->qtype == DNS_T_TSIG || qi->qtype == DNS_T_TKEY) {
+        c.rcode = DNS_RC_NOTIMP;
     } else if (qi->qtype == DNS_T_AXFR || qi->qtype == DNS_T_IXFR) {
         c.rcode = over_tcp ? DNS_RC_REFUSED : DNS_RC_NOTIMP;
-    } else if (qi->qtype == DNS_T_MAILA || qi->qtype == DNS_T_MAILB) {
-        c.rcode = DNS_RC_NOTIMP;
-    } else if (qi->qclass != DNS_CLASS_IN) {
+    } else if (qi->qclass != DNS_CLASS_IN && qi->qclass != DNS_CLASS_ANY) {
         c.rcode = DNS_RC_REFUSED;
     } else {
         uint8_t lq[DNS_NAME_MAX];
@@ -391,7 +414,7 @@ size_t dns_answer(const struct zone_set *zs, const uint8_t *q, size_t qlen, uint
             c.v = zone_current(z);
             c.qtype = qi->qtype;
             c.aa = true;
-            resolve(&c, qname);
+            resolve(&c, qname, lq);
             if (!c.tc) additional(&c);
         }
     }

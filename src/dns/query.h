@@ -6,9 +6,10 @@
  *
  * Behaviour (RFC 1034 §4.3.2 with RFC 2181, RFC 4592, RFC 6672):
  *  - AA set on answers from zone data (not on referrals, not on REFUSED).
- *  - CNAME chains are followed inside the zone of the query, at most
- *    DNS_CNAME_CHAIN_MAX links and never to a name already visited; a target
- *    outside the zone ends the chain (the resolver follows it).
+ *  - CNAME chains are followed inside the zone of the query, never to a name
+ *    already visited, and at most DNS_CNAME_CHAIN_MAX CNAME/DNAME
+ *    redirections are written (5, as Knot 3.2 does); a target outside the
+ *    zone ends the chain (the resolver follows it).
  *  - Wildcards per RFC 4592 (closest encloser, empty non-terminals block
  *    synthesis, wildcard CNAMEs), owner name synthesised from the query.
  *  - NXDOMAIN / NODATA carry the apex SOA in authority with
@@ -19,18 +20,21 @@
  *  - DNAME (RFC 6672): DNAME RR plus a synthesised CNAME (TTL of the DNAME),
  *    then the target is chased in-zone like a CNAME target; YXDOMAIN if the
  *    synthesised name would exceed 255 bytes.
- *  - Additional section: A and AAAA of in-zone NS, MX and SRV targets (not
- *    from below a cut except as glue), the section filled only while it fits.
+ *  - Additional section: A and AAAA of in-zone NS, MX and SRV targets
+ *    (exact or wildcard matches, glue below cuts included), each RRset
+ *    written only if it fits; a referral whose glue below the cut does not
+ *    fit sets TC (RFC 9471 §3.1).
  *  - ANY (RFC 8482 §4.2): we answer with ONE RRset of the node, the one with
  *    the lowest type number (CNAME if the node has one), over UDP and TCP
  *    alike. Deterministic and small.
  *  - Names outside every served zone: REFUSED (no AA). Opcodes other than
  *    QUERY: NOTIMP. Malformed queries that still have a header: FORMERR.
  *    QDCOUNT 0 : FORMERR; QDCOUNT > 1: FORMERR (RFC 9619). Packets with QR
- *    set get no answer (dns_answer returns 0). Class other than IN (and
- *    ANY): REFUSED. QTYPE AXFR/IXFR/MAILA/MAILB: NOTIMP over UDP, REFUSED
- *    over TCP (zone transfers are served by a different path, with access
- *    control, later).
+ *    set get no answer (dns_answer returns 0). Class ANY is answered like IN
+ *    (RFC 1035 §3.2.5), other classes: REFUSED. QTYPE 0, TSIG, TKEY: NOTIMP.
+ *    AXFR/IXFR: NOTIMP over UDP, REFUSED over TCP (zone transfers are served
+ *    by a different path, with access control, later). Other meta QTYPEs
+ *    (OPT, MAILA, MAILB) are looked up like any type, as Knot does.
  *  - EDNS(0) (RFC 6891): a query with OPT gets OPT in the response with our
  *    UDP size 1232, version 0, DO bit copied (we do not sign, so DO only
  *    echoes), no options. Version > 0: BADVERS. More than one OPT, OPT not
@@ -53,7 +57,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DNS_CNAME_CHAIN_MAX 16
+#define DNS_CNAME_CHAIN_MAX 5
 
 /* What happened, for logging and statistics. Filled as far as the query was
  * understood (qname_len 0 if the question could not be read). */

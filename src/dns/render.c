@@ -1,5 +1,6 @@
 #include "dns/render.h"
 #include "dns/wire.h"
+#include "util/buf.h"
 #include <string.h>
 
 void resp_init(struct resp *r, uint8_t *buf, size_t cap)
@@ -34,11 +35,6 @@ bool resp_u32(struct resp *r, uint32_t v)
     return resp_put(r, t, 4);
 }
 
-static inline uint8_t lower(uint8_t c)
-{
-    return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
-}
-
 /* Does the name in the packet at off (possibly ending in pointers, all of
  * which we wrote ourselves and which point backwards) equal suffix s? */
 static bool packet_suffix_eq(const uint8_t *pkt, size_t off, const uint8_t *s)
@@ -52,7 +48,7 @@ static bool packet_suffix_eq(const uint8_t *pkt, size_t off, const uint8_t *s)
         if (l != *s) return false;
         if (!l) return true;
         for (uint8_t i = 1; i <= l; i++)
-            if (lower(pkt[off + i]) != lower(s[i])) return false;
+            if (dns_lower(pkt[off + i]) != dns_lower(s[i])) return false;
         off += 1 + (size_t)l;
         s += 1 + (size_t)l;
     }
@@ -60,24 +56,29 @@ static bool packet_suffix_eq(const uint8_t *pkt, size_t off, const uint8_t *s)
 
 bool resp_name(struct resp *r, const uint8_t *n, bool compress)
 {
-    int labels = dns_name_labels(n);
+    size_t total = dns_name_len(n);
     const uint8_t *s = n;
-    int k = labels;
     int found = -1;
     if (compress) {
-        for (; *s; s += *s + 1, k--) {
-            for (uint16_t i = 0; i < r->ncomp && found < 0; i++)
-                if (r->comp[i].labels == k && packet_suffix_eq(r->p, r->comp[i].off, s))
+        /* Longest suffix first; an entry can only match a suffix with the
+         * same remaining length, which rejects almost every candidate before
+         * any byte is compared. */
+        for (; *s && found < 0; s += *s + 1) {
+            uint8_t rest = (uint8_t)(total - (size_t)(s - n));
+            for (uint16_t i = 0; i < r->ncomp; i++)
+                if (r->comp[i].rest == rest && packet_suffix_eq(r->p, r->comp[i].off, s)) {
                     found = r->comp[i].off;
+                    break;
+                }
             if (found >= 0) break;
         }
     } else {
-        s = n + dns_name_len(n) - 1;
+        s = n + total - 1;
     }
-    for (const uint8_t *x = n; x != s; x += *x + 1, labels--) {
+    for (const uint8_t *x = n; x != s; x += *x + 1) {
         if (compress && r->len < 0x4000 && r->ncomp < RESP_COMP_MAX && !r->fail) {
             r->comp[r->ncomp].off = (uint16_t)r->len;
-            r->comp[r->ncomp].labels = (uint8_t)labels;
+            r->comp[r->ncomp].rest = (uint8_t)(total - (size_t)(x - n));
             r->ncomp++;
         }
         if (!resp_put(r, x, 1 + (size_t)*x)) return false;
@@ -113,13 +114,15 @@ static bool put_rdata(struct resp *r, uint16_t type, const uint8_t *rd, uint16_t
     return true;
 }
 
-bool resp_rr(struct resp *r, const uint8_t *owner, uint16_t type, uint32_t ttl, const uint8_t *rd,
-             uint16_t rdlen)
+/* owner_ptr: a 2-byte compression pointer already known to encode owner
+ * (the RRs of one RRset after the first), or 0 to compress owner here. */
+static bool put_rr(struct resp *r, const uint8_t *owner, uint16_t owner_ptr, uint16_t type,
+                   uint32_t ttl, const uint8_t *rd, uint16_t rdlen)
 {
     size_t len = r->len, at = 0;
     uint16_t ncomp = r->ncomp;
-    bool ok = resp_name(r, owner, true) && resp_u16(r, type) && resp_u16(r, DNS_CLASS_IN) &&
-              resp_u32(r, ttl);
+    bool ok = (owner_ptr ? resp_u16(r, owner_ptr) : resp_name(r, owner, true)) &&
+              resp_u16(r, type) && resp_u16(r, DNS_CLASS_IN) && resp_u32(r, ttl);
     if (ok) {
         at = r->len;
         ok = resp_u16(r, 0) && put_rdata(r, type, rd, rdlen);
@@ -136,17 +139,30 @@ bool resp_rr(struct resp *r, const uint8_t *owner, uint16_t type, uint32_t ttl, 
     return true;
 }
 
+bool resp_rr(struct resp *r, const uint8_t *owner, uint16_t type, uint32_t ttl, const uint8_t *rd,
+             uint16_t rdlen)
+{
+    return put_rr(r, owner, 0, type, ttl, rd, rdlen);
+}
+
 int resp_rrset(struct resp *r, const uint8_t *owner, const struct dns_rrset *s, uint32_t ttl)
 {
     size_t len = r->len;
-    uint16_t ncomp = r->ncomp;
+    uint16_t ncomp = r->ncomp, ptr = 0;
     int n = 0;
-    for (const uint8_t *p = rrset_first(s); p; p = rrset_next(s, p), n++)
-        if (!resp_rr(r, owner, s->type, ttl, rr_rdata(p), rr_rdlen(p))) {
+    for (const uint8_t *p = rrset_first(s); p; p = rrset_next(s, p), n++) {
+        size_t at = r->len;
+        if (!put_rr(r, owner, ptr, s->type, ttl, rr_rdata(p), rr_rdlen(p))) {
             r->len = len;
             r->ncomp = ncomp;
             r->fail = false;
             return 0;
         }
+        /* the next RRs reuse the first owner: its pointer, or a pointer to it */
+        if (!ptr && (r->p[at] & 0xc0) == 0xc0)
+            ptr = be16(r->p + at);
+        else if (!ptr && at < 0x4000)
+            ptr = (uint16_t)(0xc000 | at);
+    }
     return n;
 }

@@ -19,8 +19,8 @@ struct resp {
     bool fail; /* the last write did not fit */
     uint16_t ncomp;
     struct {
-        uint16_t off;   /* position of a label in the packet */
-        uint8_t labels; /* labels from there to the root */
+        uint16_t off; /* position of a label in the packet */
+        uint8_t rest; /* uncompressed bytes from there to the end of the name */
     } comp[RESP_COMP_MAX];
 };
 

@@ -188,6 +188,20 @@ static int setup(void **st)
     rcu_thread_offline();
     assert_int_equal(zone_set_add(&H, zone_new(v, &e), &e), 0);
     rcu_thread_online();
+    /* a second zone: long CNAME chains and a delegation with much glue */
+    char text[8192] = "$ORIGIN example.com.\n$TTL 60\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\n"
+                      "ns A 192.0.2.1\n";
+    for (int i = 1; i <= 6; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), "c%d CNAME c%d\n", i, i + 1);
+    strcat(text, "c7 CNAME ns\n");
+    for (int i = 1; i <= 13; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text),
+                 "big NS name-server-number-%02d.big\nname-server-number-%02d.big A 192.0.2.%d\n",
+                 i, i, i);
+    if (zone_load_string(text, "example.com", NULL, &v, &e)) fail_msg("%s", e.msg);
+    rcu_thread_offline();
+    assert_int_equal(zone_set_add(&H, zone_new(v, &e), &e), 0);
+    rcu_thread_online();
     return 0;
 }
 
@@ -572,6 +586,44 @@ static void test_any_unknown_compression(void **st)
     assert_true(M.len < 12 + 17 + 2 * (13 + 10 + 17) + 2 * (17 + 10 + 4) + (17 + 10 + 16));
 }
 
+static void test_knot_choices(void **st)
+{
+    (void)st;
+    /* at most 5 redirections are written; the last target is still
+     * answered if that needs no further redirection (as Knot 3.2) */
+    ask("c1.example.com.", DNS_T_A, -1, false);
+    assert_int_equal(rcode(), 0);
+    assert_int_equal(M.n[AN], 5);
+    assert_true(has(AN, "c5.example.com.", "CNAME", "c6.example.com."));
+    ask("c3.example.com.", DNS_T_A, -1, false);
+    assert_int_equal(M.n[AN], 6);
+    assert_true(has(AN, "c7.example.com.", "CNAME", "ns.example.com."));
+    assert_true(has(AN, "ns.example.com.", "A", "192.0.2.1"));
+    /* a referral whose glue below the cut does not fit: TC (RFC 9471) */
+    ask("www.big.example.com.", DNS_T_A, -1, false);
+    assert_false(aa());
+    assert_true(tc());
+    assert_int_equal(M.n[NS], 13);
+    assert_true(M.n[AR] < 13);
+    ask("www.big.example.com.", DNS_T_A, 1232, false);
+    assert_false(tc());
+    assert_int_equal(M.n[AR], 13);
+    /* class ANY is answered like IN; QTYPE 0 is NOTIMP; MAILA is a lookup */
+    uint8_t q[512];
+    size_t n = mkq(q, "ns.example.com.", DNS_T_A, -1, 0, false);
+    put_be16(q + n - 2, DNS_CLASS_ANY);
+    ask_raw(q, n, false, NULL);
+    assert_int_equal(rcode(), 0);
+    assert_true(aa());
+    assert_true(has(AN, "ns.example.com.", "A", "192.0.2.1"));
+    ask("ns.example.com.", 0, -1, false);
+    assert_int_equal(rcode(), DNS_RC_NOTIMP);
+    ask("ns.example.com.", DNS_T_MAILA, -1, false);
+    assert_int_equal(rcode(), 0);
+    assert_true(aa());
+    assert_int_equal(M.n[NS], 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -586,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_edns),
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_any_unknown_compression),
+        cmocka_unit_test(test_knot_choices),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
