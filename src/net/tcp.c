@@ -112,6 +112,8 @@ static void write_cb(uv_write_t *req, int status)
         conn_close(c);
         return;
     }
+    /* A client that reads its answers is not idle (RFC 7766 §6.2.3). */
+    uv_timer_again(&c->idle);
     /* Not reading means held back by TCP_PENDING_MAX or at end of input:
      * answer what is left, resume reading, or close after the last answer. */
     if (!c->reading && c->pending_bytes < TCP_PENDING_MAX / 2) process_frames(c);

@@ -4,9 +4,10 @@
  * timers). Every message is preceded by a 2-byte length; a client may
  * pipeline several queries on one connection and gets the answers in the
  * same order. Partial reads are reassembled, answers are written without
- * blocking the loop (uv_try_write first, queued otherwise), a connection
- * that sends nothing for idle_timeout_ms is closed, and connections beyond
- * max_conns are closed as soon as they are accepted.
+ * blocking the loop (uv_try_write first, queued otherwise), a client that
+ * stops reading them is no longer read from (bounded memory), a connection
+ * on which nothing is read or written for idle_timeout_ms is closed, and
+ * connections beyond max_conns are closed as soon as they are accepted.
  *
  * RCU: the loop thread must be registered as a liburcu QSBR reader
  * (rcu_register_thread) and kept offline (rcu_thread_offline) while it runs
