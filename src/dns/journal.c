@@ -33,6 +33,9 @@ int journal_open(const char *dir, struct journal **out, struct err *e)
     struct journal *j = calloc(1, sizeof *j);
     if (!j) return err_set(e, "out of memory");
     pthread_mutex_init(&j->lock, NULL);
+    pthread_mutex_init(&j->gc_mu, NULL);
+    pthread_cond_init(&j->gc_cv, NULL);
+    j->tail = &j->queue;
     j->max_entries = 1000;
     j->max_bytes = 16u << 20;
     int rc = mdb_env_create(&j->env);
@@ -60,6 +63,8 @@ int journal_open(const char *dir, struct journal **out, struct err *e)
 fail:
     if (j->env) mdb_env_close(j->env);
     pthread_mutex_destroy(&j->lock);
+    pthread_mutex_destroy(&j->gc_mu);
+    pthread_cond_destroy(&j->gc_cv);
     free(j);
     return -1;
 }
@@ -69,8 +74,17 @@ void journal_close(struct journal *j)
     if (!j) return;
     mdb_env_close(j->env);
     pthread_mutex_destroy(&j->lock);
+    pthread_mutex_destroy(&j->gc_mu);
+    pthread_cond_destroy(&j->gc_cv);
+    free(j->tips);
     free(j->zones);
     free(j);
+}
+
+void journal_counters(struct journal *j, uint64_t *commits, uint64_t *entries)
+{
+    *commits = __atomic_load_n(&j->commits, __ATOMIC_RELAXED);
+    *entries = __atomic_load_n(&j->written, __ATOMIC_RELAXED);
 }
 
 void journal_set_limits(struct journal *j, uint64_t max_entries, uint64_t max_bytes)
@@ -272,12 +286,10 @@ int jr_decode(const MDB_val *v, struct decoded *d, struct err *e)
     return 0;
 }
 
-int journal_append(struct journal *j, const uint8_t *apex, uint32_t from_serial, uint32_t to_serial,
-                   const struct dns_change *changes, size_t n, struct err *e)
+int jr_encode(uint32_t from, uint32_t to, const struct dns_change *changes, size_t n,
+              struct jr_entry *out, struct err *e)
 {
-    MDB_dbi dbi;
     if (n > UINT32_MAX) return err_set(e, "change set too large");
-    if (jr_zone_dbi(j, apex, &dbi, e) < 0) return -1;
     size_t size = ENTRY_HDR;
     for (size_t i = 0; i < n; i++)
         size += record_size(&changes[i]);
@@ -285,52 +297,81 @@ int journal_append(struct journal *j, const uint8_t *apex, uint32_t from_serial,
     if (!buf) return err_set(e, "out of memory");
     struct wbuf w;
     wbuf_init(&w, buf, size);
-    put_header(&w, KIND_CHANGES, from_serial, to_serial, (uint32_t)n);
+    put_header(&w, KIND_CHANGES, from, to, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
         const struct dns_change *c = &changes[i];
         bool rd = c->op == DNS_CHANGE_ADD || c->op == DNS_CHANGE_DEL;
         put_record(&w, (uint8_t)c->op, c->owner, c->type, c->ttl, rd ? c->rdata : NULL,
                    rd ? c->rdlen : 0);
     }
-    MDB_txn *t;
+    out->from = from;
+    out->to = to;
+    out->buf = buf;
+    out->size = size;
+    return 0;
+}
+
+/* Puts one entry into the transaction, checking and advancing its zone's
+ * metadata. */
+static int put_entry(struct journal *j, MDB_txn *t, MDB_dbi dbi, const struct jr_entry *en,
+                     struct err *e)
+{
     struct jmeta m;
-    int r = -1, rc = mdb_txn_begin(j->env, NULL, 0, &t);
-    if (rc) {
-        jr_mdb_fail(e, rc, "cannot begin a transaction", apex);
-        goto out;
-    }
-    int got = jr_meta_get(j, t, apex, &m, e);
-    if (got == 0) err_set(e, "no journal for %s (journal_replay was not called)", ZNAME(apex));
-    if (got <= 0) goto abort;
-    if (m.last_serial != from_serial) {
-        err_set(e, "the journal of %s is at serial %u, not %u", ZNAME(apex), m.last_serial,
-                from_serial);
-        goto abort;
-    }
+    int got = jr_meta_get(j, t, en->apex, &m, e);
+    if (got == 0) err_set(e, "no journal for %s (journal_replay was not called)", ZNAME(en->apex));
+    if (got <= 0) return -1;
+    if (m.last_serial != en->from)
+        return err_set(e, "the journal of %s is at serial %u, not %u", ZNAME(en->apex),
+                       m.last_serial, en->from);
     uint8_t kb[8];
-    MDB_val k, v = {size, buf};
+    MDB_val k, v = {en->size, en->buf};
     jr_seq_key(m.next_seq, kb, &k);
-    rc = mdb_put(t, dbi, &k, &v, MDB_APPEND);
-    if (rc) {
-        jr_mdb_fail(e, rc, "cannot write an entry", apex);
-        goto abort;
-    }
-    m.last_serial = to_serial;
+    int rc = mdb_put(t, dbi, &k, &v, MDB_APPEND);
+    if (rc) return jr_mdb_fail(e, rc, "cannot write an entry", en->apex);
+    m.last_serial = en->to;
     m.next_seq++;
     m.entries++;
-    m.bytes += size;
-    if (jr_meta_put(j, t, apex, &m, e) < 0) goto abort;
-    rc = mdb_txn_commit(t);
-    if (rc) {
-        jr_mdb_fail(e, rc, "cannot commit", apex);
+    m.bytes += en->size;
+    return jr_meta_put(j, t, en->apex, &m, e);
+}
+
+int jr_write(struct journal *j, struct jr_entry *const *en, size_t n, struct err *e)
+{
+    MDB_txn *t;
+    MDB_dbi *dbi = malloc((n ? n : 1) * sizeof *dbi);
+    if (!dbi) return err_set(e, "out of memory");
+    int r = -1, rc;
+    /* Before the transaction: opening a handle may need a write transaction. */
+    for (size_t i = 0; i < n; i++)
+        if (jr_zone_dbi(j, en[i]->apex, &dbi[i], e) < 0) goto out;
+    if ((rc = mdb_txn_begin(j->env, NULL, 0, &t))) {
+        jr_mdb_fail(e, rc, "cannot begin a transaction", NULL);
         goto out;
     }
-    r = 0;
-    goto out;
-abort:
-    mdb_txn_abort(t);
+    for (size_t i = 0; i < n; i++)
+        if (put_entry(j, t, dbi[i], en[i], e) < 0) {
+            mdb_txn_abort(t);
+            goto out;
+        }
+    if ((rc = mdb_txn_commit(t))) {
+        jr_mdb_fail(e, rc, "cannot commit", NULL);
+    } else {
+        r = 0;
+        __atomic_add_fetch(&j->commits, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&j->written, n, __ATOMIC_RELAXED);
+    }
 out:
-    free(buf);
+    free(dbi);
+    return r;
+}
+
+int journal_append(struct journal *j, const uint8_t *apex, uint32_t from_serial, uint32_t to_serial,
+                   const struct dns_change *changes, size_t n, struct err *e)
+{
+    struct jr_entry en = {.apex = apex}, *p = &en;
+    if (jr_encode(from_serial, to_serial, changes, n, &en, e) < 0) return -1;
+    int r = jr_write(j, &p, 1, e);
+    free(en.buf);
     return r;
 }
 

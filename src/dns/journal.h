@@ -67,6 +67,10 @@ void journal_close(struct journal *j);
 /* Compaction thresholds (0 = keep the current value). */
 void journal_set_limits(struct journal *j, uint64_t max_entries, uint64_t max_bytes);
 
+/* Change-set transactions committed and entries they held, since open
+ * (entries / commits is the group-commit factor). */
+void journal_counters(struct journal *j, uint64_t *commits, uint64_t *entries);
+
 /* What journal_replay did (for logs and tests). */
 struct journal_replay_info {
     bool started;         /* rule 1: no journal existed, one was started */
@@ -121,6 +125,33 @@ int journal_iter_open(struct journal *j, const uint8_t *apex, uint32_t since,
 int journal_iter_next(struct journal_iter *it, uint32_t *from_serial, uint32_t *to_serial,
                       const struct dns_change **changes, size_t *n, struct err *e);
 void journal_iter_close(struct journal_iter *it);
+
+/*
+ * Group commit, used by dns_update_apply so that concurrent updates share
+ * one LMDB transaction and one fsync, while every update is still durable
+ * before it is visible:
+ *  1. holding z's writer lock, the updater builds on journal_tip(j, z) (the
+ *     newest version submitted for z but not yet committed) or, if NULL, on
+ *     zone_current(z); then journal_submit()s its change set and new version;
+ *  2. it releases the zone lock and calls journal_wait(). One waiting thread
+ *     at a time becomes the committer: it writes every submission queued so
+ *     far in one transaction, then publishes each zone's newest committed
+ *     version (under that zone's lock), and wakes the others.
+ * If the commit fails, its submissions fail with the journal's message, and
+ * so do the later submissions for the same zones (they were built on the
+ * failed ones); their versions are freed and the zone's tip is reset.
+ * A submission with nv == NULL and n == 0 is a barrier: it carries no
+ * change, and completes when everything submitted before it has (an update
+ * that changed nothing, but whose prerequisites saw uncommitted changes).
+ * journal_close requires that nothing is queued.
+ */
+struct journal_sub;
+const struct zone_version *journal_tip(struct journal *j, const struct zone *z);
+int journal_submit(struct journal *j, struct zone *z, uint32_t from_serial, uint32_t to_serial,
+                   const struct dns_change *changes, size_t n, struct zone_version *nv,
+                   struct journal_sub **out, struct err *e);
+/* Waits for the submission, frees it, and returns 0 or -1 with e set. */
+int journal_wait(struct journal *j, struct journal_sub *s, struct err *e);
 
 /* Content hash of a version (owners, types, TTLs and RDATA in canonical
  * order): what the journal records to notice an edited zone file. */

@@ -30,6 +30,19 @@ struct journal {
     struct jzone *zones;
     size_t nzones, cap;
     uint64_t max_entries, max_bytes;
+    /* group commit (journal_commit.c) */
+    pthread_mutex_t gc_mu;
+    pthread_cond_t gc_cv;
+    struct journal_sub *queue, **tail; /* submitted, not yet taken by a committer */
+    bool committing;
+    struct jtip *tips; /* per zone: the newest submitted, uncommitted version */
+    size_t ntips, captips;
+    uint64_t commits, written; /* transactions and entries written by jr_write */
+};
+
+struct jtip {
+    struct zone *z;
+    struct zone_version *v;
 };
 
 struct jmeta {
@@ -51,6 +64,14 @@ struct decoded {
     size_t cap;
 };
 
+/* An encoded change set on its way into the journal. */
+struct jr_entry {
+    const uint8_t *apex;
+    uint32_t from, to;
+    uint8_t *buf; /* malloc'd */
+    size_t size;
+};
+
 /* Presentation form without the trailing dot. */
 const char *jr_ztext(const uint8_t *n, char buf[DNS_NAME_TEXT_MAX]);
 #define ZNAME(n) jr_ztext((n), (char[DNS_NAME_TEXT_MAX]){0})
@@ -64,4 +85,9 @@ void jr_seq_key(uint64_t seq, uint8_t b[8], MDB_val *k);
 uint64_t jr_key_seq(const MDB_val *k);
 /* Decodes an entry strictly; the message names what is wrong. */
 int jr_decode(const MDB_val *v, struct decoded *d, struct err *e);
+/* Encodes a change set (out->apex is left to the caller). */
+int jr_encode(uint32_t from, uint32_t to, const struct dns_change *changes, size_t n,
+              struct jr_entry *out, struct err *e);
+/* Writes the entries in order in one transaction (one fsync): all or none. */
+int jr_write(struct journal *j, struct jr_entry *const *en, size_t n, struct err *e);
 #endif

@@ -14,7 +14,6 @@
 #include "dns/wire.h"
 #include "util/arena.h"
 #include "util/buf.h"
-#include "util/log.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -440,11 +439,17 @@ static int validate(struct ctx *c, const uint8_t *confine, const struct dns_prer
     return r;
 }
 
+/* Under z's writer lock: computes the change, builds the new version and
+ * either publishes it (no journal) or submits it for group commit (*sub). */
 static int run_locked(struct ctx *c, struct zone *z, const struct dns_prereq *p, size_t np,
                       const struct dns_update *u, size_t nu, uint8_t **prd, uint16_t *prdlen,
-                      uint8_t **urd, uint16_t *urdlen, struct journal *j, uint32_t *new_serial)
+                      uint8_t **urd, uint16_t *urdlen, struct journal *j, uint32_t *new_serial,
+                      struct journal_sub **sub)
 {
-    c->v = zone_current(z);
+    /* Build on the newest submitted version: updates queued for the same
+     * commit see each other, in order. */
+    const struct zone_version *tip = j ? journal_tip(j, z) : NULL;
+    c->v = tip ? tip : zone_current(z);
     if (check_prereqs(c, p, np, prd, prdlen) < 0) return -1;
     for (size_t i = 0; i < nu; i++) {
         int r = u[i].kind == DNS_UPDATE_ADD ? do_add(c, &u[i], urd[i], urdlen[i])
@@ -454,24 +459,24 @@ static int run_locked(struct ctx *c, struct zone *z, const struct dns_prereq *p,
     if (diff(c) < 0) return -1;
     if (c->nch == 0) {
         *new_serial = c->v->serial;
+        /* What we checked includes uncommitted changes: wait for them. */
+        if (tip && journal_submit(j, z, 0, 0, NULL, 0, NULL, sub, c->e) < 0)
+            return err_prefix(c->e, "journal");
         return 0;
     }
     uint32_t serial = c->soa_set ? c->soa_serial : serial_next(c->v->serial);
     struct zone_version *nv;
     if (zone_version_apply(c->v, c->ch, c->nch, serial, &nv, c->e) < 0) return -1;
-    if (j && journal_append(j, c->v->apex, c->v->serial, serial, c->ch, c->nch, c->e) < 0) {
+    *new_serial = serial;
+    if (!j) {
+        /* The working state points into the old version: nothing after this
+         * may touch it, publishing frees it. */
+        zone_publish(z, nv);
+        return 0;
+    }
+    if (journal_submit(j, z, c->v->serial, serial, c->ch, c->nch, nv, sub, c->e) < 0) {
         zone_version_free(nv);
         return err_prefix(c->e, "journal");
-    }
-    /* The working state points into the old version: nothing below may
-     * touch it, publishing frees it. */
-    zone_publish(z, nv);
-    *new_serial = serial;
-    if (j && journal_wants_compaction(j, z->apex)) {
-        struct err ce;
-        if (journal_compact(j, zone_current(z), &ce) < 0)
-            log_error("warning: journal compaction for %s failed (the journal keeps growing): %s",
-                      NAME(z->apex), ce.msg);
     }
     return 0;
 }
@@ -502,8 +507,11 @@ int dns_update_apply(struct zone *z, const uint8_t *confine, const struct dns_pr
     }
     if (validate(&c, confine, p, np, u, nu, prd, prdlen, urd, urdlen) < 0) goto out;
     zone_lock(z);
-    r = run_locked(&c, z, p, np, u, nu, prd, prdlen, urd, urdlen, j, new_serial);
+    struct journal_sub *sub = NULL;
+    r = run_locked(&c, z, p, np, u, nu, prd, prdlen, urd, urdlen, j, new_serial, &sub);
     zone_unlock(z);
+    /* Durable, then published (by whichever waiter commits), then we return. */
+    if (sub && journal_wait(j, sub, e) < 0) r = err_prefix(e, "journal");
 out:
     free(c.ch);
     arena_free(&c.a);
