@@ -3,6 +3,7 @@
 #include "net/addr.h"
 #include "util/log.h"
 #include <stdio.h>
+#include <urcu-qsbr.h>
 
 static void log_query(const struct query_info *qi, size_t qlen, size_t alen, bool tcp,
                       const struct sockaddr *peer)
@@ -35,14 +36,18 @@ static void log_query(const struct query_info *qi, size_t qlen, size_t alen, boo
               qi->ancount, qi->nscount, qi->arcount, alen);
 }
 
-size_t net_answer(const struct zone_set *zs, const uint8_t *q, size_t qlen, uint8_t *out,
-                  size_t outcap, bool over_tcp, const struct sockaddr *peer)
+size_t net_answer(const struct zone_set_handle *zones, const struct zone_set **zs, const uint8_t *q,
+                  size_t qlen, uint8_t *out, size_t outcap, bool over_tcp,
+                  const struct sockaddr *peer)
 {
-    if (!log_enabled(LOG_INFO)) return dns_answer(zs, q, qlen, out, outcap, over_tcp, NULL);
+    if (!log_enabled(LOG_INFO)) return dns_answer(*zs, q, qlen, out, outcap, over_tcp, NULL);
     struct query_info qi = {0};
-    size_t alen = dns_answer(zs, q, qlen, out, outcap, over_tcp, &qi);
+    size_t alen = dns_answer(*zs, q, qlen, out, outcap, over_tcp, &qi);
+    rcu_thread_offline();
     log_query(&qi, qlen, alen, over_tcp, peer);
     log_hex("query", q, qlen);
     log_hex("answer", out, alen);
+    rcu_thread_online();
+    *zs = zone_set_current(zones);
     return alen;
 }

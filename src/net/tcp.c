@@ -166,8 +166,8 @@ static void process_frames(struct tcp_conn *c)
             held = true;
             break;
         }
-        size_t alen = net_answer(zs, c->in + pos + 2, len, t->answer + 2, TCP_MSG_MAX, true,
-                                 (const struct sockaddr *)&c->peer);
+        size_t alen = net_answer(t->zones, &zs, c->in + pos + 2, len, t->answer + 2, TCP_MSG_MAX,
+                                 true, (const struct sockaddr *)&c->peer);
         pos += 2 + len;
         if (alen > 0) {
             put_be16(t->answer, (uint16_t)alen);

@@ -155,8 +155,8 @@ static void *worker_main(void *arg)
         for (int i = 0; i < n; i++) {
             const struct msghdr *h = &w->rx[i].msg_hdr;
             if (h->msg_flags & MSG_TRUNC) continue;
-            size_t len = net_answer(zs, w->rxbuf[i], w->rx[i].msg_len, w->txbuf[i], UDP_TX_SIZE,
-                                    false, (const struct sockaddr *)&w->peer[i]);
+            size_t len = net_answer(srv->zones, &zs, w->rxbuf[i], w->rx[i].msg_len, w->txbuf[i],
+                                    UDP_TX_SIZE, false, (const struct sockaddr *)&w->peer[i]);
             if (len == 0) continue;
             struct msghdr *o = &w->tx[m].msg_hdr;
             w->txiov[m].iov_base = w->txbuf[i];

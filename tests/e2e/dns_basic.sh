@@ -212,7 +212,7 @@ stop "$mpid"
 ok "SIGTERM: capd exits with status 0"
 
 # ---- -a NAME, dual-stack default bind, --proto, limits -------------------
-start auth -a synth.test --authoritative other.test -z "$zone" -l 0
+start auth -a synth.test --authoritative other.test -z "$zone" -l 3
 aport=$port apid=$pid
 out=$(q 127.0.0.1 "$aport" synth.test SOA)
 grep -q 'status: NOERROR' <<<"$out" && grep -Eq 'flags: qr aa' <<<"$out" &&
@@ -226,6 +226,10 @@ ok "--authoritative other.test: synthesised NS (default bind :: answers on ::1 o
 out=$(q 127.0.0.1 "$aport" example.org SOA +tcp)
 grep -q 'status: NOERROR' <<<"$out" || fail "zone file next to -a: $out"
 ok "zone file and -a served together"
+grep -Eq 'udp 127\.0\.0\.1#[0-9]+: id [0-9]+ opcode 0 synth\.test\. class 1 SOA .* -> NOERROR flags aa answer 1 ' "$tmp/auth.log" &&
+    grep -Eq 'capd: query 0000: [0-9a-f]{2}( [0-9a-f]{2}){15}$' "$tmp/auth.log" &&
+    grep -Eq 'capd: answer 0000: ' "$tmp/auth.log" || fail "-l 3: no detailed line or hex dump"
+ok "-l 3 logs every field and hex dumps"
 r=$("$python" "$probe" conns 127.0.0.1 "$aport" 300 256) || fail "connection limit: $r"
 ok "TCP limit: $r"
 r=$("$python" "$probe" idle 127.0.0.1 "$aport" 8 13) || fail "idle timeout: $r"
