@@ -9,8 +9,10 @@
 #include "util/atomicfile.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *jr_ztext(const uint8_t *n, char buf[DNS_NAME_TEXT_MAX])
 {
@@ -48,6 +50,13 @@ int journal_open(const char *dir, struct journal **out, struct err *e)
     }
     int dead;
     mdb_reader_check(j->env, &dead); /* readers left by a process that died */
+    /* LMDB fsyncs its files but not the directory: make newly created
+     * data.mdb/lock.mdb entries durable too. */
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
     MDB_txn *t;
     rc = mdb_txn_begin(j->env, NULL, 0, &t);
     if (rc == 0) {

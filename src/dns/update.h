@@ -5,7 +5,10 @@
  * from Cap'n Proto). dns_update_apply evaluates them against the zone's
  * current version and, if every prerequisite holds, computes one change
  * set, appends it to the journal (durable, fsync'd), and only then publishes
- * the new version. Either everything is applied or nothing is.
+ * the new version. Either everything is applied or nothing is. Concurrent
+ * updates share one journal transaction and fsync (group commit, see
+ * journal.h) but are still applied one after the other, each seeing the
+ * ones before it.
  *
  * Semantics (RFC 2136 §2.4, §2.5, §3.2, §3.4, with the differences noted):
  *  - Every owner must be `confine` or below it, else the update fails with
