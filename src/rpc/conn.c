@@ -42,6 +42,7 @@ void conn_unref(struct rpc_conn *c)
     if (!c || --c->refs > 0) return;
     tls_session_free(c->tls);
     capnp_framer_free(&c->framer);
+    free(c->in);
     free(c->out);
     free(c->error);
     idmap_free(&c->questions);
@@ -266,30 +267,60 @@ void conn_abort(struct rpc_conn *c, const char *fmt, ...)
 
 /* ------------------------------------------------------------ reading */
 
-static int feed_plain(void *ud, const uint8_t *p, size_t n)
+/* Frames and handles what is in c->in. Reentrant: a handler that runs
+ * the loop (rpc_call_wait) gets later input handled by a nested call,
+ * which continues where this one stands, so the stream stays in order. */
+static void drain_input(struct rpc_conn *c)
 {
-    struct rpc_conn *c = ud;
-    while (n > 0 && !c->closed) {
+    while (!c->closed && c->in_head < c->in_len) {
         size_t used = 0;
         struct err e;
-        int r = capnp_framer_feed(&c->framer, p, n, &used, &e);
-        p += used;
-        n -= used;
+        int r =
+            capnp_framer_feed(&c->framer, c->in + c->in_head, c->in_len - c->in_head, &used, &e);
+        c->in_head += used;
         if (r < 0) {
             conn_abort(c, "%s", e.msg);
-            return -1;
+            return;
         }
         if (r == 1) {
             struct capnp_msg *m = calloc(1, sizeof *m);
             if (!m || capnp_framer_take(&c->framer, m, &e) < 0) {
                 free(m);
                 conn_abort(c, "%s", m ? e.msg : "out of memory");
-                return -1;
+                return;
             }
             capnp_msg_set_limits(m, CAPNP_DEFAULT_TRAVERSAL_WORDS, CAPNP_DEFAULT_NESTING);
             proto_handle(c, m);
         }
     }
+    if (c->in_head == c->in_len) c->in_head = c->in_len = 0;
+}
+
+static int feed_plain(void *ud, const uint8_t *p, size_t n)
+{
+    struct rpc_conn *c = ud;
+    if (c->closed) return -1;
+    if (c->in_head == c->in_len) c->in_head = c->in_len = 0;
+    if (n > c->in_cap - c->in_len && c->in_head > 0) {
+        memmove(c->in, c->in + c->in_head, c->in_len - c->in_head);
+        c->in_len -= c->in_head;
+        c->in_head = 0;
+    }
+    if (n > c->in_cap - c->in_len) {
+        size_t cap = c->in_cap ? c->in_cap : 65536;
+        while (cap - c->in_len < n)
+            cap *= 2;
+        uint8_t *nb = realloc(c->in, cap);
+        if (!nb) {
+            conn_close(c, "out of memory");
+            return -1;
+        }
+        c->in = nb;
+        c->in_cap = cap;
+    }
+    memcpy(c->in + c->in_len, p, n);
+    c->in_len += n;
+    drain_input(c);
     return c->closed ? -1 : 0;
 }
 
@@ -297,7 +328,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)h;
     (void)suggested;
-    static char rbuf[65536]; /* the loop is single-threaded */
+    /* Bytes are copied out before anything runs, so one buffer serves. */
+    static char rbuf[65536];
     *buf = uv_buf_init(rbuf, sizeof rbuf);
 }
 

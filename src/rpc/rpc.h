@@ -154,7 +154,9 @@ void rpc_promise_unref(struct rpc_promise *p);
  * path[0..n) from the results struct, e.g. {0} for the first pointer
  * field. Calls on it are pipelined. New reference. */
 struct rpc_cap *rpc_promise_cap(struct rpc_promise *p, const uint16_t *path, uint32_t n);
-/* Runs the loop until p's response arrives or timeout_ms passes. Returns
+/* Runs the loop until p's response arrives or timeout_ms passes (for
+ * programs like capc: never from inside a loop callback such as a
+ * dispatch function, libuv's uv_run is not reentrant). Returns
  * the response (caller frees), or NULL with e filled (the remote
  * exception's text, a connection error, or a timeout). Only for promises
  * sent without a callback. */

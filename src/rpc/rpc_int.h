@@ -172,6 +172,9 @@ struct rpc_conn {
     uint8_t *out;
     size_t out_len, out_cap;
     size_t write_queue; /* bytes handed to libuv, not yet written */
+    /* plaintext input not yet framed and handled: in[in_head..in_len) */
+    uint8_t *in;
+    size_t in_head, in_len, in_cap;
     /* tables */
     struct idmap questions, answers, imports, exports, export_by_cap;
     struct idalloc qids, eids;
