@@ -121,7 +121,7 @@ loads=("1 1" "8 1" "64 1" "8 8" "64 64")
 declare -A lres
 for l in "${loads[@]}"; do
   set -- $l
-  lres[$l]=$(load "$1" "$2" $((n * 4))) || { echo "update_load $l failed: ${lres[$l]}"; exit 1; }
+  lres[$l]=$(load "$1" "$2" $((n * 2))) || { echo "update_load $l failed: ${lres[$l]}"; exit 1; }
 done
 
 echo "== (a) $n sequential durable updates, each acknowledged before the next"
@@ -131,7 +131,7 @@ printf '%-44s %8s updates/s\n' "nsupdate (one process, $n sends) -> knotd" "$kno
 echo "$named_line"
 awk -v a="$capc_rate" -v b="$knot_proc_rate" -v c="$knot_seq_rate" \
   'BEGIN { printf "ratio capc/nsupdate-per-process %.2f, capc/nsupdate-one-process %.2f\n", a / b, a / c }'
-echo "== (b) in-process Domain.update, $((n * 4)) updates per run"
+echo "== (b) in-process Domain.update, $((n * 2)) updates per run"
 for l in "${loads[@]}"; do
   set -- $l
   printf 'clients=%-3s connections=%-3s %s\n' "$1" "$2" "${lres[$l]}"
