@@ -93,4 +93,19 @@ start_capd || die "capd restarts after kill -9"
 [ "$(q k.example.org TXT)" = '"kept"' ] || die "acknowledged update survives kill -9"
 expect_ok "delegated after kill" get-name caps/a.b.example.org.cap
 ok "after kill -9: updates and capabilities intact"
+# HOST of the listen address may be a name from capd's own zones (the seed's
+# tcp:example.org:7000): ns1.example.org is 127.0.0.1 in our zone, unknown
+# to the system resolver. The URIs keep the name; the IDs stay the same.
+stop_capd TERM
+"$CAPD" -z "$work/example.org" --capnp-secret-key-file "$state/capnp-secret.pem" \
+  --capnp-listen-address "tcp:ns1.example.org:$cap_port" --state-dir "$state" \
+  -b 127.0.0.1 -p "$dns_port" -l 1 ${EON_TEST_CAPD_ARGS:-} >>"$work/capd.log" 2>&1 &
+capd_pid=$!
+for _ in $(seq 200); do grep -q "@ns1.example.org:$cap_port/" "$state/caps/domain/example.org.cap" && break; sleep 0.05; done
+grep -q "@ns1.example.org:$cap_port/" "$state/caps/domain/example.org.cap" || die "URI keeps the listen host name: $(cat "$state/caps/domain/example.org.cap")"
+grep -q "ns1.example.org is 127.0.0.1 (from our own zone)" "$work/capd.log" || die "listen host resolved from our zone"
+[ "${root_id:=$(sed 's#.*/##' root.cap)}" = "$(sed 's#.*/##' "$state/caps/domain/example.org.cap")" ] || die "same service ID whatever the address"
+expect_ok "root via address" get-name root.cap
+[ "$last_out" = example.org ] || die "capd listening on ns1.example.org's address: $last_out"
+ok "listen host resolved from capd's own zone; URI keeps the name, ID unchanged"
 echo "restart: $passed passed, 0 failed"
