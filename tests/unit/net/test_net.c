@@ -15,6 +15,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +243,84 @@ static void udp_answers_and_updates(void **state)
     t0 = now();
     udp_stop(s);
     assert_true(now() - t0 < 1.0);
+}
+
+/* Clients hammer the workers while the zone changes under them: every
+ * answer must be whole and consistent, every publish quick, and ASan sees
+ * any read of a freed version. */
+struct hammer {
+    uint16_t port;
+    atomic_bool stop;
+    atomic_long answers, bad;
+};
+
+static void *hammer_main(void *arg)
+{
+    struct hammer *h = arg;
+    int fd = udp_client(h->port);
+    struct timeval tv = {.tv_usec = 200000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    uint8_t q[512], ans[4096];
+    for (uint16_t id = 1; !atomic_load(&h->stop); id++) {
+        /* A burst, so the workers see batches. */
+        for (int k = 0; k < 16; k++) {
+            size_t n = make_query(q, (uint16_t)(id + k), k % 2 ? "churn.t.example." : "t.example.",
+                                  k % 2 ? DNS_T_A : DNS_T_SOA);
+            send(fd, q, n, 0);
+        }
+        for (int k = 0; k < 16; k++) {
+            ssize_t n = recv(fd, ans, sizeof ans, 0);
+            if (n < 0) break;
+            uint16_t rc = DNS_RCODE(be16(ans + 2));
+            /* churn exists or not, depending on the version: never anything else. */
+            if (n < 12 || !(be16(ans + 2) & DNS_F_AA) ||
+                (rc != DNS_RC_NOERROR && rc != DNS_RC_NXDOMAIN))
+                atomic_fetch_add(&h->bad, 1);
+            atomic_fetch_add(&h->answers, 1);
+        }
+        id = (uint16_t)(id + 16);
+    }
+    close(fd);
+    return NULL;
+}
+
+static void udp_updates_under_load(void **state)
+{
+    struct fixture *f = *state;
+    struct err e;
+    struct hammer h = {.port = free_port(SOCK_DGRAM)};
+    struct net_addr a;
+    net_addr_parse(&a, "127.0.0.1", h.port, &e);
+    struct udp_config cfg = {.addrs = &a, .naddrs = 1, .workers_per_addr = 2, .zones = &f->zones};
+    struct udp_server *s = udp_start(&cfg, &e);
+    assert_non_null(s);
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, hammer_main, &h), 0);
+
+    uint8_t owner[] = "\5churn\1t\7example";
+    double worst = 0;
+    for (uint32_t i = 0; i < 200; i++) {
+        uint8_t rd[4] = {192, 0, 2, (uint8_t)i};
+        struct dns_change ch = {.op = i % 2 ? DNS_CHANGE_DEL_NAME : DNS_CHANGE_ADD,
+                                .owner = owner,
+                                .type = DNS_T_A,
+                                .ttl = 60,
+                                .rdlen = 4,
+                                .rdata = rd};
+        double t0 = now();
+        assert_int_equal(zone_apply(f->zone, &ch, 1, 10 + i, &e), 0);
+        if (now() - t0 > worst) worst = now() - t0;
+    }
+    atomic_store(&h.stop, true);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    udp_stop(s);
+    print_message("%ld answers during 200 updates, slowest publish %.1f ms\n",
+                  atomic_load(&h.answers), worst * 1e3);
+    assert_true(atomic_load(&h.answers) > 100);
+    assert_int_equal(atomic_load(&h.bad), 0);
+    assert_true(worst < 1.0);
 }
 
 static void udp_port_in_use(void **state)
@@ -480,6 +560,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(addr_parse_format),
         cmocka_unit_test_setup_teardown(udp_answers_and_updates, setup, teardown),
+        cmocka_unit_test_setup_teardown(udp_updates_under_load, setup, teardown),
         cmocka_unit_test_setup_teardown(udp_port_in_use, setup, teardown),
         cmocka_unit_test_setup_teardown(tcp_pipelined_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(tcp_limit_and_idle, setup, teardown),
