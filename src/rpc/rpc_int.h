@@ -262,6 +262,26 @@ uint32_t proto_bootstrap(struct rpc_conn *c, struct rpc_promise *p, const uint8_
 /* Drops every table entry (connection closed). */
 void proto_teardown(struct rpc_conn *c);
 
+/* ------------------------------------------------------------ tables.c */
+
+int read_target(capnp_struct_r t, struct wire_target *out);
+void write_target(capnp_struct_b t, struct rpc_cap *cap);
+void release_export(struct rpc_conn *c, uint32_t id, uint32_t n);
+/* A reference to import id (counted once more), NULL over the limit. */
+struct rpc_cap *import_cap(struct rpc_conn *c, uint32_t id);
+/* The cap a promisedAnswer target names: NULL with *ans NULL when the
+ * answer is unknown, NULL with *queue set when it has not returned. */
+struct rpc_cap *answer_cap(struct rpc_conn *c, const struct wire_target *t, bool *queue,
+                           struct rpc_answer **ans);
+int read_captable(struct rpc_conn *c, capnp_list_r l, struct rpc_cap ***out, uint32_t *n);
+void free_caps(struct rpc_cap **caps, uint32_t n);
+/* NULL (and the connection aborted) on a duplicate ID or over the limit. */
+struct rpc_answer *answer_new(struct rpc_conn *c, uint32_t id);
+void answer_free(struct rpc_conn *c, struct rpc_answer *a);
+void release_result_exports(struct rpc_conn *c, struct rpc_answer *a);
+/* Parks a message until the answer returns (takes *m). */
+void queue_on(struct rpc_answer *a, struct capnp_msg **m);
+
 /* ------------------------------------------------------------ vat.c */
 
 struct rpc_cap *vat_lookup_service(struct rpc_vat *v, const uint8_t *id, size_t len, bool *found);

@@ -1,0 +1,345 @@
+/* The connection's tables: message targets, exports and imports (with
+ * their reference counts), cap descriptors, answers, and tearing it all
+ * down when the connection goes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc/rpc_int.h"
+#include "rpc/wire.h"
+
+#define u16r capnp_struct_r_u16
+#define u32r capnp_struct_r_u32
+#define PTR capnp_struct_r_ptr
+#define STRUCT capnp_ptr_r_struct
+
+/* ------------------------------------------------------------ targets */
+
+static int read_promised(capnp_struct_r pa, struct wire_target *out)
+{
+    out->promised = true;
+    out->nops = 0;
+    out->id = u32r(pa, 0);
+    capnp_list_r ops = capnp_ptr_r_list(PTR(pa, 0), CAPNP_ES_COMPOSITE);
+    for (uint32_t i = 0; i < ops.len; i++) {
+        capnp_struct_r op = capnp_list_r_struct(ops, i);
+        uint16_t k = u16r(op, 0);
+        if (k == 0) continue;
+        if (k != 1 || out->nops >= RPC_MAX_OPS) return -1;
+        out->ops[out->nops++] = u16r(op, 1);
+    }
+    return 0;
+}
+
+int read_target(capnp_struct_r t, struct wire_target *out)
+{
+    uint16_t tag = u16r(t, 2);
+    memset(out, 0, offsetof(struct wire_target, ops));
+    if (tag == 0) {
+        out->id = u32r(t, 0);
+        return 0;
+    }
+    if (tag != 1) return -1;
+    return read_promised(STRUCT(PTR(t, 0)), out);
+}
+
+static void write_promised(capnp_ptr_b slot, uint32_t qid, const uint16_t *ops, uint32_t n)
+{
+    capnp_struct_b pa = capnp_ptr_b_init_struct(slot, PA_WORDS, PA_PTRS);
+    capnp_struct_b_set_u32(pa, 0, qid);
+    capnp_list_b l = capnp_ptr_b_init_struct_list(capnp_struct_b_ptr(pa, 0), OP_WORDS, OP_PTRS, n);
+    for (uint32_t i = 0; i < n; i++) {
+        capnp_struct_b op = capnp_list_b_struct(l, i);
+        capnp_struct_b_set_u16(op, 0, 1);
+        capnp_struct_b_set_u16(op, 1, ops[i]);
+    }
+}
+
+void write_target(capnp_struct_b t, struct rpc_cap *cap)
+{
+    if (cap->kind == RPC_CAP_IMPORT) {
+        capnp_struct_b_set_u32(t, 0, cap->id);
+        capnp_struct_b_set_u16(t, 2, 0);
+    } else {
+        capnp_struct_b_set_u16(t, 2, 1);
+        write_promised(capnp_struct_b_ptr(t, 0), cap->pq->id, cap->ops, cap->nops);
+    }
+}
+
+/* ------------------------------------------------------------ exports, imports */
+
+void proto_write_capdesc(struct rpc_conn *c, capnp_struct_b d, struct rpc_cap *cap,
+                         uint32_t *exported, bool *did_export)
+{
+    *did_export = false;
+    if (!cap) {
+        capnp_struct_b_set_u16(d, 0, 0);
+        return;
+    }
+    if (cap->conn == c && cap->kind == RPC_CAP_IMPORT) {
+        capnp_struct_b_set_u16(d, 0, 3);
+        capnp_struct_b_set_u32(d, 1, cap->id);
+        return;
+    }
+    if (cap->conn == c && cap->kind == RPC_CAP_PIPELINE) {
+        capnp_struct_b_set_u16(d, 0, 4);
+        write_promised(capnp_struct_b_ptr(d, 0), cap->pq->id, cap->ops, cap->nops);
+        return;
+    }
+    /* Local objects, broken caps and caps of other connections (proxied)
+     * are hosted here. */
+    struct rpc_export *e = idmap_get(&c->export_by_cap, (uintptr_t)cap);
+    if (e) {
+        e->refs++;
+    } else {
+        e = malloc(sizeof *e);
+        uint32_t id = idalloc_get(&c->eids);
+        if (!e || idmap_put(&c->exports, id, e) < 0 ||
+            idmap_put(&c->export_by_cap, (uintptr_t)cap, e) < 0) {
+            free(e);
+            idmap_del(&c->exports, id);
+            idalloc_put(&c->eids, id);
+            conn_abort(c, "out of memory");
+            return;
+        }
+        e->id = id;
+        e->cap = rpc_cap_ref(cap);
+        e->refs = 1;
+    }
+    capnp_struct_b_set_u16(d, 0, 1);
+    capnp_struct_b_set_u32(d, 1, e->id);
+    *exported = e->id;
+    *did_export = true;
+}
+
+void release_export(struct rpc_conn *c, uint32_t id, uint32_t n)
+{
+    struct rpc_export *e = idmap_get(&c->exports, id);
+    if (!e || n > e->refs) {
+        conn_abort(c, "Release of export %u by %u is more than it holds", id, n);
+        return;
+    }
+    e->refs -= n;
+    if (e->refs > 0) return;
+    idmap_del(&c->exports, id);
+    idmap_del(&c->export_by_cap, (uintptr_t)e->cap);
+    idalloc_put(&c->eids, id);
+    struct rpc_cap *cap = e->cap;
+    free(e);
+    rpc_cap_unref(cap);
+}
+
+struct rpc_cap *import_cap(struct rpc_conn *c, uint32_t id)
+{
+    struct rpc_import *im = idmap_get(&c->imports, id);
+    if (im) {
+        im->remote_refs++;
+        return rpc_cap_ref(im->cap);
+    }
+    if (c->imports.len >= c->vat->cfg.max_exports) return NULL;
+    struct rpc_cap *cap = cap_new(RPC_CAP_IMPORT);
+    im = malloc(sizeof *im);
+    if (!cap || !im || idmap_put(&c->imports, id, im) < 0) {
+        free(cap);
+        free(im);
+        return NULL;
+    }
+    cap->conn = c;
+    cap->id = id;
+    conn_ref(c);
+    im->cap = cap;
+    im->remote_refs = 1;
+    return cap;
+}
+
+struct rpc_cap *answer_cap(struct rpc_conn *c, const struct wire_target *t, bool *queue,
+                           struct rpc_answer **ans)
+{
+    *queue = false;
+    struct rpc_answer *a = idmap_get(&c->answers, t->id);
+    *ans = a;
+    if (!a) return NULL;
+    if (!a->returned) {
+        *queue = true;
+        return NULL;
+    }
+    if (a->exception) return rpc_cap_broken(a->exception);
+    if (!a->have_msg) return rpc_cap_broken("called null capability");
+    return cap_from_path(a->content, t->ops, t->nops, a->caps, a->ncaps);
+}
+
+/* Reads a cap table into caps; -1 on a protocol violation. */
+int read_captable(struct rpc_conn *c, capnp_list_r l, struct rpc_cap ***out, uint32_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (l.len == 0) return 0;
+    if (l.len > c->vat->cfg.max_exports) return -1;
+    struct rpc_cap **caps = calloc(l.len, sizeof *caps);
+    if (!caps) return -1;
+    *out = caps;
+    for (uint32_t i = 0; i < l.len; i++) {
+        capnp_struct_r d = capnp_list_r_struct(l, i);
+        uint16_t tag = u16r(d, 0);
+        struct wire_target t;
+        bool queue;
+        struct rpc_answer *a;
+        switch (tag) {
+        case WCAP_NONE:
+            break;
+        case WCAP_SENDER_HOSTED:
+        case WCAP_SENDER_PROMISE:
+            caps[i] = import_cap(c, u32r(d, 1));
+            if (!caps[i]) goto fail;
+            break;
+        case WCAP_RECEIVER_HOSTED: {
+            struct rpc_export *e = idmap_get(&c->exports, u32r(d, 1));
+            if (!e) goto fail;
+            caps[i] = rpc_cap_ref(e->cap);
+            break;
+        }
+        case WCAP_RECEIVER_ANSWER: {
+            if (read_promised(STRUCT(PTR(d, 0)), &t) < 0) goto fail;
+            caps[i] = answer_cap(c, &t, &queue, &a);
+            if (!a) goto fail;
+            if (queue)
+                caps[i] = rpc_cap_broken("a capability on an unanswered question of the "
+                                         "receiver is not supported");
+            break;
+        }
+        default:
+            caps[i] = rpc_cap_broken("third-party capabilities are not supported");
+            break;
+        }
+        *n = i + 1;
+    }
+    *n = l.len;
+    return 0;
+fail:
+    *n = l.len;
+    return -1;
+}
+
+void free_caps(struct rpc_cap **caps, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        rpc_cap_unref(caps[i]);
+    free(caps);
+}
+
+/* ------------------------------------------------------------ answers */
+
+void answer_free(struct rpc_conn *c, struct rpc_answer *a)
+{
+    idmap_del(&c->answers, a->id);
+    if (a->redirect) {
+        struct rpc_promise *p = a->redirect;
+        a->redirect = NULL;
+        promise_deliver(p, response_error("the results went away", 0));
+        rpc_promise_unref(p);
+    }
+    if (a->call) a->call->answer = NULL;
+    free_caps(a->caps, a->ncaps);
+    if (a->have_msg) capnp_msg_free(&a->result_msg);
+    if (a->bld) {
+        capnp_builder_free(a->bld);
+        free(a->bld);
+    }
+    while (a->queue) {
+        struct queued_msg *q = a->queue;
+        a->queue = q->next;
+        msg_destroy(q->msg);
+        free(q);
+    }
+    free(a->result_exports);
+    free(a->exception);
+    free(a);
+}
+
+void release_result_exports(struct rpc_conn *c, struct rpc_answer *a)
+{
+    for (uint32_t i = 0; i < a->nresult_exports && !c->closed; i++)
+        release_export(c, a->result_exports[i], 1);
+    a->nresult_exports = 0;
+}
+
+struct rpc_answer *answer_new(struct rpc_conn *c, uint32_t id)
+{
+    if (idmap_get(&c->answers, id)) {
+        conn_abort(c, "question %u is already in use", id);
+        return NULL;
+    }
+    if (c->answers.len >= c->vat->cfg.max_questions) {
+        conn_abort(c, "too many outstanding questions (limit %u)", c->vat->cfg.max_questions);
+        return NULL;
+    }
+    struct rpc_answer *a = calloc(1, sizeof *a);
+    if (!a || idmap_put(&c->answers, id, a) < 0) {
+        free(a);
+        conn_abort(c, "out of memory");
+        return NULL;
+    }
+    a->id = id;
+    return a;
+}
+
+void queue_on(struct rpc_answer *a, struct capnp_msg **m)
+{
+    struct queued_msg *q = malloc(sizeof *q);
+    if (!q) return; /* the caller frees the message; that call is lost */
+    q->next = NULL;
+    q->msg = *m;
+    *m = NULL;
+    if (a->queue_tail && a->queue)
+        a->queue_tail->next = q;
+    else
+        a->queue = q;
+    a->queue_tail = q;
+}
+
+void proto_teardown(struct rpc_conn *c)
+{
+    const char *why = c->error ? c->error : "disconnected";
+    uint64_t k;
+    void *v;
+    /* Questions: fail the ones still waiting. Collect first: callbacks may
+     * change the tables. */
+    uint32_t n = c->questions.len, i = 0, j = 0;
+    struct rpc_promise **qs = calloc(n ? n : 1, sizeof *qs);
+    for (uint32_t it = 0; qs && idmap_next(&c->questions, &it, &k, &v);)
+        qs[j++] = v;
+    for (i = 0; i < j; i++)
+        qs[i]->in_table = false;
+    idmap_free(&c->questions);
+    for (i = 0; i < j; i++) {
+        struct rpc_promise *p = qs[i];
+        if (!p->returned) {
+            promise_deliver(p, response_error(why, 2));
+            rpc_promise_unref(p);
+        }
+    }
+    free(qs);
+    while (c->answers.len) {
+        uint32_t it = 0;
+        idmap_next(&c->answers, &it, &k, &v);
+        answer_free(c, v);
+    }
+    while (c->exports.len) {
+        uint32_t it = 0;
+        idmap_next(&c->exports, &it, &k, &v);
+        struct rpc_export *e = v;
+        idmap_del(&c->exports, k);
+        struct rpc_cap *cap = e->cap;
+        free(e);
+        rpc_cap_unref(cap);
+    }
+    idmap_free(&c->export_by_cap);
+    while (c->imports.len) {
+        uint32_t it = 0;
+        idmap_next(&c->imports, &it, &k, &v);
+        struct rpc_import *im = v;
+        idmap_del(&c->imports, k);
+        cap_break_import(im->cap, why);
+        free(im);
+    }
+}
