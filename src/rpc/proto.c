@@ -512,7 +512,9 @@ void proto_handle(struct rpc_conn *c, struct capnp_msg *owned)
     struct capnp_msg *m = owned, **mp = &owned;
     capnp_struct_r msg = STRUCT(capnp_msg_root(m));
     uint16_t which = u16r(msg, 0);
-    capnp_struct_r body = STRUCT(PTR(msg, 0));
+    /* Only the members we handle are structs we understand. */
+    bool known = which <= MSG_RELEASE || which == MSG_BOOTSTRAP || which == MSG_DISEMBARGO;
+    capnp_struct_r body = known ? STRUCT(PTR(msg, 0)) : (capnp_struct_r){0};
     if (capnp_msg_error(m)) {
         conn_abort(c, "malformed message: %s", capnp_msg_error(m));
         msg_destroy(m);

@@ -310,12 +310,45 @@ static void test_too_many_questions(void **state)
     free_vat(v);
 }
 
+static void test_unimplemented_and_abort(void **state)
+{
+    (void)state;
+    struct rpc_vat *v = make_vat(NULL);
+    struct peer p;
+    peer_open(&p, v);
+    /* A message type the vat does not handle comes back in Unimplemented. */
+    struct capnp_builder b;
+    capnp_builder_init(&b, 0);
+    rpc_Message_B msg = rpc_Message_new_root(&b);
+    capnp_ptr_b_set_text(rpc_Message_ptr_obsoleteSave(msg), "x", 1);
+    send_builder(&p, &b);
+    struct capnp_msg *m = peer_read(&p, 2000);
+    assert_non_null(m);
+    assert_int_equal(which_of(m), rpc_Message_unimplemented);
+    rpc_Message_R inner = rpc_Message_get_unimplemented(rpc_Message_read_root(m));
+    assert_int_equal(rpc_Message_which(inner), rpc_Message_obsoleteSave);
+    msg_destroy(m);
+    /* Abort from the peer: the vat closes the connection. */
+    capnp_builder_init(&b, 0);
+    rpc_Exception_B ex = rpc_Message_init_abort(rpc_Message_new_root(&b));
+    rpc_Exception_set_reason(ex, "bye", 3);
+    send_builder(&p, &b);
+    assert_null(peer_read(&p, 2000));
+    assert_true(p.eof);
+    struct rpc_stats s;
+    rpc_vat_stats(v, &s);
+    assert_int_equal(s.conns, 0);
+    peer_close(&p);
+    check_healthy(v);
+    free_vat(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_disconnect_mid_call), cmocka_unit_test(test_peer_never_reads),
         cmocka_unit_test(test_oversized_frame),     cmocka_unit_test(test_garbage_after_message),
-        cmocka_unit_test(test_too_many_questions),
+        cmocka_unit_test(test_too_many_questions),  cmocka_unit_test(test_unimplemented_and_abort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
