@@ -2,7 +2,8 @@
 # Queries per second and CPU per query: capd against knotd and nsd.
 #
 #   bench/qps.sh   (env: CAPD=path, BENCH_SECONDS=15, BENCH_THREADS=cores,
-#                   BENCH_SERVERS="capd knotd nsd")
+#                   BENCH_SERVERS="capd knotd nsd",
+#                   BENCH_ROUNDS=1)
 #
 # Generates one zone of 20,000 records, serves it on loopback from capd
 # (release build), knotd and nsd in turn, each with the same number of
@@ -20,6 +21,7 @@ export LC_ALL=C
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 secs=${BENCH_SECONDS:-15}
+rounds=${BENCH_ROUNDS:-1} # >1: servers take turns, means printed at the end
 # capd runs one UDP worker per core; the peers get as many serving threads
 threads=${BENCH_THREADS:-$(nproc)}
 records=20000
@@ -201,7 +203,7 @@ EOF
 }
 
 hz=$(getconf CLK_TCK)
-declare -A QPS CPU
+declare -A QPS CPU N QSUM CSUM
 run() {
     local name=$1 try out t0 t1 done
     for try in 1 2 3; do
@@ -235,17 +237,31 @@ run() {
         echo "qps.sh: $name answered with unexpected response codes: $codes"
         return 1 ;;
     esac
-    CPU[$name]=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$done" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')
+    cpu=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$done" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')
+    qps=${QPS[$name]}
+    # means over the rounds
+    N[$name]=$((${N[$name]:-0} + 1))
+    QSUM[$name]=$(awk -v a="${QSUM[$name]:-0}" -v b="$qps" 'BEGIN { print a + b }')
+    CSUM[$name]=$(awk -v a="${CSUM[$name]:-0}" -v b="$cpu" 'BEGIN { print a + b }')
     printf '%-6s %10s qps  %8s us CPU/query  (%s answered, %s lost, %.1f s CPU)\n' \
-        "$name" "${QPS[$name]}" "${CPU[$name]}" "$done" "${lost:-?}" "$(awk -v t=$((t1 - t0)) -v hz="$hz" 'BEGIN{print t/hz}')"
+        "$name" "$qps" "$cpu" "$done" "${lost:-?}" "$(awk -v t=$((t1 - t0)) -v hz="$hz" 'BEGIN{print t/hz}')"
     echo "       rcodes: $codes"
 }
 
 echo "zone: $records records ($hosts hosts), queries: 100,000 mixed (A/AAAA/TXT/MX/CNAME, 15% NODATA, 15% NXDOMAIN)"
 echo "dnsperf: $secs s, 4 clients, 200 outstanding; servers: $threads threads each; $(nproc) cores"
 ok=0
+for round in $(seq "$rounds"); do
+    [ "$rounds" -gt 1 ] && echo "-- round $round of $rounds"
+    for s in $servers; do
+        run "$s" || ok=1
+    done
+done
 for s in $servers; do
-    run "$s" || ok=1
+    [ -n "${N[$s]:-}" ] || continue
+    QPS[$s]=$(awk -v a="${QSUM[$s]}" -v n="${N[$s]}" 'BEGIN { printf "%.0f", a / n }')
+    CPU[$s]=$(awk -v a="${CSUM[$s]}" -v n="${N[$s]}" 'BEGIN { printf "%.2f", a / n }')
+    [ "$rounds" -gt 1 ] && printf 'mean   %-6s %10s qps  %8s us CPU/query\n' "$s" "${QPS[$s]}" "${CPU[$s]}"
 done
 ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
 echo "capd/knotd: qps $(ratio "${QPS[capd]:-}" "${QPS[knotd]:-}"), CPU/query $(ratio "${CPU[capd]:-}" "${CPU[knotd]:-}")"
