@@ -37,7 +37,7 @@ fi
 
 if [ -d "$fuzz" ]; then
   for t in "$fuzz"/tests/fuzz/fuzz_*; do
-    [ -x "$t" ] || continue
+    [ -f "$t" ] && [ -x "$t" ] || continue
     name=$(basename "$t")
     corpus=$(mktemp -d)
     [ -d "$root/tests/fuzz/corpus/$name" ] && cp -r "$root/tests/fuzz/corpus/$name/." "$corpus/"
