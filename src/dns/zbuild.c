@@ -25,9 +25,11 @@ struct bnode {
     uint8_t name[]; /* lowercase */
 };
 struct zbuild {
-    struct arena mem;
+    struct arena mem; /* nodes, RDATA copies and the RRset/RR arrays */
     struct bnode **tab;
     size_t mask, count;
+    struct bnode **all; /* every node in creation order: faster to walk than the table */
+    size_t nall, capall;
     uint8_t apex[DNS_NAME_MAX];
     size_t apex_len;
     const char *file;
@@ -51,13 +53,8 @@ struct zbuild *zb_new(const uint8_t *apex)
 void zb_free(struct zbuild *b)
 {
     if (!b) return;
-    for (size_t i = 0; i <= b->mask; i++)
-        for (struct bnode *n = b->tab[i]; n; n = n->next) {
-            for (size_t k = 0; k < n->nsets; k++)
-                free(n->sets[k].rr);
-            free(n->sets);
-        }
     free(b->tab);
+    free(b->all);
     arena_free(&b->mem);
     free(b);
 }
@@ -97,8 +94,16 @@ static struct bnode *get_node(struct zbuild *b, const uint8_t *lname, size_t len
     struct bnode *n = find_node(b, lname, len, h);
     if (n) return n;
     if (b->count >= b->mask && grow_table(b) < 0) return NULL;
+    if (b->nall == b->capall) {
+        size_t nc = b->capall ? b->capall * 2 : 1024;
+        struct bnode **na = realloc(b->all, nc * sizeof *na);
+        if (!na) return NULL;
+        b->all = na;
+        b->capall = nc;
+    }
     n = arena_zalloc(&b->mem, sizeof *n + len);
     if (!n) return NULL;
+    b->all[b->nall++] = n;
     n->hash = h;
     n->len = (uint8_t)len;
     memcpy(n->name, lname, len);
@@ -106,6 +111,19 @@ static struct bnode *get_node(struct zbuild *b, const uint8_t *lname, size_t len
     b->tab[h & b->mask] = n;
     b->count++;
     return n;
+}
+
+/* Grows an array kept in the builder's arena (the old copy stays there until
+ * the builder is freed: builders are short-lived, and this spares a malloc
+ * and a free per node). */
+static void *grow(struct zbuild *b, void *old, size_t *cap, size_t elem, size_t first)
+{
+    size_t nc = *cap ? *cap * 2 : first;
+    void *p = arena_alloc(&b->mem, nc * elem);
+    if (!p) return NULL;
+    if (*cap) memcpy(p, old, *cap * elem);
+    *cap = nc;
+    return p;
 }
 
 static struct bset *find_set(struct bnode *n, uint16_t type)
@@ -134,11 +152,9 @@ static int add_rr(struct zbuild *b, struct bnode *n, uint16_t type, uint32_t ttl
     struct bset *s = find_set(n, type);
     if (!s) {
         if (n->nsets == n->cap) {
-            size_t nc = n->cap ? n->cap * 2 : 2;
-            struct bset *ns = realloc(n->sets, nc * sizeof *ns);
+            struct bset *ns = grow(b, n->sets, &n->cap, sizeof *ns, 2);
             if (!ns) return err_set(e, "out of memory");
             n->sets = ns;
-            n->cap = nc;
         }
         s = &n->sets[n->nsets++];
         memset(s, 0, sizeof *s);
@@ -151,11 +167,9 @@ static int add_rr(struct zbuild *b, struct bnode *n, uint16_t type, uint32_t ttl
         if (!keep_ttl) s->ttl = ttl;
     }
     if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 1;
-        struct brr *nr = realloc(s->rr, nc * sizeof *nr);
+        struct brr *nr = grow(b, s->rr, &s->cap, sizeof *nr, 1);
         if (!nr) return err_set(e, "out of memory");
         s->rr = nr;
-        s->cap = nc;
     }
     const uint8_t *data = rd;
     if (copy && rdlen) {
@@ -193,8 +207,6 @@ int zb_del(struct zbuild *b, enum dns_change_op op, const uint8_t *owner, uint16
     struct bnode *n = find_node(b, lname, len, dns_name_hash(lname, len));
     if (!n) return 0;
     if (op == DNS_CHANGE_DEL_NAME) {
-        for (size_t i = 0; i < n->nsets; i++)
-            free(n->sets[i].rr);
         n->nsets = 0;
         return 0;
     }
@@ -208,7 +220,6 @@ int zb_del(struct zbuild *b, enum dns_change_op op, const uint8_t *owner, uint16
         s->rr[i] = s->rr[--s->n];
         if (s->n) return 0;
     }
-    free(s->rr);
     size_t idx = (size_t)(s - n->sets);
     memmove(s, s + 1, (n->nsets - idx - 1) * sizeof *s);
     n->nsets--;
@@ -247,33 +258,66 @@ static int where(struct zbuild *b, unsigned long line, struct err *e, const char
  * *line gets the line of the record that broke the rule. */
 static int check_node(struct zbuild *b, struct bnode *n, struct err *e, unsigned long *line)
 {
-    char t[DNS_NAME_TEXT_MAX];
     bool apex = n->len == b->apex_len && memcmp(n->name, b->apex, n->len) == 0;
     struct bset *cname = find_set(n, DNS_T_CNAME), *soa = find_set(n, DNS_T_SOA),
                 *dname = find_set(n, DNS_T_DNAME);
-    dns_name_to_text(n->name, t, sizeof t);
-    if (soa && !apex) return where(b, *line = soa->line, e, "SOA record not at the zone apex:", t);
-    if (soa && soa->n != 1)
-        return where(b, *line = soa->line2, e, "more than one SOA record at", t);
-    if (dname && dname->n != 1)
-        return where(b, *line = dname->line2, e, "more than one DNAME record at", t);
-    if (cname && cname->n != 1)
-        return where(b, *line = cname->line2, e, "more than one CNAME record at", t);
-    for (size_t i = 0; cname && i < n->nsets; i++) {
+    const char *why = NULL;
+    if (soa && !apex)
+        why = "SOA record not at the zone apex:", *line = soa->line;
+    else if (soa && soa->n != 1)
+        why = "more than one SOA record at", *line = soa->line2;
+    else if (dname && dname->n != 1)
+        why = "more than one DNAME record at", *line = dname->line2;
+    else if (cname && cname->n != 1)
+        why = "more than one CNAME record at", *line = cname->line2;
+    for (size_t i = 0; !why && cname && i < n->nsets; i++) {
         uint16_t ty = n->sets[i].type;
         if (ty != DNS_T_CNAME && ty != DNS_T_RRSIG && ty != DNS_T_NSEC) {
+            why = "CNAME and other data at";
             *line = n->sets[i].line > cname->line ? n->sets[i].line : cname->line;
-            return where(b, *line, e, "CNAME and other data at", t);
         }
     }
-    return 0;
+    if (!why) return 0;
+    char t[DNS_NAME_TEXT_MAX];
+    dns_name_to_text(n->name, t, sizeof t);
+    return where(b, *line, e, why, t);
 }
 
-static int cmp_node(const void *x, const void *y)
+/* Canonical order (RFC 4034 §6.1) as one memcmp: the labels from the root
+ * down, each byte as itself except 0 as 00 FF, each label ended by 00 00,
+ * which sorts before any byte of a longer label. */
+struct skey {
+    const uint8_t *k;
+    size_t len;
+    struct bnode *n;
+};
+static size_t sort_key(const uint8_t *name, uint8_t *out)
 {
-    const struct bnode *a = *(struct bnode *const *)x, *b = *(struct bnode *const *)y;
-    return dns_name_cmp(a->name, b->name);
+    const uint8_t *lab[128];
+    int nl = 0;
+    for (const uint8_t *p = name; *p; p += *p + 1)
+        lab[nl++] = p;
+    size_t o = 0;
+    while (nl-- > 0) {
+        for (uint8_t i = 1; i <= lab[nl][0]; i++) {
+            uint8_t c = lab[nl][i];
+            out[o++] = c;
+            if (!c) out[o++] = 0xff;
+        }
+        out[o++] = 0;
+        out[o++] = 0;
+    }
+    return o;
 }
+static int cmp_skey(const void *x, const void *y)
+{
+    const struct skey *a = x, *b = y;
+    size_t m = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->k, b->k, m);
+    if (c) return c;
+    return a->len < b->len ? -1 : a->len > b->len;
+}
+
 static int cmp_set(const void *x, const void *y)
 {
     const struct bset *a = x, *b = y;
@@ -335,67 +379,69 @@ static int freeze_node(struct zone_version *v, struct zone_node *zn, struct bnod
 int zb_freeze(struct zbuild *b, bool set_serial, uint32_t serial, struct zone_version **out,
               struct err *e)
 {
-    char t[DNS_NAME_TEXT_MAX];
-    dns_name_to_text(b->apex, t, sizeof t);
     struct bnode *apex = find_node(b, b->apex, b->apex_len, dns_name_hash(b->apex, b->apex_len));
-    if (!apex || !find_set(apex, DNS_T_SOA))
+    if (!apex || !find_set(apex, DNS_T_SOA)) {
+        char t[DNS_NAME_TEXT_MAX];
+        dns_name_to_text(b->apex, t, sizeof t);
         return where(b, 0, e, "no SOA record at the zone apex", t);
-    /* Mark every non-empty node and all its ancestors up to the apex; the
-     * ancestors without data become empty non-terminals. */
-    size_t nodes = 0, snap;
-    struct bnode **all = NULL;
+    }
     /* Check every node; of several problems report the first in the file. */
     unsigned long bad_line = 0;
     bool bad = false;
-    for (size_t i = 0; i <= b->mask; i++)
-        for (struct bnode *n = b->tab[i]; n; n = n->next) {
-            struct err ne;
-            unsigned long line = 0;
-            if (n->nsets && check_node(b, n, &ne, &line) < 0 && (!bad || line < bad_line)) {
-                bad = true;
-                bad_line = line;
-                if (e) *e = ne;
-            }
+    for (size_t i = 0; i < b->nall; i++) {
+        struct bnode *n = b->all[i];
+        struct err ne;
+        unsigned long line = 0;
+        if (n->nsets && check_node(b, n, &ne, &line) < 0 && (!bad || line < bad_line)) {
+            bad = true;
+            bad_line = line;
+            if (e) *e = ne;
         }
+    }
     if (bad) return -1;
-again:
-    snap = b->mask;
-    for (size_t i = 0; i <= snap; i++)
-        for (struct bnode *n = b->tab[i]; n; n = n->next) {
-            if (!n->nsets || n->mark) continue;
-            struct bnode *c = n;
-            while (c && !c->mark) {
-                c->mark = true;
-                if (c == apex) break;
-                const uint8_t *up = c->name + 1 + c->name[0];
-                c = get_node(b, up, c->len - 1 - c->name[0]);
-                if (!c) {
-                    err_set(e, "out of memory");
-                    goto fail_marks;
-                }
-            }
-            if (b->mask != snap) /* the table grew: rescan (marks persist) */
-                goto again;
+    /* Mark every non-empty node and all its ancestors up to the apex; the
+     * ancestors without data become empty non-terminals (appended to
+     * b->all by get_node while we walk it). */
+    size_t nodes = 0;
+    for (size_t i = 0; i < b->nall; i++) {
+        struct bnode *c = b->all[i];
+        if (!c->nsets) continue;
+        while (c && !c->mark) {
+            c->mark = true;
+            nodes++;
+            if (c == apex) break;
+            const uint8_t *up = c->name + 1 + c->name[0];
+            c = get_node(b, up, c->len - 1 - c->name[0]);
         }
-    for (size_t i = 0; i <= b->mask; i++)
-        for (struct bnode *n = b->tab[i]; n; n = n->next)
-            nodes += n->mark;
-    all = malloc(nodes * sizeof *all);
+        if (!c) {
+            err_set(e, "out of memory");
+            goto fail_marks;
+        }
+    }
+    struct skey *all = malloc(nodes * sizeof *all);
+    size_t keybytes = 0;
+    for (size_t i = 0; i < b->nall; i++)
+        if (b->all[i]->mark) keybytes += 2 * (size_t)b->all[i]->len;
+    uint8_t *keys = malloc(keybytes ? keybytes : 1);
     struct zone_version *v = calloc(1, sizeof *v);
-    if (!all || !v) {
+    if (!all || !keys || !v) {
         free(all);
+        free(keys);
         free(v);
         err_set(e, "out of memory");
         goto fail_marks;
     }
-    size_t k = 0;
-    for (size_t i = 0; i <= b->mask; i++)
-        for (struct bnode *n = b->tab[i]; n; n = n->next)
-            if (n->mark) {
-                all[k++] = n;
-                n->mark = false; /* the builder may be frozen again */
-            }
-    qsort(all, nodes, sizeof *all, cmp_node);
+    size_t k = 0, ko = 0;
+    for (size_t i = 0; i < b->nall; i++) {
+        struct bnode *n = b->all[i];
+        if (!n->mark) continue;
+        n->mark = false; /* the builder may be frozen again */
+        all[k].n = n;
+        all[k].k = keys + ko;
+        all[k].len = sort_key(n->name, keys + ko);
+        ko += all[k++].len;
+    }
+    qsort(all, nodes, sizeof *all, cmp_skey);
     arena_init(&v->arena, 64 * 1024);
     struct zone_node *zn = arena_zalloc(&v->arena, nodes * sizeof *zn);
     size_t slots = 16;
@@ -408,7 +454,7 @@ again:
     v->nnodes = nodes;
     zn[0].flags = ZN_APEX; /* the apex sorts first */
     for (size_t i = 0; i < nodes; i++) {
-        if (freeze_node(v, &zn[i], all[i], set_serial, serial) < 0) goto oom;
+        if (freeze_node(v, &zn[i], all[i].n, set_serial, serial) < 0) goto oom;
         size_t s = zn[i].hash & v->mask;
         while (v->table[s])
             s = (s + 1) & v->mask;
@@ -429,15 +475,16 @@ again:
         }
     }
     free(all);
+    free(keys);
     *out = v;
     return 0;
 oom:
     free(all);
+    free(keys);
     zone_version_free(v);
     return err_set(e, "out of memory");
 fail_marks:
-    for (size_t i = 0; i <= b->mask; i++)
-        for (struct bnode *n = b->tab[i]; n; n = n->next)
-            n->mark = false;
+    for (size_t i = 0; i < b->nall; i++)
+        b->all[i]->mark = false;
     return -1;
 }

@@ -81,6 +81,25 @@ static void test_load_good(void **st)
     zone_version_free(v);
 }
 
+static void test_canonical_order(void **st)
+{
+    (void)st;
+    /* names with zero bytes, label prefixes, high bytes and wildcards: the
+     * version's node order must be dns_name_cmp's (RFC 4034 §6.1) */
+    const char *zone = "$ORIGIN x.\n@ 60 SOA a b 1 2 3 4 5\n"
+                       "\\000 60 A 1.1.1.1\na 60 A 1.1.1.1\n\\001 60 A 1.1.1.1\n"
+                       "a\\000 60 A 1.1.1.1\nab 60 A 1.1.1.1\n* 60 A 1.1.1.1\n"
+                       "z.a 60 A 1.1.1.1\n\\200 60 A 1.1.1.1\nA\\000b.c 60 A 1.1.1.1\n"
+                       "\\000\\000 60 A 1.1.1.1\nb.\\000 60 A 1.1.1.1\n";
+    struct zone_version *v;
+    struct err e;
+    if (zone_load_string(zone, "t", N("x."), &v, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(v->nnodes, 13); /* 11 names, the apex, the ENT c.x */
+    for (size_t i = 1; i < v->nnodes; i++)
+        assert_true(dns_name_cmp(v->nodes[i - 1].name, v->nodes[i].name) < 0);
+    zone_version_free(v);
+}
+
 static void test_load_errors(void **st)
 {
     (void)st;
@@ -348,9 +367,10 @@ static void test_zone_set_rcu(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_load_good), cmocka_unit_test(test_load_errors),
-        cmocka_unit_test(test_apply),     cmocka_unit_test(test_foreach_and_synth),
-        cmocka_unit_test(test_rr_parse),  cmocka_unit_test(test_zone_set_rcu),
+        cmocka_unit_test(test_load_good),         cmocka_unit_test(test_canonical_order),
+        cmocka_unit_test(test_load_errors),       cmocka_unit_test(test_apply),
+        cmocka_unit_test(test_foreach_and_synth), cmocka_unit_test(test_rr_parse),
+        cmocka_unit_test(test_zone_set_rcu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
