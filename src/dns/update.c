@@ -376,21 +376,20 @@ static bool wset_has(const struct wset *s, const uint8_t *rd, uint16_t len)
     return find_rr(s, rd, len) >= 0;
 }
 
+/* Deletions name each RR with its TTL, so that a change set is self-contained
+ * (an IXFR can be made from it); a TTL change deletes and re-adds the whole
+ * RRset. */
 static int diff_set(struct ctx *c, const struct wname *w, const struct wset *s)
 {
     const struct dns_rrset *o = w->node ? node_rrset(w->node, s->type) : NULL;
-    if (!s->n) return o ? emit(c, DNS_CHANGE_DEL_RRSET, w, s->type, 0, NULL, 0) : 0;
-    if (o && o->ttl != s->ttl) {
-        if (emit(c, DNS_CHANGE_DEL_RRSET, w, s->type, 0, NULL, 0) < 0) return -1;
-        o = NULL;
-    }
+    bool retime = o && s->n && o->ttl != s->ttl;
     if (o)
         for (const uint8_t *p = rrset_first(o); p; p = rrset_next(o, p))
-            if (!wset_has(s, rr_rdata(p), rr_rdlen(p)) &&
-                emit(c, DNS_CHANGE_DEL, w, s->type, 0, rr_rdata(p), rr_rdlen(p)) < 0)
+            if ((retime || !wset_has(s, rr_rdata(p), rr_rdlen(p))) &&
+                emit(c, DNS_CHANGE_DEL, w, s->type, o->ttl, rr_rdata(p), rr_rdlen(p)) < 0)
                 return -1;
     for (size_t i = 0; i < s->n; i++)
-        if ((!o || !rrset_has(o, s->rr[i].rd, s->rr[i].len)) &&
+        if ((retime || !o || !rrset_has(o, s->rr[i].rd, s->rr[i].len)) &&
             emit(c, DNS_CHANGE_ADD, w, s->type, s->ttl, s->rr[i].rd, s->rr[i].len) < 0)
             return -1;
     return 0;

@@ -194,13 +194,26 @@ static void test_iterator(void **st)
     journal_iter_close(it);
     /* Unknown serial: the caller must send the whole zone. */
     assert_int_equal(journal_iter_open(j, APEX, 12345, &it, &e), 1);
+    /* Deletions carry the deleted RR and its TTL (enough for an IXFR). */
+    struct dns_update rm = {
+        DNS_UPDATE_REMOVE_RRSET, (const uint8_t *)"\3a-0\7example\3org", DNS_T_A, 0, NULL, 0};
+    assert_int_equal(dns_update_apply(z, APEX, NULL, 0, &rm, 1, j, &s, &e), 0);
+    assert_int_equal(journal_iter_open(j, APEX, 3, &it, &e), 0);
+    assert_int_equal(journal_iter_next(it, &from, &to, &ch, &n, &e), 1);
+    assert_int_equal(n, 1);
+    assert_int_equal(ch[0].op, DNS_CHANGE_DEL);
+    assert_int_equal(ch[0].ttl, 300);
+    assert_int_equal(ch[0].rdlen, 4);
+    assert_memory_equal(ch[0].rdata, "\12\0\0\0", 4);
+    assert_int_equal(journal_iter_next(it, &from, &to, &ch, &n, &e), 0);
+    journal_iter_close(it);
     zone_free(z);
     journal_close(j);
     j = jopen(f->dir);
     struct journal_replay_info info;
     z = start(j, 0xfffffffeu, "", &info);
-    assert_int_equal(info.serial, 3);
-    assert_int_equal(info.entries, 5);
+    assert_int_equal(info.serial, 4);
+    assert_int_equal(info.entries, 6);
     zone_free(z);
     journal_close(j);
 }
