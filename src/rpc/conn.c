@@ -364,7 +364,10 @@ static void on_idle(uv_timer_t *t)
     struct rpc_conn *c = t->data;
     uint64_t idle = c->vat->cfg.idle_timeout_ms;
     if (uv_now(c->vat->loop) - c->last_rx < idle) return;
-    /* Quiet but busy (a call still running either way) is not idle. */
+    /* Quiet but holding capabilities either way (a registered callback
+     * may be called hours later) is not idle: TCP keepalive finds dead
+     * peers. Nor is quiet with a call still running either way. */
+    if (c->imports.len || c->exports.len) return;
     uint64_t k;
     void *val;
     for (uint32_t i = 0; idmap_next(&c->answers, &i, &k, &val);)

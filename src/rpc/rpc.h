@@ -175,8 +175,9 @@ struct rpc_vat_config {
     size_t max_message_bytes;    /* 0 = 16 MiB */
     uint32_t max_questions;      /* outstanding peer questions; 0 = 4096 */
     uint32_t max_exports;        /* exports and imports; 0 = 65536 */
-    uint32_t idle_timeout_ms;    /* 0 = 600000 (10 min); UINT32_MAX = none */
-    size_t max_write_queue;      /* unsent bytes before aborting; 0 = 64 MiB */
+    uint32_t
+        idle_timeout_ms;    /* quiet and holding nothing: 0 = 600000 (10 min); UINT32_MAX = none */
+    size_t max_write_queue; /* unsent bytes before aborting; 0 = 64 MiB */
 };
 
 /* Also sets SIGPIPE to ignored if it has the default action. */
