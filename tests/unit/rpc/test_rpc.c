@@ -436,6 +436,49 @@ static void test_limits(void **state)
     world_free(w);
 }
 
+static void test_many_connections(void **state)
+{
+    (void)state;
+    /* 40 clients over TLS (own vats, so own connections) with 10 calls
+     * each in flight at once: all answered, in order per client. */
+    struct world *w = world_new(true, NULL);
+    struct err e;
+    enum { NC = 40, NQ = 10 };
+    struct rpc_vat *vats[NC];
+    struct rpc_cap *caps[NC];
+    struct rpc_promise *ps[NC][NQ];
+    for (int i = 0; i < NC; i++) {
+        vats[i] = rpc_vat_new(w->loop, NULL, &e);
+        caps[i] = rpc_vat_restore_uri(vats[i], w->uri, &e);
+        for (int q = 0; q < NQ; q++) {
+            char t[32];
+            snprintf(t, sizeof t, "c%d-q%d", i, q);
+            ps[i][q] = rpc_req_send(text_req(caps[i], 0, t), NULL, NULL);
+        }
+    }
+    for (int i = 0; i < NC; i++)
+        for (int q = 0; q < NQ; q++) {
+            struct rpc_response *r = rpc_promise_wait(ps[i][q], 10000, &e);
+            if (!r) fail_msg("client %d call %d: %s", i, q, e.msg);
+            char want[32];
+            snprintf(want, sizeof want, "c%d-q%d", i, q);
+            uint32_t n;
+            const char *t = p0_text(r->content, &n);
+            assert_int_equal(n, strlen(want));
+            assert_memory_equal(t, want, n);
+            rpc_response_free(r);
+            rpc_promise_unref(ps[i][q]);
+        }
+    struct rpc_stats s;
+    rpc_vat_stats(w->server, &s);
+    assert_int_equal(s.conns, NC);
+    for (int i = 0; i < NC; i++) {
+        rpc_cap_unref(caps[i]);
+        rpc_vat_free(vats[i]);
+    }
+    world_free(w);
+}
+
 static void test_idle_timeout(void **state)
 {
     (void)state;
@@ -477,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_resolver),
         cmocka_unit_test(test_unix_socket),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_many_connections),
         cmocka_unit_test(test_idle_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
