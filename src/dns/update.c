@@ -508,9 +508,18 @@ int dns_update_apply(struct zone *z, const uint8_t *confine, const struct dns_pr
     zone_lock(z);
     struct journal_sub *sub = NULL;
     r = run_locked(&c, z, p, np, u, nu, prd, prdlen, urd, urdlen, j, new_serial, &sub);
+    /* A failure found against uncommitted changes only stands if they
+     * commit: wait for them too (a barrier). */
+    struct err we;
+    if (r < 0 && j && c.v != zone_current(z) &&
+        journal_submit(j, z, 0, 0, NULL, 0, NULL, &sub, &we) < 0)
+        sub = NULL;
     zone_unlock(z);
     /* Durable, then published (by whichever waiter commits), then we return. */
-    if (sub && journal_wait(j, sub, e) < 0) r = err_prefix(e, "journal");
+    if (sub && journal_wait(j, sub, &we) < 0) {
+        *e = we;
+        r = err_prefix(e, "journal");
+    }
 out:
     free(c.ch);
     arena_free(&c.a);
