@@ -116,13 +116,20 @@ static void publish(struct journal *j, struct journal_sub *s)
     zone_unlock(s->z);
 }
 
-/* After a failed commit: the queued submissions for z were built on the
- * failed ones, so they fail too, and z builds on its published version
- * again. */
-static void fail_zone(struct journal *j, struct zone *z, const struct err *why)
+/* After a failed commit: z's versions in the batch are freed, and the
+ * queued submissions for z, which were built on them, fail too; z builds
+ * on its published version again. Under z's lock, because an updater
+ * holding it may be reading the tip. */
+static void fail_zone(struct journal *j, struct journal_sub *batch, struct zone *z,
+                      const struct err *why)
 {
     zone_lock(z);
     pthread_mutex_lock(&j->gc_mu);
+    for (struct journal_sub *s = batch; s; s = s->next)
+        if (s->z == z && s->nv) {
+            zone_version_free(s->nv);
+            s->nv = NULL;
+        }
     for (struct journal_sub **pp = &j->queue; *pp;) {
         struct journal_sub *s = *pp;
         if (s->z != z) {
@@ -165,21 +172,21 @@ static void commit(struct journal *j, struct journal_sub *batch)
         s->en.buf = NULL;
     }
     if (rc == 0) {
-        /* Only the newest version of each zone is published; the ones before
-         * it in the batch were never visible and nothing builds on them. */
+        /* Only the newest version of each zone is published. The ones before
+         * it were never visible, and nobody reads them any more: an updater
+         * reads the tip only under the zone lock, and the one that read this
+         * version is the one that submitted the later one. */
         for (struct journal_sub *s = batch; s; s = s->next)
             if (s->nv && later_version_for(s))
                 zone_version_free(s->nv);
             else if (s->nv)
                 publish(j, s);
     } else {
-        for (struct journal_sub *s = batch; s; s = s->next)
-            if (s->nv) zone_version_free(s->nv);
         for (struct journal_sub *s = batch; s; s = s->next) {
             bool seen = false;
             for (struct journal_sub *k = batch; k != s && !seen; k = k->next)
                 seen = k->z == s->z;
-            if (!seen) fail_zone(j, s->z, &e);
+            if (!seen) fail_zone(j, batch, s->z, &e);
         }
     }
     pthread_mutex_lock(&j->gc_mu);

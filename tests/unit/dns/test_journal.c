@@ -514,6 +514,65 @@ static void test_crash(void **st)
     free(acked);
 }
 
+/* A commit failing under concurrent load: the failed updates are reported,
+ * the successful ones are all there, nothing else is. */
+struct fl_arg {
+    struct zone *z;
+    struct journal *j;
+    unsigned id;
+    int ok, failed;
+};
+
+static void *fl_worker(void *p)
+{
+    struct fl_arg *a = p;
+    for (unsigned k = 0; k < 60; k++) {
+        uint32_t s;
+        struct err e;
+        if (update(a->z, a->j, 1000 * a->id + k, &s, &e) == 0)
+            a->ok++;
+        else if (strncmp(e.msg, "journal: ", 9) == 0)
+            a->failed++;
+        else
+            fail_msg("unexpected error: %s", e.msg);
+    }
+    return NULL;
+}
+
+static void test_commit_failure_concurrent(void **st)
+{
+    struct fixture *f = *st;
+    struct journal *j = jopen(f->dir);
+    struct zone *z = start(j, 1, "", NULL);
+    pthread_t t[4];
+    struct fl_arg a[4];
+    for (unsigned i = 0; i < 4; i++) {
+        a[i] = (struct fl_arg){z, j, i, 0, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, fl_worker, &a[i]), 0);
+    }
+    struct timespec ts = {0, 20 * 1000000L};
+    nanosleep(&ts, NULL);
+    struct err e;
+    assert_int_equal(journal_drop(j, APEX, &e), 0); /* every later commit fails */
+    int ok = 0, failed = 0;
+    for (unsigned i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        ok += a[i].ok;
+        failed += a[i].failed;
+    }
+    assert_int_equal(ok + failed, 240);
+    const struct zone_version *v = zone_current(z);
+    assert_int_equal(v->serial, 1 + ok);
+    struct count_ctx c = {0, 0, v, true};
+    zone_version_foreach(v, count_rrset, &c);
+    assert_true(c.whole);
+    assert_int_equal(c.a, ok);
+    assert_null(journal_tip(j, z));
+    print_message("commit failure: %d updates succeeded, %d failed\n", ok, failed);
+    zone_free(z);
+    journal_close(j);
+}
+
 /* Group commit: concurrent updaters share transactions, see each other's
  * uncommitted changes in prerequisites, and replay gives the same zone. */
 #define THREADS 8
@@ -630,6 +689,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_failure_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
