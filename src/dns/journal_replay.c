@@ -168,6 +168,9 @@ int journal_replay(struct journal *j, const struct zone_version *fv, struct zone
                       "the zone file wins and the journal is dropped",
                       ZNAME(fv->apex), fv->serial, m.last_serial);
         if (start_fresh(j, t, dbi, fv, hash, m.next_seq, e) < 0) goto abort;
+    } else if (!m.snap_seq && !m.entries) {
+        /* Nothing recorded yet: follow the file, whatever its serial. */
+        if (start_fresh(j, t, dbi, fv, hash, m.next_seq, e) < 0) goto abort;
     } else {
         if (hash != m.file_hash) {
             info->content_changed = true;

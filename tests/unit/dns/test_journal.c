@@ -284,6 +284,25 @@ static void test_zone_file_newer(void **st)
     journal_close(j);
 }
 
+/* A journal without entries follows the file, even to an older serial. */
+static void test_zone_file_empty_journal(void **st)
+{
+    struct fixture *f = *st;
+    struct journal *j = jopen(f->dir);
+    struct journal_replay_info info;
+    struct zone *z = start(j, 10, "", &info);
+    assert_true(info.started);
+    zone_free(z);
+    z = start(j, 5, "x A 192.0.2.5\n", &info);
+    assert_false(info.dropped || info.content_changed);
+    uint32_t s;
+    struct err e;
+    if (update(z, j, 1, &s, &e) < 0) fail_msg("%s", e.msg);
+    assert_int_equal(s, 6);
+    zone_free(z);
+    journal_close(j);
+}
+
 static void test_zone_file_edited(void **st)
 {
     struct fixture *f = *st;
@@ -685,6 +704,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_iterator, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zone_file_newer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zone_file_empty_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zone_file_edited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
