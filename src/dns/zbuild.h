@@ -33,6 +33,19 @@ int zb_del(struct zbuild *b, enum dns_change_op op, const uint8_t *owner, uint16
  * the same apex). */
 int zb_load_version(struct zbuild *b, const struct zone_version *v, struct err *e);
 
+/* Prepares an incremental change of v: copies v's RRsets of owner into the
+ * builder (once per name; the builder then references v's RDATA, so v must
+ * outlive it). Call before the zb_add/zb_del of each owner, then finish with
+ * zb_freeze_onto. */
+int zb_touch(struct zbuild *b, const struct zone_version *v, const uint8_t *owner, struct err *e);
+/* Builds old with every touched name replaced by its builder contents (an
+ * emptied name disappears unless it is still an empty non-terminal), the SOA
+ * serial set to serial. Only touched names are checked. Cost: one sequential
+ * copy of old plus the touched names, no re-sorting or re-hashing of the
+ * untouched ones. */
+int zb_freeze_onto(struct zbuild *b, const struct zone_version *old, uint32_t serial,
+                   struct zone_version **out, struct err *e);
+
 /* Checks the zone (one SOA RR at the apex, CNAME exclusivity, single
  * DNAME) and builds the version. If set_serial, the SOA serial becomes
  * serial. The builder can be freed afterwards (nothing is shared). */

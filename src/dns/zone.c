@@ -51,17 +51,20 @@ void zone_version_free(struct zone_version *v)
 int zone_version_apply(const struct zone_version *old, const struct dns_change *changes, size_t n,
                        uint32_t new_serial, struct zone_version **out, struct err *e)
 {
+    /* Only the names the changes touch go through the builder; the rest of
+     * old is copied in order (zb_freeze_onto). */
     struct zbuild *b = zb_new(old->apex);
     if (!b) return err_set(e, "out of memory");
-    int r = zb_load_version(b, old, e);
+    int r = 0;
     for (size_t i = 0; r == 0 && i < n; i++) {
         const struct dns_change *c = &changes[i];
-        if (c->op == DNS_CHANGE_ADD)
+        r = zb_touch(b, old, c->owner, e);
+        if (r == 0 && c->op == DNS_CHANGE_ADD)
             r = zb_add(b, c->owner, c->type, c->ttl, c->rdata, c->rdlen, false, 0, e) < 0 ? -1 : 0;
-        else
+        else if (r == 0)
             r = zb_del(b, c->op, c->owner, c->type, c->rdata, c->rdlen, e);
     }
-    if (r == 0) r = zb_freeze(b, true, new_serial, out, e);
+    if (r == 0) r = zb_freeze_onto(b, old, new_serial, out, e);
     zb_free(b);
     return r;
 }

@@ -11,6 +11,7 @@
 #include "dns/rr.h"
 #include "dns/wire.h"
 #include "dns/zone.h"
+#include "dns/zbuild.h" /* the full-rebuild path, to compare with */
 #include "util/buf.h"
 
 static uint8_t *N(const char *t)
@@ -243,6 +244,117 @@ static void test_apply(void **st)
     zone_version_free(v);
 }
 
+/* The reference: rebuild the whole zone with the changes applied. */
+static int full_apply(const struct zone_version *old, const struct dns_change *c, size_t n,
+                      uint32_t serial, struct zone_version **out, struct err *e)
+{
+    struct zbuild *b = zb_new(old->apex);
+    int r = zb_load_version(b, old, e);
+    for (size_t i = 0; r == 0 && i < n; i++)
+        r = c[i].op == DNS_CHANGE_ADD
+                ? (zb_add(b, c[i].owner, c[i].type, c[i].ttl, c[i].rdata, c[i].rdlen, false, 0, e) <
+                           0
+                       ? -1
+                       : 0)
+                : zb_del(b, c[i].op, c[i].owner, c[i].type, c[i].rdata, c[i].rdlen, e);
+    if (r == 0) r = zb_freeze(b, true, serial, out, e);
+    zb_free(b);
+    return r;
+}
+
+static void same_version(const struct zone_version *a, const struct zone_version *b)
+{
+    assert_int_equal(a->nnodes, b->nnodes);
+    assert_int_equal(a->serial, b->serial);
+    assert_int_equal(a->nrecords, b->nrecords);
+    for (size_t i = 0; i < a->nnodes; i++) {
+        const struct zone_node *x = &a->nodes[i], *y = &b->nodes[i];
+        assert_int_equal(x->name_len, y->name_len);
+        assert_memory_equal(x->name, y->name, x->name_len);
+        assert_int_equal(x->flags, y->flags);
+        assert_int_equal(x->labels, y->labels);
+        assert_int_equal(x->hash, y->hash);
+        assert_int_equal(!x->parent, !y->parent);
+        if (x->parent) assert_int_equal(x->parent - a->nodes, y->parent - b->nodes);
+        assert_ptr_equal(zone_version_find(a, x->name, x->name_len), x);
+        assert_int_equal(x->nrrsets, y->nrrsets);
+        for (uint16_t k = 0; k < x->nrrsets; k++) {
+            assert_int_equal(x->rrsets[k].type, y->rrsets[k].type);
+            assert_int_equal(x->rrsets[k].ttl, y->rrsets[k].ttl);
+            assert_int_equal(x->rrsets[k].count, y->rrsets[k].count);
+            assert_int_equal(x->rrsets[k].rdata_size, y->rrsets[k].rdata_size);
+            assert_memory_equal(x->rrsets[k].rdata, y->rrsets[k].rdata, x->rrsets[k].rdata_size);
+        }
+    }
+}
+
+static void test_apply_matches_rebuild(void **st)
+{
+    (void)st;
+    /* random change sets over names that exercise ENTs, wildcards, cuts and
+     * DNAMEs: the incremental path must build exactly what a full rebuild
+     * builds, and fail exactly when it fails */
+    static const char *names[] = {
+        "example.org.",         "www.example.org.",        "a.b.c.ent.example.org.",
+        "b.c.ent.example.org.", "x.y.z.example.org.",      "y.z.example.org.",
+        "*.wild.example.org.",  "*.example.org.",          "sub.example.org.",
+        "ns.sub.example.org.",  "q.deep.sub.example.org.", "dn.example.org.",
+        "u.dn.example.org.",    "mail.example.org.",       "n1.example.org.",
+        "*.n1.example.org.",    "big.example.org.",        "zz.example.org.",
+    };
+    static const uint16_t types[] = {DNS_T_A,  DNS_T_A,     DNS_T_TXT,
+                                     DNS_T_NS, DNS_T_CNAME, DNS_T_DNAME};
+    for (unsigned seed0 = 1; seed0 <= 5; seed0++) {
+        struct zone_version *v = load_example();
+        unsigned seed = seed0 * 7919;
+        int applied = 0, failed = 0;
+        uint8_t owners[4][DNS_NAME_MAX], rd[4][32];
+        struct err e1, e2;
+        for (int round = 0; round < 400; round++) {
+            struct dns_change c[4];
+            size_t n = 1 + (seed = seed * 1103515245 + 12345) % 4;
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 1103515245 + 12345;
+                const char *nm = names[(seed >> 8) % (sizeof names / sizeof *names)];
+                assert_true(dns_name_from_text(nm, NULL, owners[i], &e1) > 0);
+                uint16_t t = types[(seed >> 16) % 6];
+                uint16_t len;
+                if (t == DNS_T_A) {
+                    len = 4;
+                    memcpy(rd[i], (uint8_t[]){10, 0, 0, (uint8_t)(seed >> 24) % 4}, 4);
+                } else if (t == DNS_T_TXT) {
+                    len = 3;
+                    memcpy(rd[i], (uint8_t[]){2, 'h', (uint8_t)('a' + (seed >> 24) % 3)}, 3);
+                } else {
+                    len = 13; /* example.org. or example.net. as a target */
+                    memcpy(rd[i], (seed >> 24) & 1 ? "\7example\3org\0" : "\7example\3net\0", 13);
+                }
+                static const enum dns_change_op ops[] = {DNS_CHANGE_ADD, DNS_CHANGE_ADD,
+                                                         DNS_CHANGE_DEL, DNS_CHANGE_DEL_RRSET,
+                                                         DNS_CHANGE_DEL_NAME};
+                c[i] = (struct dns_change){ops[(seed >> 4) % 5],  owners[i], t,
+                                           60 + (seed >> 20) % 3, len,       rd[i]};
+            }
+            struct zone_version *a = NULL, *b = NULL;
+            int ra = zone_version_apply(v, c, n, 100 + (uint32_t)round, &a, &e1);
+            int rb = full_apply(v, c, n, 100 + (uint32_t)round, &b, &e2);
+            assert_int_equal(ra, rb);
+            if (ra == 0) {
+                same_version(a, b);
+                zone_version_free(b);
+                zone_version_free(v);
+                v = a;
+                applied++;
+            } else {
+                assert_string_equal(e1.msg, e2.msg);
+                failed++;
+            }
+        }
+        assert_true(applied > 100 && failed > 10);
+        zone_version_free(v);
+    }
+}
+
 static int count_rrsets(void *ctx, const struct zone_node *n, const struct dns_rrset *s)
 {
     (void)n;
@@ -370,7 +482,7 @@ int main(void)
         cmocka_unit_test(test_load_good),         cmocka_unit_test(test_canonical_order),
         cmocka_unit_test(test_load_errors),       cmocka_unit_test(test_apply),
         cmocka_unit_test(test_foreach_and_synth), cmocka_unit_test(test_rr_parse),
-        cmocka_unit_test(test_zone_set_rcu),
+        cmocka_unit_test(test_zone_set_rcu),      cmocka_unit_test(test_apply_matches_rebuild),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,50 @@
+/*
+ * zbuild_int: the builder's data layout, shared by zbuild.c (collecting
+ * RRs) and zfreeze.c (laying them out as a zone_version). Private to
+ * src/dns.
+ */
+#ifndef CEON_DNS_ZBUILD_INT_H
+#define CEON_DNS_ZBUILD_INT_H
+#include "dns/zbuild.h"
+
+struct brr {
+    uint16_t len;
+    const uint8_t *data; /* in the builder's arena, or in the version it was loaded from */
+};
+struct bset {
+    uint16_t type;
+    uint32_t ttl;
+    unsigned long line, line2; /* of the first and the second RR, for messages */
+    size_t n, cap;
+    struct brr *rr;
+};
+struct bnode {
+    struct bnode *next; /* hash chain */
+    uint32_t hash;
+    uint8_t len;
+    bool loaded; /* zb_touch copied the old version's RRsets here */
+    size_t nsets, cap;
+    struct bset *sets;
+    uint8_t name[]; /* lowercase */
+};
+struct zbuild {
+    struct arena mem; /* nodes, RDATA copies and the RRset/RR arrays */
+    struct bnode **tab;
+    size_t mask, count;
+    struct bnode **all; /* every node in creation order: faster to walk than the table */
+    size_t nall, capall;
+    uint8_t apex[DNS_NAME_MAX];
+    size_t apex_len;
+    const char *file;
+};
+
+struct bnode *zb_find_node(struct zbuild *b, const uint8_t *lname, size_t len, uint32_t h);
+/* Finds or creates the node of lname (lowercase); NULL when out of memory. */
+struct bnode *zb_get_node(struct zbuild *b, const uint8_t *lname, size_t len);
+struct bset *zb_find_set(struct bnode *n, uint16_t type);
+/* Fills e with "file:line: what name" (parts left out when unknown); -1. */
+int zb_where(struct zbuild *b, unsigned long line, struct err *e, const char *what,
+             const char *name);
+/* Checks a node's content rules; on failure *line is the offending line. */
+int zb_check_node(struct zbuild *b, struct bnode *n, struct err *e, unsigned long *line);
+#endif
