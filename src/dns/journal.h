@@ -26,8 +26,9 @@
  *
  * Start-up rule (journal_replay), comparing the zone as loaded from its
  * file with the journal's metadata:
- *  1. no journal for the zone: one is started, recording the file's serial
- *     and content hash; the file's version is served.
+ *  1. no journal for the zone, or one without entries: it is (re)started,
+ *     recording the file's serial and content hash; the file's version is
+ *     served.
  *  2. the file's serial is newer (RFC 1982) than the journal's latest
  *     serial: the file wins. The zone's journal is dropped (with a warning
  *     if it had entries) and restarted from the file.
@@ -44,6 +45,11 @@
  *  refuses to start rather than silently lose or reorder acknowledged
  *  updates. The admin can move STATE/journal aside to start from the zone
  *  files.
+ *
+ * Every change to a journaled zone must go through the journal (in practice
+ * dns_update_apply): a change published behind its back breaks the serial
+ * chain, and later appends are refused ("the journal of Z is at serial A,
+ * not B") until capd restarts.
  *
  * Threads: every function may be called from any thread; writes are
  * serialised by LMDB's writer lock. A journal_iter holds a read transaction
