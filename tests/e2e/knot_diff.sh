@@ -228,12 +228,16 @@ echo "capd on 127.0.0.1:$cport (pid $cpid), knotd on 127.0.0.1:$kport (pid $kpid
 
 # compare QUERY-LINE: asks both servers, counts and reports.
 compare() {
-    local line=$1 ka ca kn cn
+    local line=$1 ka ca kn cn kq
     # shellcheck disable=SC2086
     set -- $line
     total=$((total + 1))
-    ka=$(ask "$kport" "$@")
+    # both servers at once: halves the run time
+    ask "$kport" "$@" >"$tmp/knot.answer" &
+    kq=$!
     ca=$(ask "$cport" "$@")
+    wait "$kq"
+    ka=$(<"$tmp/knot.answer")
     # a broken normalizer must not make two answers look alike
     kn=$(normalize <<<"$ka") && cn=$(normalize <<<"$ca") || { echo "knot_diff: normalizer failed"; exit 1; }
     case $kn$cn in *rcode*) ;; *) echo "knot_diff: no DNS header in either answer to: $line"; echo "$ka"; exit 1 ;; esac
