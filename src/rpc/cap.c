@@ -89,6 +89,9 @@ void rpc_cap_unref(struct rpc_cap *c)
     case RPC_CAP_BROKEN:
         free(c->error);
         break;
+    case RPC_CAP_PROMISE:
+        promise_cap_free(c);
+        break;
     }
     free(c);
 }
@@ -479,6 +482,9 @@ void cap_deliver(struct rpc_cap *target, struct rpc_call *call)
     case RPC_CAP_BROKEN:
         finish_call(call, target->error, EXC_FAILED);
         return;
+    case RPC_CAP_PROMISE:
+        promise_cap_deliver(target, call);
+        return;
     default:
         break;
     }
@@ -515,7 +521,17 @@ struct rpc_promise *rpc_req_send(struct rpc_req *req, rpc_response_fn cb, void *
     }
     p->cb = cb;
     p->ud = ud;
+    while (req->target->kind == RPC_CAP_PROMISE && req->target->resolved) {
+        struct rpc_cap *to = rpc_cap_ref(req->target->resolved);
+        rpc_cap_unref(req->target);
+        req->target = to;
+    }
     struct rpc_cap *t = req->target;
+    if (t->kind == RPC_CAP_PROMISE) {
+        p->refs++; /* the queue's */
+        promise_cap_queue(t, req, p);
+        return p;
+    }
     switch (t->kind) {
     case RPC_CAP_BROKEN:
         fail_now(p, t->error, EXC_FAILED);
@@ -529,6 +545,8 @@ struct rpc_promise *rpc_req_send(struct rpc_req *req, rpc_response_fn cb, void *
         p->conn = t->conn;
         conn_ref(p->conn);
         proto_send_call(t->conn, p, req);
+        break;
+    case RPC_CAP_PROMISE: /* handled above */
         break;
     case RPC_CAP_LOCAL: {
         struct rpc_call *call = call_new(NULL);

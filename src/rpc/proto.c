@@ -189,11 +189,13 @@ void proto_send_return(struct rpc_call *call, const char *exception, int type)
     }
     conn_send(c, &call->out);
     /* Keep the results readable for calls pipelined on them. */
-    if (!exception && a->ncaps && (!a->finished || a->queue)) keep_results(a, &call->out);
+    if (!exception && a->ncaps && (!a->finished || a->queue || a->waiters))
+        keep_results(a, &call->out);
 returned:
     a->returned = true;
     a->call = NULL;
     call->answer = NULL;
+    answer_resolve_waiters(a, NULL);
     if (a->redirect) {
         struct rpc_promise *p = a->redirect;
         a->redirect = NULL;
@@ -450,6 +452,11 @@ static void handle_disembargo(struct rpc_conn *c, struct capnp_msg **m, capnp_st
             queue_on(a, m);
             return;
         }
+    }
+    while (cap && cap->kind == RPC_CAP_PROMISE && cap->resolved) {
+        struct rpc_cap *to = rpc_cap_ref(cap->resolved);
+        rpc_cap_unref(cap);
+        cap = to;
     }
     if (!cap || cap->conn != c || (cap->kind != RPC_CAP_IMPORT && cap->kind != RPC_CAP_PIPELINE)) {
         rpc_cap_unref(cap);

@@ -41,7 +41,15 @@ struct rpc_req;
 struct rpc_promise;
 struct rpc_object;
 
-enum rpc_cap_kind { RPC_CAP_LOCAL, RPC_CAP_IMPORT, RPC_CAP_PIPELINE, RPC_CAP_BROKEN };
+/* PROMISE: known later (a capability in the results of a call the peer
+ * made to us that has not returned yet); calls wait for it. */
+enum rpc_cap_kind {
+    RPC_CAP_LOCAL,
+    RPC_CAP_IMPORT,
+    RPC_CAP_PIPELINE,
+    RPC_CAP_BROKEN,
+    RPC_CAP_PROMISE
+};
 
 /* Fields are private; the struct is visible so objects can embed it. */
 struct rpc_cap {
@@ -52,7 +60,9 @@ struct rpc_cap {
     struct rpc_promise *pq; /* PIPELINE */
     uint16_t *ops;          /* PIPELINE: pointer-field path */
     uint32_t nops;
-    char *error; /* BROKEN */
+    char *error;              /* BROKEN */
+    struct rpc_cap *resolved; /* PROMISE, once known */
+    void *pending;            /* PROMISE: calls waiting for it */
 };
 
 struct rpc_object_vtbl {

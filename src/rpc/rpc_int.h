@@ -73,6 +73,13 @@ struct rpc_import {
     uint32_t remote_refs;
 };
 
+struct answer_waiter {
+    struct answer_waiter *next;
+    struct rpc_cap *cap; /* PROMISE, strong */
+    uint32_t nops;
+    uint16_t ops[RPC_MAX_OPS];
+};
+
 struct queued_msg {
     struct queued_msg *next;
     struct capnp_msg *msg;
@@ -95,6 +102,7 @@ struct rpc_answer {
     uint32_t *result_exports; /* export ids counted in the Return */
     uint32_t nresult_exports;
     struct queued_msg *queue, *queue_tail; /* messages waiting for the return */
+    struct answer_waiter *waiters;         /* promise caps on these results */
 };
 
 struct rpc_promise {
@@ -230,6 +238,20 @@ void promise_deliver(struct rpc_promise *p, struct rpc_response *r);
 struct rpc_response *response_error(const char *msg, int type);
 /* The import cap became unusable: the connection is gone. */
 void cap_break_import(struct rpc_cap *c, const char *why);
+
+/* ------------------------------------------------------------ promise.c */
+
+struct rpc_cap *promise_cap_new(void);
+/* Resolves pc to `to` (reference taken over) and delivers what waited. */
+void promise_cap_resolve(struct rpc_cap *pc, struct rpc_cap *to);
+/* An incoming call to a promise cap: delivered now or when it resolves. */
+void promise_cap_deliver(struct rpc_cap *pc, struct rpc_call *call);
+/* A request to a promise cap not yet resolved: kept with its promise p
+ * until then (both taken over). */
+void promise_cap_queue(struct rpc_cap *pc, struct rpc_req *req, struct rpc_promise *p);
+void promise_cap_free(struct rpc_cap *pc);
+/* Resolves every promise waiting on answer a (returned or going away). */
+void answer_resolve_waiters(struct rpc_answer *a, const char *why);
 
 /* ------------------------------------------------------------ conn.c */
 

@@ -202,9 +202,20 @@ int read_captable(struct rpc_conn *c, capnp_list_r l, struct rpc_cap ***out, uin
             if (read_promised(STRUCT(PTR(d, 0)), &t) < 0) goto fail;
             caps[i] = answer_cap(c, &t, &queue, &a);
             if (!a) goto fail;
-            if (queue)
-                caps[i] = rpc_cap_broken("a capability on an unanswered question of the "
-                                         "receiver is not supported");
+            if (queue) {
+                /* Known when we answer that question. */
+                struct answer_waiter *w = malloc(sizeof *w);
+                caps[i] = promise_cap_new();
+                if (!w || !caps[i]) {
+                    free(w);
+                    goto fail;
+                }
+                w->cap = rpc_cap_ref(caps[i]);
+                w->nops = t.nops;
+                memcpy(w->ops, t.ops, sizeof t.ops[0] * t.nops);
+                w->next = a->waiters;
+                a->waiters = w;
+            }
             break;
         }
         default:
@@ -232,6 +243,8 @@ void free_caps(struct rpc_cap **caps, uint32_t n)
 void answer_free(struct rpc_conn *c, struct rpc_answer *a)
 {
     idmap_del(&c->answers, a->id);
+    answer_resolve_waiters(a, c->closed ? (c->error ? c->error : "disconnected")
+                                        : "the question was dropped before it returned");
     if (a->redirect) {
         struct rpc_promise *p = a->redirect;
         a->redirect = NULL;

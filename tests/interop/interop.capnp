@@ -10,6 +10,8 @@ interface Test @0xabcdef0123456789 {
   later @4 (text :Text) -> (text :Text);    # answers asynchronously
   next @5 () -> (n :UInt64);                # a per-object counter
   identity @6 (cap :Callback) -> (cap :Callback);  # returns what it got
+  nameOf @7 (t :Test) -> (name :Text);      # t.getName()
+  childLater @8 (name :Text) -> (child :Test);  # child(), answered after 20 ms
 }
 
 interface Callback @0x9122334455667788 {

@@ -171,6 +171,20 @@ static int client(const char *uri)
     CHECK(strcmp(cb_order, "12345") == 0 && cb_count == 5);
     printf("ok embargo\n");
 
+    /* A capability in the results of a call not yet answered, passed back
+     * to the same server in another call (receiverAnswer). */
+    struct rpc_promise *c3 = rpc_req_send(text_req(cap, 8, "p"), NULL, NULL);
+    struct rpc_cap *pending = rpc_promise_cap(c3, path, 1);
+    req = rpc_req_new(cap, TEST_IFACE, 7);
+    p = capnp_ptr_b_init_struct(rpc_req_params(req), 0, 1);
+    capnp_ptr_b_set_cap(capnp_struct_b_ptr(p, 0), rpc_req_add_cap(req, pending));
+    r = rpc_call_wait(req, 5000, &e);
+    if (!r) fprintf(stderr, "nameOf: %s\n", e.msg);
+    CHECK(text_is(r, "p.example.org"));
+    rpc_cap_unref(pending);
+    rpc_promise_unref(c3);
+    printf("ok promised capability\n");
+
     CHECK(text_is(rpc_call_wait(text_req(cap, 4, "later"), 5000, &e), "later"));
     printf("ok async\n");
 

@@ -53,6 +53,18 @@ protected:
     ctx.getResults().setN(counter++);
     return kj::READY_NOW;
   }
+  kj::Promise<void> childLater(ChildLaterContext ctx) override {
+    auto n = kj::str(ctx.getParams().getName(), ".", name);
+    return timer.afterDelay(20 * kj::MILLISECONDS).then([this, ctx, n = kj::mv(n)]() mutable {
+      ctx.getResults().setChild(kj::heap<TestImpl>(timer, kj::mv(n)));
+    });
+  }
+  kj::Promise<void> nameOf(NameOfContext ctx) override {
+    return ctx.getParams().getT().getNameRequest().send().then(
+        [ctx](capnp::Response<Test::GetNameResults> &&r) mutable {
+          ctx.getResults().setName(r.getName());
+        });
+  }
   kj::Promise<void> identity(IdentityContext ctx) override {
     ctx.getResults().setCap(ctx.getParams().getCap());
     return kj::READY_NOW;
@@ -224,6 +236,18 @@ int client(unsigned port, const char *id, bool ours) {
     for (auto &d : done) d.wait(ws);
     CHECK(c2.order == "12345");
     printf("ok embargo\n");
+  }
+
+  // A capability from a call that has not returned yet, passed back to the
+  // same server in another call (receiverAnswer).
+  {
+    auto c3 = cap.childLaterRequest();
+    c3.setName("p");
+    auto cp3 = c3.send();
+    auto no = cap.nameOfRequest();
+    no.setT(cp3.getChild());
+    CHECK(no.send().wait(ws).getName() == "p.example.org");
+    printf("ok promised capability\n");
   }
 
   auto l = cap.laterRequest();

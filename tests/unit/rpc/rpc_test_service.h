@@ -9,6 +9,8 @@
  *   4 later(text) -> (text)     answers from a timer (asynchronously)
  *   5 next() -> (u64 in data)   a counter, for ordering checks
  *   6 identity(cap) -> (cap)    returns the capability it was given
+ *   7 nameOf(t) -> (text)       t.getName(), answered when that returns
+ *   8 childLater(name) -> (cap) like 1, answered from a timer
  * Callback interface CB_IFACE: 0 notify(text) -> ().
  */
 #ifndef RPC_TEST_SERVICE_H
@@ -48,6 +50,7 @@ struct later_ctx {
     uv_timer_t t;
     struct rpc_call *call;
     char text[256];
+    struct test_obj *child; /* childLater */
 };
 
 static void later_closed(uv_handle_t *h)
@@ -58,7 +61,13 @@ static void later_closed(uv_handle_t *h)
 static void later_fire(uv_timer_t *t)
 {
     struct later_ctx *l = t->data;
-    set_text_result(l->call, l->text, (uint32_t)strlen(l->text));
+    if (l->child) {
+        capnp_struct_b r = capnp_ptr_b_init_struct(rpc_call_results(l->call), 0, 1);
+        capnp_ptr_b_set_cap(capnp_struct_b_ptr(r, 0), rpc_call_add_cap(l->call, &l->child->o.cap));
+        rpc_cap_unref(&l->child->o.cap);
+    } else {
+        set_text_result(l->call, l->text, (uint32_t)strlen(l->text));
+    }
     rpc_call_return(l->call);
     uv_close((uv_handle_t *)&l->t, later_closed);
 }
@@ -70,6 +79,20 @@ static void cb_done(void *ud, struct rpc_response *r)
         rpc_call_fail(call, "callback failed: %s", r->error);
     else {
         capnp_ptr_b_init_struct(rpc_call_results(call), 0, 0);
+        rpc_call_return(call);
+    }
+    rpc_response_free(r);
+}
+
+static void name_done(void *ud, struct rpc_response *r)
+{
+    struct rpc_call *call = ud;
+    if (r->error) {
+        rpc_call_fail(call, "getName failed: %s", r->error);
+    } else {
+        uint32_t n;
+        const char *s = p0_text(r->content, &n);
+        set_text_result(call, s, n);
         rpc_call_return(call);
     }
     rpc_response_free(r);
@@ -138,6 +161,32 @@ static void test_dispatch(struct rpc_object *self, struct rpc_call *call)
         capnp_struct_b r = capnp_ptr_b_init_struct(rpc_call_results(call), 1, 0);
         capnp_struct_b_set_u64(r, 0, o->counter++);
         rpc_call_return(call);
+        return;
+    }
+    case 8: {
+        struct later_ctx *l = calloc(1, sizeof *l);
+        s = p0_text(rpc_call_params(call), &n);
+        char name[128];
+        snprintf(name, sizeof name, "%.*s.%.40s", (int)(n > 20 ? 20 : n), s, o->name);
+        l->child = test_obj_new(name, o->destroyed);
+        l->call = call;
+        uv_timer_init(uv_default_loop(), &l->t);
+        l->t.data = l;
+        uv_timer_start(&l->t, later_fire, 20, 0);
+        return;
+    }
+    case 7: {
+        uint32_t idx;
+        capnp_ptr_r p = capnp_struct_r_ptr(capnp_ptr_r_struct(rpc_call_params(call)), 0);
+        if (!capnp_ptr_r_cap(p, &idx)) {
+            rpc_call_fail(call, "no capability given");
+            return;
+        }
+        struct rpc_cap *t = rpc_call_param_cap(call, idx);
+        struct rpc_req *req = rpc_req_new(t, TEST_IFACE, 2);
+        capnp_ptr_b_init_struct(rpc_req_params(req), 0, 0);
+        rpc_promise_unref(rpc_req_send(req, name_done, call));
+        rpc_cap_unref(t);
         return;
     }
     case 6: {
