@@ -12,7 +12,8 @@
 #     BIND 9 (named) is used too when it is installed.
 # (b) in-process Domain.update throughput and latency (bench/update_load.c,
 #     a C client on our rpc library): 1, 8 and 64 concurrent clients over one
-#     connection, and 8 and 64 clients over as many connections.
+#     connection, and 8 and 64 clients over as many connections, each run
+#     on a freshly started capd with an empty journal.
 # Prints updates/second for each, the ratios, and p50/p99 latency for (b).
 set -uo pipefail
 export LC_ALL=C
@@ -43,13 +44,21 @@ $TTL 3600
 ns1 IN A 127.0.0.1
 ZONE
 
-# ---- capd
-"$capd" -z "$work/example.org.zone" --state-dir "$work/state" --capnp-secret-key-file "$work/key.pem" \
-  --capnp-listen-address "tcp:127.0.0.1:$((port + 1))" -b 127.0.0.1 -p "$port" >"$work/capd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$work/state/caps/domain/example.org.cap" ] && break; sleep 0.1; done
+# ---- capd: a fresh state dir (and so an empty journal and a small zone)
+# for every measurement, so each starts from the same zone size.
+capd_pid=""
+fresh_capd() {
+  [ -n "$capd_pid" ] && { kill "$capd_pid"; wait "$capd_pid" 2>/dev/null; }
+  rm -rf "$work/state"
+  "$capd" -z "$work/example.org.zone" --state-dir "$work/state" --capnp-secret-key-file "$work/key.pem" \
+    --capnp-listen-address "tcp:127.0.0.1:$((port + 1))" -b 127.0.0.1 -p "$port" >"$work/capd.log" 2>&1 &
+  capd_pid=$!
+  pids+=($capd_pid)
+  for _ in $(seq 100); do [ -s "$work/state/caps/domain/example.org.cap" ] && break; sleep 0.1; done
+  [ -s "$cap" ] || { cat "$work/capd.log"; exit 1; }
+}
 cap=$work/state/caps/domain/example.org.cap
-[ -s "$cap" ] || { cat "$work/capd.log"; exit 1; }
+fresh_capd
 "$capc" update "$cap" -u "add|warm.example.org|A|192.0.2.1|60" || exit 1
 t0=$(now)
 for i in $(seq "$n"); do
@@ -121,6 +130,7 @@ loads=("1 1" "8 1" "64 1" "8 8" "64 64")
 declare -A lres
 for l in "${loads[@]}"; do
   set -- $l
+  fresh_capd
   lres[$l]=$(load "$1" "$2" $((n * 2))) || { echo "update_load $l failed: ${lres[$l]}"; exit 1; }
 done
 
