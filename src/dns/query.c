@@ -186,7 +186,10 @@ static const uint8_t *answer_node(struct qctx *c, const struct zone_node *node,
         answer_rrset(c, owner, s);
         return NULL;
     }
-    const struct dns_rrset *cname = node_rrset(node, DNS_T_CNAME);
+    /* RRSIG and NSEC live beside a CNAME (RFC 4035 §2.5): asking for them
+     * does not follow it */
+    const struct dns_rrset *cname =
+        c->qtype == DNS_T_RRSIG || c->qtype == DNS_T_NSEC ? NULL : node_rrset(node, DNS_T_CNAME);
     if (cname) {
         if (last || !answer_rrset(c, owner, cname)) return NULL;
         return rr_rdata(cname->rdata);

@@ -9,7 +9,8 @@
  *  - CNAME chains are followed inside the zone of the query, never to a name
  *    already visited, and at most DNS_CNAME_CHAIN_MAX CNAME/DNAME
  *    redirections are written (5, as Knot 3.2 does); a target outside the
- *    zone ends the chain (the resolver follows it).
+ *    zone ends the chain (the resolver follows it). Queries for RRSIG or NSEC
+ *    at a CNAME owner do not follow it (those types may sit beside a CNAME).
  *  - Wildcards per RFC 4592 (closest encloser, empty non-terminals block
  *    synthesis, wildcard CNAMEs), owner name synthesised from the query.
  *  - NXDOMAIN / NODATA carry the apex SOA in authority with

@@ -253,6 +253,13 @@ static void test_cname(void **st)
     /* the CNAME itself when asked for */
     ask("chain1.example.org.", DNS_T_CNAME, -1, false);
     assert_int_equal(M.n[AN], 1);
+    /* RRSIG and NSEC may sit beside a CNAME: no chasing for them */
+    ask("www.example.org.", DNS_T_RRSIG, -1, false);
+    assert_int_equal(M.n[AN], 0);
+    assert_int_equal(M.n[NS], 1);
+    ask("foo.wc.example.org.", DNS_T_NSEC, -1, false);
+    assert_int_equal(M.n[AN], 0);
+    assert_int_equal(M.n[NS], 1);
     /* a loop stops once every name was seen */
     ask("loop1.example.org.", DNS_T_A, -1, false);
     assert_int_equal(rcode(), 0);
