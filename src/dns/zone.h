@@ -159,7 +159,12 @@ struct dns_change {
  * empty non-terminal. Fails (nothing built) if an owner is outside the zone,
  * the RDATA is malformed for its type, a meta type is used, or the result
  * would not have exactly one SOA RR at the apex, or a CNAME would share its
- * owner with other data (RFC 1034 §3.6.2; RRSIG/NSEC excepted).
+ * owner with other data (RFC 1034 §3.6.2; RRSIG/NSEC excepted), or a
+ * name would get more than one DNAME.
+ * The new version shares no memory with old (old may be freed at any time
+ * afterwards). Cost: the touched names go through a builder; the rest of old
+ * is copied in canonical order without re-sorting or re-hashing, about
+ * 1-2 ms for a 20,000-record zone.
  */
 int zone_version_apply(const struct zone_version *old, const struct dns_change *changes, size_t n,
                        uint32_t new_serial, struct zone_version **out, struct err *e);
