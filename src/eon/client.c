@@ -1,4 +1,5 @@
 #include "eon/client.h"
+#include "eon/convert.h"
 #include "eon/gen/eon.capnp.h"
 #include "eon/state.h"
 #include "rpc/rpc.h"
@@ -142,70 +143,14 @@ out:
     return rc;
 }
 
-static void set_prereq(eon_Prereq_B b, const struct eon_rec *r)
-{
-    eon_Prereq_set_name(b, r->name, (uint32_t)strlen(r->name));
-    switch (r->kind) {
-    case EON_SPEC_EXISTS:
-        eon_Prereq_exists_set_type(eon_Prereq_init_exists(b), (int16_t)r->type);
-        break;
-    case EON_SPEC_EXISTS_DATA: {
-        eon_Prereq_existsData_B g = eon_Prereq_init_existsData(b);
-        eon_Prereq_existsData_set_type(g, (int16_t)r->type);
-        eon_Prereq_existsData_set_value(g, r->rdata, r->rdlen);
-        break;
-    }
-    case EON_SPEC_NOT_EXISTS:
-        eon_Prereq_notExists_set_type(eon_Prereq_init_notExists(b), (int16_t)r->type);
-        break;
-    case EON_SPEC_NAME_IN_USE:
-        eon_Prereq_set_nameInUse(b);
-        break;
-    default:
-        eon_Prereq_set_notNameInUse(b);
-        break;
-    }
-}
-
-static void set_update(eon_Update_B b, const struct eon_rec *r)
-{
-    eon_Update_set_name(b, r->name, (uint32_t)strlen(r->name));
-    switch (r->kind) {
-    case EON_SPEC_ADD: {
-        eon_Update_add_B g = eon_Update_init_add(b);
-        eon_Update_add_set_type(g, (int16_t)r->type);
-        eon_Update_add_set_value(g, r->rdata, r->rdlen);
-        eon_Update_add_set_ttl(g, (int32_t)r->ttl);
-        break;
-    }
-    case EON_SPEC_REMOVE:
-        eon_Update_remove_set_type(eon_Update_init_remove(b), (int16_t)r->type);
-        break;
-    case EON_SPEC_REMOVE_ALL:
-        eon_Update_set_removeAll(b);
-        break;
-    default: {
-        eon_Update_removeSingle_B g = eon_Update_init_removeSingle(b);
-        eon_Update_removeSingle_set_type(g, (int16_t)r->type);
-        eon_Update_removeSingle_set_value(g, r->rdata, r->rdlen);
-        break;
-    }
-    }
-}
-
 int eon_client_update(const char *cap_file, const struct eon_rec *prereqs, size_t np,
                       const struct eon_rec *updates, size_t nu, struct err *e)
 {
     struct session s;
     if (session_open(&s, cap_file, e) < 0) return -1;
     struct rpc_req *req = rpc_req_new(s.cap, eon_Domain_ID, eon_Domain_update_ORDINAL);
-    eon_Domain_update_Params_B params = eon_Domain_update_Params_init_ptr(rpc_req_params(req));
-    eon_Prereq_LB pl = eon_Domain_update_Params_init_prereqs(params, (uint32_t)np);
-    for (size_t i = 0; i < np; i++)
-        set_prereq(eon_Prereq_LB_at(pl, (uint32_t)i), &prereqs[i]);
-    eon_Update_LB ul = eon_Domain_update_Params_init_updates(params, (uint32_t)nu);
-    for (size_t i = 0; i < nu; i++)
-        set_update(eon_Update_LB_at(ul, (uint32_t)i), &updates[i]);
+    eon_update_encode(eon_Domain_update_Params_init_ptr(rpc_req_params(req)), prereqs, np, updates,
+                      nu);
     int rc = -1;
     struct rpc_response *r = rpc_call_wait(req, CALL_TIMEOUT_MS, e);
     if (r) {

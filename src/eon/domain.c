@@ -1,4 +1,5 @@
 #include "eon/domain.h"
+#include "eon/convert.h"
 #include "dns/name.h"
 #include "dns/update.h"
 #include "dns/wire.h"
@@ -46,16 +47,6 @@ static void name_text(const uint8_t *wire, char *out, size_t cap)
     if (l > 1 && out[l - 1] == '.') out[l - 1] = 0;
 }
 
-/* Text from the network into a wire name: exactly len bytes, no NUL. */
-static int text_to_wire(capnp_text t, uint8_t out[DNS_NAME_MAX], struct err *e)
-{
-    if (strlen(t.str) != t.len) return err_set(e, "invalid name: contains a NUL byte");
-    struct err ne;
-    if (dns_name_from_text(t.str, root_name, out, &ne) < 0)
-        return err_set(e, "invalid name '%.300s': %s", t.str, ne.msg);
-    return 0;
-}
-
 int eon_subdomain_check(const char *sub, const char *parent, struct err *e)
 {
     size_t len = strlen(sub), label = 0;
@@ -94,10 +85,7 @@ struct upd_job {
     uv_work_t work;
     struct eon_domain *d; /* holds a reference */
     struct rpc_call *call;
-    struct dns_prereq *p;
-    struct dns_update *u;
-    size_t np, nu;
-    uint8_t *mem; /* names and values, copied out of the message */
+    struct eon_update_req req; /* copied out: the message is gone when the work runs */
     int rc;
     uint32_t serial;
     struct err err;
@@ -105,131 +93,8 @@ struct upd_job {
 
 static void job_free(struct upd_job *j)
 {
-    free(j->p);
-    free(j->u);
-    free(j->mem);
+    eon_update_req_free(&j->req);
     free(j);
-}
-
-static int copy_value(capnp_data v, uint16_t type, const char *what, uint8_t **mem,
-                      const uint8_t **out, uint16_t *outlen, struct err *e)
-{
-    char tb[16];
-    if (v.len > 65535)
-        return err_set(e, "value of %s %s is %u bytes, more than 65535", what,
-                       dns_type_to_text(type, tb), v.len);
-    if (v.len) memcpy(*mem, v.ptr, v.len);
-    *out = *mem;
-    *outlen = (uint16_t)v.len;
-    *mem += v.len;
-    return 0;
-}
-
-/* Decodes the params into native structs whose names and values live in
- * one block owned by the job (the message is gone when the work runs). */
-static int decode_update(struct upd_job *j, eon_Domain_update_Params_R params, struct err *e)
-{
-    eon_Prereq_LR pl = eon_Domain_update_Params_get_prereqs(params);
-    eon_Update_LR ul = eon_Domain_update_Params_get_updates(params);
-    uint32_t np = eon_Prereq_LR_len(pl), nu = eon_Update_LR_len(ul);
-    size_t bytes = (size_t)(np + nu) * DNS_NAME_MAX;
-    for (uint32_t i = 0; i < np; i++) {
-        eon_Prereq_R r = eon_Prereq_LR_at(pl, i);
-        if (eon_Prereq_which(r) == eon_Prereq_existsData)
-            bytes += eon_Prereq_existsData_get_value(eon_Prereq_get_existsData(r)).len;
-    }
-    for (uint32_t i = 0; i < nu; i++) {
-        eon_Update_R r = eon_Update_LR_at(ul, i);
-        if (eon_Update_which(r) == eon_Update_add)
-            bytes += eon_Update_add_get_value(eon_Update_get_add(r)).len;
-        else if (eon_Update_which(r) == eon_Update_removeSingle)
-            bytes += eon_Update_removeSingle_get_value(eon_Update_get_removeSingle(r)).len;
-    }
-    j->p = calloc(np ? np : 1, sizeof *j->p);
-    j->u = calloc(nu ? nu : 1, sizeof *j->u);
-    j->mem = malloc(bytes ? bytes : 1);
-    if (!j->p || !j->u || !j->mem) return err_set(e, "out of memory");
-    j->np = np;
-    j->nu = nu;
-    uint8_t *mem = j->mem;
-    for (uint32_t i = 0; i < np; i++) {
-        eon_Prereq_R r = eon_Prereq_LR_at(pl, i);
-        struct dns_prereq *p = &j->p[i];
-        if (text_to_wire(eon_Prereq_get_name(r), mem, e) < 0)
-            return err_prefix(e, "prerequisite %u", i + 1);
-        p->owner = mem;
-        mem += dns_name_len(mem);
-        const char *nm = eon_Prereq_get_name(r).str;
-        switch (eon_Prereq_which(r)) {
-        case eon_Prereq_exists:
-            p->kind = DNS_PREREQ_EXISTS;
-            p->type = (uint16_t)eon_Prereq_exists_get_type(eon_Prereq_get_exists(r));
-            break;
-        case eon_Prereq_existsData: {
-            eon_Prereq_existsData_R g = eon_Prereq_get_existsData(r);
-            p->kind = DNS_PREREQ_EXISTS_DATA;
-            p->type = (uint16_t)eon_Prereq_existsData_get_type(g);
-            if (copy_value(eon_Prereq_existsData_get_value(g), p->type, nm, &mem, &p->rdata,
-                           &p->rdlen, e) < 0)
-                return -1;
-            break;
-        }
-        case eon_Prereq_notExists:
-            p->kind = DNS_PREREQ_NOT_EXISTS;
-            p->type = (uint16_t)eon_Prereq_notExists_get_type(eon_Prereq_get_notExists(r));
-            break;
-        case eon_Prereq_nameInUse:
-            p->kind = DNS_PREREQ_NAME_IN_USE;
-            break;
-        case eon_Prereq_notNameInUse:
-            p->kind = DNS_PREREQ_NOT_NAME_IN_USE;
-            break;
-        default:
-            return err_set(e, "prerequisite %u: unknown kind %u", i + 1,
-                           (unsigned)eon_Prereq_which(r));
-        }
-    }
-    for (uint32_t i = 0; i < nu; i++) {
-        eon_Update_R r = eon_Update_LR_at(ul, i);
-        struct dns_update *u = &j->u[i];
-        if (text_to_wire(eon_Update_get_name(r), mem, e) < 0)
-            return err_prefix(e, "update %u", i + 1);
-        u->owner = mem;
-        mem += dns_name_len(mem);
-        const char *nm = eon_Update_get_name(r).str;
-        switch (eon_Update_which(r)) {
-        case eon_Update_add: {
-            eon_Update_add_R g = eon_Update_get_add(r);
-            u->kind = DNS_UPDATE_ADD;
-            u->type = (uint16_t)eon_Update_add_get_type(g);
-            /* A negative Int32 becomes > 2^31-1, which the engine refuses. */
-            u->ttl = (uint32_t)eon_Update_add_get_ttl(g);
-            if (copy_value(eon_Update_add_get_value(g), u->type, nm, &mem, &u->rdata, &u->rdlen,
-                           e) < 0)
-                return -1;
-            break;
-        }
-        case eon_Update_remove:
-            u->kind = DNS_UPDATE_REMOVE_RRSET;
-            u->type = (uint16_t)eon_Update_remove_get_type(eon_Update_get_remove(r));
-            break;
-        case eon_Update_removeAll:
-            u->kind = DNS_UPDATE_REMOVE_ALL;
-            break;
-        case eon_Update_removeSingle: {
-            eon_Update_removeSingle_R g = eon_Update_get_removeSingle(r);
-            u->kind = DNS_UPDATE_REMOVE_RR;
-            u->type = (uint16_t)eon_Update_removeSingle_get_type(g);
-            if (copy_value(eon_Update_removeSingle_get_value(g), u->type, nm, &mem, &u->rdata,
-                           &u->rdlen, e) < 0)
-                return -1;
-            break;
-        }
-        default:
-            return err_set(e, "update %u: unknown kind %u", i + 1, (unsigned)eon_Update_which(r));
-        }
-    }
-    return 0;
 }
 
 /* On a libuv pool thread: the engine blocks on the zone's writer lock,
@@ -237,8 +102,8 @@ static int decode_update(struct upd_job *j, eon_Domain_update_Params_R params, s
 static void update_work(uv_work_t *w)
 {
     struct upd_job *j = w->data;
-    j->rc = dns_update_apply(j->d->zone, j->d->wire, j->p, j->np, j->u, j->nu, j->d->ctx->journal,
-                             &j->serial, &j->err);
+    j->rc = dns_update_apply(j->d->zone, j->d->wire, j->req.p, j->req.np, j->req.u, j->req.nu,
+                             j->d->ctx->journal, &j->serial, &j->err);
 }
 
 static void update_done(uv_work_t *w, int status)
@@ -253,12 +118,12 @@ static void update_done(uv_work_t *w, int status)
     eon_Domain_update_Results_B res = eon_Domain_update_Results_init_ptr(rpc_call_results(j->call));
     eon_Domain_update_Results_set_success(res, j->rc == 0);
     if (j->rc == 0) {
-        log_info("Domain(%s).update(%zu prerequisites, %zu updates): ok, serial %u", d->name, j->np,
-                 j->nu, j->serial);
+        log_info("Domain(%s).update(%zu prerequisites, %zu updates): ok, serial %u", d->name,
+                 j->req.np, j->req.nu, j->serial);
     } else {
         eon_Domain_update_Results_set_error(res, j->err.msg, (uint32_t)strlen(j->err.msg));
-        log_info("Domain(%s).update(%zu prerequisites, %zu updates): failed: %s", d->name, j->np,
-                 j->nu, j->err.msg);
+        log_info("Domain(%s).update(%zu prerequisites, %zu updates): failed: %s", d->name,
+                 j->req.np, j->req.nu, j->err.msg);
     }
     rpc_call_return(j->call);
     struct eon_ctx *c = d->ctx;
@@ -290,7 +155,7 @@ static void do_update(struct eon_domain *d, struct rpc_call *call)
         return;
     }
     eon_Domain_update_Params_R params = eon_Domain_update_Params_from_ptr(rpc_call_params(call));
-    if (decode_update(j, params, &e) < 0 || !d->zone) {
+    if (eon_update_decode(params, &j->req, &e) < 0 || !d->zone) {
         if (!d->zone) err_set(&e, "%s is no longer served by this capd", d->name);
         log_info("Domain(%s).update: failed: %s", d->name, e.msg);
         eon_Domain_update_Results_B res =
