@@ -38,14 +38,23 @@ if [ -x "$peer" ]; then
   have_cxx=1
 fi
 
-printf '%-34s %14s %14s %8s\n' "rpc (N=$n, loopback)" "ceon" "C++ capnp" "ratio"
+printf '%-46s %14s %14s %8s\n' "rpc (N=$n, loopback)" "ceon" "C++ capnp" "ratio"
 for k in roundtrip_per_s pipelined_per_s; do
   o=$(val $k "$tmp/ours_plain")
   if [ $have_cxx = 1 ]; then
     c=$(val $k "$tmp/cxx_plain")
-    printf '%-34s %14s %14s %8s\n' "plain TCP $k" "$o" "$c" "$(awk -v a="$o" -v b="$c" 'BEGIN{printf "%.2f", a/b}')"
+    printf '%-46s %14s %14s %8s\n' "plain TCP $k" "$o" "$c" "$(awk -v a="$o" -v b="$c" 'BEGIN{printf "%.2f", a/b}')"
   else
-    printf '%-34s %14s %14s\n' "plain TCP $k" "$o" "-"
+    printf '%-46s %14s %14s\n' "plain TCP $k" "$o" "-"
+  fi
+done
+# Client CPU time per call (user + system, from getrusage): on a busy machine
+# the rates above mostly measure scheduling delays; this does not.
+for k in roundtrip_client_cpu_us pipelined_client_cpu_us; do
+  o=$(val $k "$tmp/ours_plain")
+  if [ $have_cxx = 1 ]; then
+    c=$(val $k "$tmp/cxx_plain")
+    printf '%-46s %14s %14s %8s\n' "plain TCP $k (lower=better)" "$o" "$c" "$(awk -v a="$o" -v b="$c" 'BEGIN{printf "%.2f", b/a}')"
   fi
 done
 # Setup: best of 7 fresh client processes (the machine may be busy).
@@ -61,9 +70,9 @@ o=$(best_setup "$ceon" bench "capnp://insecure@127.0.0.1:$plain_port/c3Zj" 1)
 tls_setup=$(best_setup "$ceon" bench "$tls_uri" 1)
 if [ $have_cxx = 1 ]; then
   c=$(best_setup "$peer" bench "$(head -1 "$tmp/s_cxx")" svc 1)
-  printf '%-34s %14s %14s %8s\n' "plain TCP setup_ms (lower=better)" "$o" "$c" "$(awk -v a="$o" -v b="$c" 'BEGIN{printf "%.2f", b/a}')"
+  printf '%-46s %14s %14s %8s\n' "plain TCP setup_ms (lower=better)" "$o" "$c" "$(awk -v a="$o" -v b="$c" 'BEGIN{printf "%.2f", b/a}')"
 fi
 for k in roundtrip_per_s pipelined_per_s; do
-  printf '%-34s %14s %14s\n' "TLS $k" "$(val $k "$tmp/ours_tls")" "(no kj-tls)"
+  printf '%-46s %14s %14s\n' "TLS $k" "$(val $k "$tmp/ours_tls")" "(no kj-tls)"
 done
-printf '%-34s %14s %14s\n' "TLS setup_ms" "$tls_setup" "(no kj-tls)"
+printf '%-46s %14s %14s\n' "TLS setup_ms" "$tls_setup" "(no kj-tls)"
