@@ -36,6 +36,11 @@ int eon_update_decode(eon_Domain_update_Params_R params, struct eon_update_req *
     eon_Prereq_LR pl = eon_Domain_update_Params_get_prereqs(params);
     eon_Update_LR ul = eon_Domain_update_Params_get_updates(params);
     uint32_t np = eon_Prereq_LR_len(pl), nu = eon_Update_LR_len(ul);
+    /* A few bytes can claim millions of empty list elements; no real update
+     * comes near this (a DNS UPDATE message holds at most ~6,000 RRs). */
+    if ((uint64_t)np + nu > EON_UPDATE_MAX_ITEMS)
+        return err_set(e, "too many prerequisites and updates (%u, at most %u)", np + nu,
+                       EON_UPDATE_MAX_ITEMS);
     size_t bytes = (size_t)(np + nu) * DNS_NAME_MAX;
     for (uint32_t i = 0; i < np; i++) {
         eon_Prereq_R r = eon_Prereq_LR_at(pl, i);

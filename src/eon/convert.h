@@ -19,6 +19,9 @@
 #include "util/err.h"
 #include <stddef.h>
 
+/* Most prerequisites + updates in one call. */
+#define EON_UPDATE_MAX_ITEMS 10000u
+
 struct eon_update_req {
     struct dns_prereq *p;
     size_t np;

@@ -161,6 +161,15 @@ static void hostile(void **state)
     eon_update_req_free(&req);
     capnp_builder_free(&b);
 
+    /* list amplification: many empty elements cost a few bytes */
+    capnp_builder_init(&b, 0);
+    eon_Domain_update_Params_init_updates(eon_Domain_update_Params_new_root(&b),
+                                          EON_UPDATE_MAX_ITEMS + 1);
+    assert_int_equal(decode_built(&b, &req, &e), -1);
+    assert_non_null(strstr(e.msg, "too many prerequisites and updates (10001, at most 10000)"));
+    eon_update_req_free(&req);
+    capnp_builder_free(&b);
+
     /* empty lists are a valid (no-op) update */
     capnp_builder_init(&b, 0);
     eon_Domain_update_Params_new_root(&b);
