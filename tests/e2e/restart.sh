@@ -108,4 +108,16 @@ grep -q "ns1.example.org is 127.0.0.1 (from our own zone)" "$work/capd.log" || d
 expect_ok "root via address" get-name root.cap
 [ "$last_out" = example.org ] || die "capd listening on ns1.example.org's address: $last_out"
 ok "listen host resolved from capd's own zone; URI keeps the name, ID unchanged"
+
+# --capnp-public-address is what goes into the URIs.
+stop_capd TERM
+"$CAPD" -z "$work/example.org" --capnp-secret-key-file "$state/capnp-secret.pem" \
+  --capnp-listen-address "tcp:127.0.0.1:$cap_port" --capnp-public-address "tcp:localhost:$cap_port" \
+  --state-dir "$state" -b 127.0.0.1 -p "$dns_port" -l 1 ${EON_TEST_CAPD_ARGS:-} >>"$work/capd.log" 2>&1 &
+capd_pid=$!
+for _ in $(seq 200); do grep -q "@localhost:$cap_port/" "$state/caps/domain/example.org.cap" && break; sleep 0.05; done
+grep -q "@localhost:$cap_port/" "$state/caps/domain/example.org.cap" || die "public address in the URI: $(cat "$state/caps/domain/example.org.cap")"
+expect_ok "via public address" get-name "$state/caps/domain/example.org.cap"
+[ "$last_out" = example.org ] || die "get-name via the public address: $last_out"
+ok "--capnp-public-address goes into the URIs"
 echo "restart: $passed passed, 0 failed"
