@@ -252,7 +252,8 @@ void zone_set_handle_destroy(struct zone_set_handle *h);
  * (not the zones) after a grace period. */
 int zone_set_add(struct zone_set_handle *h, struct zone *z, struct err *e);
 /* Removes the zone with this apex (any case) and returns it (the caller
- * frees it with zone_free: the grace period has already passed), or NULL. */
+ * frees it with zone_free: the grace period has already passed), or NULL if
+ * no such zone is served (or, with the set unchanged, out of memory). */
 struct zone *zone_set_remove(struct zone_set_handle *h, const uint8_t *apex);
 
 /* Reader side: the current set (rcu_dereference). Never NULL once
