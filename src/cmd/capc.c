@@ -31,6 +31,8 @@ static const char usage_main[] =
     "                                           create a capability for SUBDOMAIN\n"
     "  update CAP_FILE [-p PREREQ]... [-u UPDATE]...\n"
     "                                           change DNS records (RFC 2136 semantics)\n"
+    "  cert CAP_FILE EMAIL -d DOMAIN... [--org ORG] [--cert-dir DIR] [--exit-when-renewed]\n"
+    "                                           get a TLS certificate (ACME DNS-01 by capd)\n"
     "\n"
     "Use 'capc COMMAND --help' for help on one command.\n";
 
@@ -73,6 +75,20 @@ static const char usage_update[] =
     "  -u 'add|example.org|MX|10 mail.example.org.|3600'\n";
 
 /* One line, whatever the server put in its error text. */
+static const char usage_cert[] =
+    "usage: capc cert CAP_FILE EMAIL -d DOMAIN... [--org ORG] [--cert-dir DIR]\n"
+    "                 [--exit-when-renewed]\n"
+    "\n"
+    "Asks capd to provision a certificate for the DOMAINs with ACME DNS-01 (EMAIL is\n"
+    "the ACME account) and to call back with it, now and on every renewal. The\n"
+    "files key.pem, fullchain.pem, cert.pem and chain.pem go to DIR (default\n"
+    "certs/DOMAIN, the first DOMAIN). capc keeps running to receive renewals.\n"
+    "\n"
+    "  -d, --domain DOMAIN     a domain for the certificate (repeatable, at least one)\n"
+    "  --org ORG               the organization in the certificate request\n"
+    "  --cert-dir DIR          where to write the files\n"
+    "  --exit-when-renewed     exit once a renewed certificate has been written\n";
+
 static int fail(const char *msg)
 {
     fputs("capc: ", stderr);
@@ -220,6 +236,74 @@ out:
     return rc;
 }
 
+static int cmd_cert(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) {
+        fputs(usage_cert, stdout);
+        return 0;
+    }
+    static const struct option opts[] = {{"domain", required_argument, NULL, 'd'},
+                                         {"org", required_argument, NULL, 'o'},
+                                         {"cert-dir", required_argument, NULL, 'c'},
+                                         {"exit-when-renewed", no_argument, NULL, 'x'},
+                                         {NULL, 0, NULL, 0}};
+    char **domains = calloc((size_t)argc, sizeof *domains);
+    const char *pos[2] = {NULL, NULL}, *org = NULL, *cert_dir = NULL;
+    int npos = 0, c, rc = 1;
+    size_t nd = 0;
+    bool exit_when_renewed = false;
+    if (!domains) return fail("out of memory");
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "-d:", opts, NULL)) != -1) {
+        if (c == 1) {
+            if (npos == 2) {
+                rc = usage_error("cert", "too many arguments");
+                goto out;
+            }
+            pos[npos++] = optarg;
+        } else if (c == 'd') {
+            domains[nd++] = optarg;
+        } else if (c == 'o') {
+            org = optarg;
+        } else if (c == 'c') {
+            cert_dir = optarg;
+        } else if (c == 'x') {
+            exit_when_renewed = true;
+        } else {
+            rc = usage_error("cert", "unknown option or missing argument");
+            goto out;
+        }
+    }
+    if (npos < 2) {
+        rc = usage_error("cert", npos ? "missing EMAIL" : "missing CAP_FILE");
+        goto out;
+    }
+    if (nd == 0) {
+        rc = usage_error("cert", "give at least one domain with -d DOMAIN");
+        goto out;
+    }
+    char dir[4096];
+    if (cert_dir) {
+        snprintf(dir, sizeof dir, "%s", cert_dir);
+    } else {
+        if (!eon_name_file_safe(domains[0])) {
+            rc = fail("the first DOMAIN cannot be a directory name: give --cert-dir");
+            goto out;
+        }
+        snprintf(dir, sizeof dir, "certs/%s", domains[0]);
+    }
+    struct eon_certcb_state st = {.cert_dir = dir, .domain = domains[0], .out = stdout};
+    struct err e;
+    if (eon_client_cert(pos[0], pos[1], domains, nd, org, &st, exit_when_renewed, &e) < 0)
+        rc = fail(e.msg);
+    else
+        rc = 0;
+out:
+    free(domains);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     log_set_prog("capc");
@@ -232,6 +316,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "get-name")) return cmd_get_name(argc - 1, argv + 1);
     if (!strcmp(cmd, "delegate")) return cmd_delegate(argc - 1, argv + 1);
     if (!strcmp(cmd, "update")) return cmd_update(argc - 1, argv + 1);
+    if (!strcmp(cmd, "cert")) return cmd_cert(argc - 1, argv + 1);
     char msg[300];
     snprintf(msg, sizeof msg, "unknown command '%.200s'", cmd);
     return usage_error(NULL, msg);

@@ -167,3 +167,64 @@ int eon_client_update(const char *cap_file, const struct eon_rec *prereqs, size_
     session_close(&s);
     return rc;
 }
+
+struct cert_wait {
+    bool done;
+    char error[512];
+};
+
+static void on_cert_return(void *ud, struct rpc_response *r)
+{
+    struct cert_wait *w = ud;
+    w->done = true;
+    if (r->error) snprintf(w->error, sizeof w->error, "%s", r->error);
+    rpc_response_free(r);
+}
+
+int eon_client_cert(const char *cap_file, const char *email, char *const *domains, size_t nd,
+                    const char *org, struct eon_certcb_state *st, bool exit_when_renewed,
+                    struct err *e)
+{
+    if (nd == 0) return err_set(e, "give at least one domain (-d DOMAIN)");
+    struct session s;
+    if (session_open(&s, cap_file, e) < 0) return -1;
+    struct rpc_cap *cb = eon_certcb_new(st);
+    if (!cb) {
+        session_close(&s);
+        return err_set(e, "out of memory");
+    }
+    struct rpc_req *req = rpc_req_new(s.cap, eon_Domain_ID, eon_Domain_cert_ORDINAL);
+    eon_Domain_cert_Params_B params = eon_Domain_cert_Params_init_ptr(rpc_req_params(req));
+    eon_Domain_cert_Params_set_email(params, email, (uint32_t)strlen(email));
+    capnp_list_b dl = eon_Domain_cert_Params_init_domains(params, (uint32_t)nd);
+    for (size_t i = 0; i < nd; i++)
+        capnp_list_b_set_text(dl, (uint32_t)i, domains[i], (uint32_t)strlen(domains[i]));
+    if (org) eon_Domain_cert_Params_set_org(params, org, (uint32_t)strlen(org));
+    eon_Domain_cert_Params_set_certCallback(params, rpc_req_add_cap(req, cb));
+    rpc_cap_unref(cb); /* the request holds it now; capd holds it once sent */
+    struct cert_wait w = {0};
+    struct rpc_promise *p = rpc_req_send(req, on_cert_return, &w);
+    int rc = -1;
+    for (;;) {
+        if (st->failed) {
+            err_set(e, "%s", st->error);
+            break;
+        }
+        if (w.done && w.error[0]) {
+            err_set(e, "%s", w.error);
+            break;
+        }
+        if (exit_when_renewed && st->renewed) {
+            rc = 0;
+            break;
+        }
+        /* Nothing left to wait for: the connection is gone. */
+        if (uv_run(&s.loop, UV_RUN_ONCE) == 0 && !st->failed && !(w.done && w.error[0])) {
+            err_set(e, "the connection to capd ended");
+            break;
+        }
+    }
+    rpc_promise_unref(p);
+    session_close(&s);
+    return rc;
+}

@@ -7,6 +7,7 @@
  */
 #ifndef CEON_EON_CLIENT_H
 #define CEON_EON_CLIENT_H
+#include "eon/certcb.h"
 #include "eon/specenc.h"
 #include "util/err.h"
 #include <stddef.h>
@@ -25,4 +26,14 @@ int eon_client_delegate(const char *cap_file, const char *subdomain, const char 
  * -1 with the server's error text in e. */
 int eon_client_update(const char *cap_file, const struct eon_rec *prereqs, size_t np,
                       const struct eon_rec *updates, size_t nu, struct err *e);
+/* Domain.cert(email, domains, org, callback): asks capd for a certificate
+ * (ACME DNS-01) for domains (at least one; org may be NULL) and then
+ * serves the callback, which writes the files (eon/certcb.h). Returns 0
+ * after a renewal when exit_when_renewed is set; otherwise it keeps
+ * waiting for renewals as long as the connection lasts, as the original.
+ * Returns -1 with e set when capd refuses or reports a failure, or the
+ * connection ends. */
+int eon_client_cert(const char *cap_file, const char *email, char *const *domains, size_t nd,
+                    const char *org, struct eon_certcb_state *st, bool exit_when_renewed,
+                    struct err *e);
 #endif

@@ -1,0 +1,30 @@
+/*
+ * certcb: capc's CertCallback, the capability capc passes to Domain.cert
+ * and capd calls (on the same connection) each time it has provisioned or
+ * renewed the certificate: register(success, error, cert, key, renewed).
+ *
+ * On success it writes, in cert_dir (created 0750): key.pem (0600),
+ * fullchain.pem, cert.pem (the first certificate of the chain) and
+ * chain.pem (the rest), each 0640 and atomically, plus an empty "renewed"
+ * file for a renewal, as the original capc does; then prints
+ * "Updated certificate for DOMAIN" or "Renewed certificate for DOMAIN".
+ */
+#ifndef CEON_EON_CERTCB_H
+#define CEON_EON_CERTCB_H
+#include "rpc/rpc.h"
+#include <stdbool.h>
+#include <stdio.h>
+
+struct eon_certcb_state {
+    const char *cert_dir; /* where the files go */
+    const char *domain;   /* for the messages */
+    FILE *out;            /* messages (stdout) */
+    unsigned updated, renewed;
+    bool failed; /* the server reported failure, or the files could not be written */
+    char error[512];
+};
+
+/* A new CertCallback object (one reference) reporting into st, which must
+ * outlive it. */
+struct rpc_cap *eon_certcb_new(struct eon_certcb_state *st);
+#endif
