@@ -3,6 +3,8 @@
 # the same queries with kdig, and compare the answers section by section.
 #
 #   tests/e2e/knot_diff.sh CAPD [QUERIES]
+#   KNOT_DIFF_RANDOM=2000 KNOT_DIFF_SEED=7 tests/e2e/knot_diff.sh CAPD
+#                                   (also N random queries, see below)
 #
 # Compared: rcode (incl. EDNS extended rcode), every header flag (QR AA TC
 # RD RA Z AD CD), presence of an OPT record, the question, answer and
@@ -261,6 +263,37 @@ compare() {
     diff <(echo "$kn") <(echo "$cn") | grep '^[<>]'
 }
 
+# KNOT_DIFF_RANDOM=N adds N random queries (seed KNOT_DIFF_SEED): owner
+# names of the test zones, sometimes with labels prepended or a wildcard
+# label, in random case, with random types and transport options.
+random_queries() {
+    for z in example.com example.net; do
+        awk -v o="$z" '/^[^;$ \t]/ { print ($1 == "@") ? o : $1 "." o }' "$tmp/$z.zone"
+    done | sort -u | awk -v n="$1" -v seed="$2" '
+    { names[++k] = $0 }
+    END {
+        srand(seed)
+        nt = split("A AAAA MX TXT NS SOA CNAME DNAME DS SRV ANY PTR CAA HINFO TYPE65400 SSHFP NSEC RRSIG", types, " ")
+        no = split(",,,+bufsize=512,+bufsize=1232,+bufsize=4096,+tcp,+dnssec", opts, ",")
+        np = split("x a.b * zz _t", pre, " ")
+        for (i = 0; i < n; i++) {
+            q = names[1 + int(rand() * k)]
+            r = rand()
+            if (r < 0.3) q = pre[1 + int(rand() * np)] "." q
+            else if (r < 0.4) q = "*." q
+            if (rand() < 0.2) {
+                m = ""
+                for (j = 1; j <= length(q); j++) {
+                    c = substr(q, j, 1)
+                    m = m (rand() < 0.5 ? toupper(c) : c)
+                }
+                q = m
+            }
+            print q " " types[1 + int(rand() * nt)] " " opts[1 + int(rand() * no)]
+        }
+    }'
+}
+
 # Every query as written (UDP unless it says +tcp), then once more over TCP
 # (the other code path in both servers: no size limit, no truncation).
 total=0 same=0 diff=0 allowed=0
@@ -269,7 +302,7 @@ while IFS= read -r line || [ -n "$line" ]; do
     line=${line%%#*}
     line=$(echo "$line" | sed 's/[[:space:]]*$//; s/^[[:space:]]*//')
     [ -n "$line" ] && lines+=("$line")
-done <"$queries"
+done < <(cat "$queries"; [ "${KNOT_DIFF_RANDOM:-0}" -gt 0 ] && random_queries "$KNOT_DIFF_RANDOM" "${KNOT_DIFF_SEED:-1}")
 for line in "${lines[@]}"; do
     compare "$line"
 done
