@@ -310,11 +310,30 @@ for line in "${lines[@]}"; do
     case " $line " in *" +tcp "*) ;; *) compare "$line +tcp" ;; esac
 done
 
+# capd must have survived every query and must stop cleanly: status 0 after
+# SIGTERM (under ASan/UBSan that also means no leak or error report).
+healthy=1
 if ! kill -0 "$cpid" 2>/dev/null; then
     echo "knot_diff: capd died during the run:"
     cat "$tmp/capd.log"
-    diff=$((diff + 1))
+    healthy=0
+else
+    kill "$cpid"
+    for _ in $(seq 100); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$cpid" 2>/dev/null; then
+        echo "knot_diff: capd still running 10 s after SIGTERM"
+        healthy=0
+    else
+        wait "$cpid"
+        st=$?
+        if [ "$st" -ne 0 ]; then
+            echo "knot_diff: capd exited with status $st after SIGTERM:"
+            cat "$tmp/capd.log"
+            healthy=0
+        fi
+    fi
 fi
 
 echo "$total queries, $same identical, $diff different, $allowed allowed differences"
-[ "$total" -gt 0 ] && [ "$diff" -eq 0 ]
+[ "$healthy" -eq 1 ] && echo "capd stopped cleanly (status 0 after SIGTERM)"
+[ "$total" -gt 0 ] && [ "$diff" -eq 0 ] && [ "$healthy" -eq 1 ]
