@@ -29,7 +29,7 @@ static inline uint32_t ld32(const uint8_t *p)
 
 void capnp_msg_fail(struct capnp_msg *m, const char *fmt, ...)
 {
-    if (!m || m->error) return;
+    if (!m || m->error || m->readonly) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(m->errbuf, sizeof m->errbuf, fmt, ap);
@@ -125,6 +125,13 @@ capnp_ptr_r capnp_msg_root(struct capnp_msg *m)
     return p;
 }
 
+capnp_ptr_r capnp_ptr_r_or(capnp_ptr_r p, const struct capnp_msg *dflt)
+{
+    if (!capnp_ptr_r_is_null(p)) return p;
+    /* Not written through: a readonly message records nothing. */
+    return capnp_msg_root((struct capnp_msg *)dflt);
+}
+
 /* A resolved pointer: tag is the word describing the object (kind, sizes),
  * obj the object's first word (for composite lists: the list tag), in
  * segment seg. Bounds of the object itself are checked by the caller,
@@ -165,8 +172,10 @@ static int resolve(capnp_ptr_r p, struct target *t)
         if (pad + (dbl ? 2 : 1) > ps->words)
             return fail0(m, "far pointer landing pad out of bounds");
         /* A landing pad counts against the traversal budget like any read. */
-        if (m->traversal_left < 1) return fail0(m, "traversal limit exceeded");
-        m->traversal_left -= 1;
+        if (!m->readonly) {
+            if (m->traversal_left < 1) return fail0(m, "traversal limit exceeded");
+            m->traversal_left -= 1;
+        }
         uint64_t pw = ld64(ps->p + pad * 8);
         if (!dbl) {
             if ((pw & 3) == 2) return fail0(m, "far pointer landing pad is another far pointer");
@@ -214,6 +223,7 @@ static int resolve(capnp_ptr_r p, struct target *t)
 
 static bool charge(struct capnp_msg *m, uint64_t words)
 {
+    if (m->readonly) return true;
     if (words > m->traversal_left) {
         m->traversal_left = 0;
         fail0(m, "traversal limit exceeded (message too large or pointers amplify reads)");

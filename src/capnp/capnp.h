@@ -66,6 +66,7 @@ struct capnp_msg {
     char errbuf[160];
     void *owned;      /* buffer freed by capnp_msg_free (from the framer) */
     void *owned_segs; /* the segs array (heap, so the struct may be moved) */
+    bool readonly;    /* static (CAPNP_STATIC_MSG): never written, see below */
 };
 
 typedef struct {
@@ -126,6 +127,23 @@ void capnp_msg_fail(struct capnp_msg *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 capnp_ptr_r capnp_msg_root(struct capnp_msg *m);
+
+/* A read-only, single-segment message over static words, such as the
+ * default values of struct/list/AnyPointer fields that capnpc-c emits
+ * (word 0 is the root pointer). Readers over it are bounds-checked like
+ * any others (nesting limit included), but the message is shared and
+ * never written, so it may be const and read from several threads: reads
+ * are not charged to a traversal budget and errors (e.g. a list index out
+ * of range) give the default value without being recorded. Only for
+ * trusted, compile-time content (no pointer loops or amplification).
+ * seg: a struct capnp_seg. */
+#define CAPNP_STATIC_MSG(seg)                                                                      \
+    {                                                                                              \
+        .segs = (struct capnp_seg *)&(seg), .nsegs = 1, .traversal_left = UINT64_MAX,              \
+        .nesting_limit = CAPNP_DEFAULT_NESTING, .readonly = true                                   \
+    }
+/* p, or when p is null the root of the static message dflt. */
+capnp_ptr_r capnp_ptr_r_or(capnp_ptr_r p, const struct capnp_msg *dflt);
 
 /* Pointer kinds as seen through far pointers. */
 enum capnp_ptr_kind {
