@@ -310,7 +310,63 @@ static void emit_entry(struct sb *h, struct node *n)
               N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N);
 }
 
-static void emit_field(struct sb *h, struct node *n, schema_Node_struct_R s, schema_Field_R f)
+/* The explicit default of a struct/list/AnyPointer field, as an encoded
+ * pointer in the request (null when there is none). */
+static capnp_ptr_r ptr_default(schema_Field_slot_R sl)
+{
+    capnp_ptr_r none = {0};
+    if (!schema_Field_slot_get_hadExplicitDefault(sl)) return none;
+    schema_Value_R v = schema_Field_slot_get_defaultValue(sl);
+    switch (schema_Value_which(v)) {
+    case schema_Value_struct:
+        return schema_Value_get_struct(v);
+    case schema_Value_list:
+        return schema_Value_get_list(v);
+    case schema_Value_anyPointer:
+        return schema_Value_get_anyPointer(v);
+    default:
+        return none;
+    }
+}
+
+/* Emits the default value of field N_F as a static single-segment
+ * message: the request's pointer copied into a builder whose first
+ * segment holds it all (so word 0 is the root pointer and there are no far
+ * pointers), the words written as they are. Declares N_F_default in the
+ * header and defines it in the source; returns false when there is no
+ * default (the getter then has none to fall back to). */
+static bool emit_ptr_default(struct sb *h, struct sb *c, const char *N, const char *F,
+                             schema_Field_slot_R sl)
+{
+    capnp_ptr_r dp = ptr_default(sl);
+    if (capnp_ptr_r_is_null(dp)) return false;
+    struct capnp_builder b;
+    for (uint32_t words = 256;; words *= 2) {
+        if (words > CAPNP_MAX_SEGMENT_WORDS / 2) die("default of %s.%s is too large", N, F);
+        capnp_builder_init(&b, words);
+        if (capnp_copy(capnp_builder_root(&b), dp) < 0 || capnp_builder_error(&b))
+            die("cannot copy the default of %s.%s", N, F);
+        if (b.nsegs == 1) break;
+        capnp_builder_free(&b);
+    }
+    const struct capnp_bseg *sg = &b.segs[0];
+    sb_printf(h, "extern const struct capnp_msg %s_%s_default;\n", N, F);
+    sb_printf(c, "\nstatic const uint64_t %s_%s_words[%u] = {", N, F, sg->used);
+    for (uint32_t i = 0; i < sg->used; i++) {
+        uint64_t w;
+        memcpy(&w, sg->p + 8 * (size_t)i, 8);
+        sb_printf(c, "%s0x%016" PRIx64 "ULL,", i % 4 ? " " : "\n    ", w);
+    }
+    sb_printf(c,
+              "\n};\nstatic const struct capnp_seg %s_%s_seg = {(const uint8_t *)%s_%s_words, "
+              "%u};\nconst struct capnp_msg %s_%s_default = CAPNP_STATIC_MSG(%s_%s_seg);\n",
+              N, F, N, F, sg->used, N, F, N, F);
+    capnp_builder_free(&b);
+    return true;
+}
+
+static void emit_field(struct sb *h, struct sb *c, struct node *n, schema_Node_struct_R s,
+                       schema_Field_R f)
 {
     const char *N = n->cname, *F = schema_Field_get_name(f).str;
     uint16_t dv = schema_Field_get_discriminantValue(f);
@@ -336,6 +392,14 @@ static void emit_field(struct sb *h, struct node *n, schema_Node_struct_R s, sch
                   "static inline bool %s_has_%s(%s_R s) { return "
                   "!capnp_ptr_r_is_null(capnp_struct_r_ptr(s.r, %u)); }\n",
                   N, F, N, off);
+    /* Reader expression for the pointer of a struct/list/AnyPointer field,
+     * falling back to its default (if any) when null. */
+    char rptr[600];
+    if ((t.k == K_STRUCT || t.k == K_LIST || t.k == K_ANY) && emit_ptr_default(h, c, N, F, sl))
+        snprintf(rptr, sizeof rptr, "capnp_ptr_r_or(capnp_struct_r_ptr(s.r, %u), &%s_%s_default)",
+                 off, N, F);
+    else
+        snprintf(rptr, sizeof rptr, "capnp_struct_r_ptr(s.r, %u)", off);
     switch (t.k) {
     case K_VOID:
         if (dv != 0xffff)
@@ -424,10 +488,8 @@ static void emit_field(struct sb *h, struct node *n, schema_Node_struct_R s, sch
     }
     case K_STRUCT: {
         const char *U = need_node(t.id)->cname;
-        sb_printf(h,
-                  "static inline %s_R %s_get_%s(%s_R s) { return "
-                  "%s_from_ptr(capnp_struct_r_ptr(s.r, %u)); }\n",
-                  U, N, F, N, U, off);
+        sb_printf(h, "static inline %s_R %s_get_%s(%s_R s) { return %s_from_ptr(%s); }\n", U, N, F,
+                  N, U, rptr);
         sb_printf(h,
                   "static inline %s_B %s_init_%s(%s_B s)\n{\n%s    return "
                   "%s_init_ptr(capnp_struct_b_ptr(s.b, %u));\n}\n",
@@ -440,9 +502,8 @@ static void emit_field(struct sb *h, struct node *n, schema_Node_struct_R s, sch
             const char *U = need_node(e.id)->cname;
             sb_printf(h,
                       "static inline %s_LR %s_get_%s(%s_R s)\n{\n"
-                      "    return (%s_LR){capnp_ptr_r_list(capnp_struct_r_ptr(s.r, %u), "
-                      "CAPNP_ES_COMPOSITE)};\n}\n",
-                      U, N, F, N, U, off);
+                      "    return (%s_LR){capnp_ptr_r_list(%s, CAPNP_ES_COMPOSITE)};\n}\n",
+                      U, N, F, N, U, rptr);
             sb_printf(h,
                       "static inline %s_LB %s_init_%s(%s_B s, uint32_t n)\n{\n%s"
                       "    return (%s_LB){capnp_ptr_b_init_struct_list(capnp_struct_b_ptr(s.b, "
@@ -452,8 +513,8 @@ static void emit_field(struct sb *h, struct node *n, schema_Node_struct_R s, sch
             const char *es = esize_name(t.elem);
             sb_printf(h,
                       "static inline capnp_list_r %s_get_%s(%s_R s) { return "
-                      "capnp_ptr_r_list(capnp_struct_r_ptr(s.r, %u), %s); }\n",
-                      N, F, N, off, es);
+                      "capnp_ptr_r_list(%s, %s); }\n",
+                      N, F, N, rptr, es);
             sb_printf(h,
                       "static inline capnp_list_b %s_init_%s(%s_B s, uint32_t n)\n{\n%s"
                       "    return capnp_ptr_b_init_list(capnp_struct_b_ptr(s.b, %u), %s, n);\n}\n",
@@ -472,10 +533,7 @@ static void emit_field(struct sb *h, struct node *n, schema_Node_struct_R s, sch
                   N, F, N, disc, off);
         break;
     case K_ANY:
-        sb_printf(
-            h,
-            "static inline capnp_ptr_r %s_get_%s(%s_R s) { return capnp_struct_r_ptr(s.r, %u); }\n",
-            N, F, N, off);
+        sb_printf(h, "static inline capnp_ptr_r %s_get_%s(%s_R s) { return %s; }\n", N, F, N, rptr);
         sb_printf(h,
                   "static inline capnp_ptr_b %s_ptr_%s(%s_B s)\n{\n%s    return "
                   "capnp_struct_b_ptr(s.b, %u);\n}\n",
@@ -484,7 +542,7 @@ static void emit_field(struct sb *h, struct node *n, schema_Node_struct_R s, sch
     }
 }
 
-static void emit_fields(struct sb *h, struct node *n)
+static void emit_fields(struct sb *h, struct sb *c, struct node *n)
 {
     if (schema_Node_which(n->r) != schema_Node_struct) return;
     schema_Node_struct_R s = schema_Node_get_struct(n->r);
@@ -497,7 +555,7 @@ static void emit_fields(struct sb *h, struct node *n)
                   N, N, N, N, schema_Node_struct_get_discriminantOffset(s));
     schema_Field_LR fs = schema_Node_struct_get_fields(s);
     for (uint32_t i = 0; i < schema_Field_LR_len(fs); i++)
-        emit_field(h, n, s, schema_Field_LR_at(fs, i));
+        emit_field(h, c, n, s, schema_Field_LR_at(fs, i));
 }
 
 /* Headers of other files whose types this file's fields use. */
@@ -559,12 +617,15 @@ void emit_file(struct node *fn, const char *filename, struct node **list, size_t
         emit_param_aliases(h, list[i]);
     for (size_t i = 0; i < n; i++)
         emit_entry(h, list[i]);
+    struct sb dflt = {0}; /* default values, for the source */
     for (size_t i = 0; i < n; i++)
-        emit_fields(h, list[i]);
+        emit_fields(h, &dflt, list[i]);
     sb_printf(h, "\n#endif\n");
 
     sb_printf(c, "/* Generated by capnpc-c from %s. Do not edit: run `make gen`. */\n", filename);
     sb_printf(c, "#include \"%s.capnp.h\"\n", P);
+    if (dflt.len) sb_printf(c, "%s", dflt.p);
+    free(dflt.p);
     for (size_t i = 0; i < n; i++) {
         if (schema_Node_which(list[i]->r) != schema_Node_enum) continue;
         schema_Enumerant_LR es = schema_Node_enum_get_enumerants(schema_Node_get_enum(list[i]->r));

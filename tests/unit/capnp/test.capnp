@@ -61,5 +61,22 @@ struct All {
   any @42 :AnyPointer;
 }
 
+# Defaults of pointer fields (read when the field is null).
+struct Defaults {
+  n @0 :UInt32;
+  inner @1 :Inner = (a = 7, t = "seven");
+  lInner @2 :List(Inner) = [(a = 1), (a = 2, t = "two")];
+  lI32 @3 :List(Int32) = [-1, 2, 300000];
+  lText @4 :List(Text) = ["x", "yz"];
+  lBool @5 :List(Bool) = [true, false, true];
+  lList @6 :List(List(UInt16)) = [[1, 2], [], [3]];
+  emptyList @7 :List(UInt8) = [];
+  noDefault @8 :Inner;
+  union {
+    u0 @9 :Void;
+    uInner @10 :Inner = (a = 9);
+  }
+}
+
 const answer :Int32 = -42;
 const greeting :Text = "hi \"there\"";

@@ -512,6 +512,163 @@ static void zero_sized_and_generated_constants(void **state)
     assert_true(test_All_ID == 0xc42cd8d5011d9023ull); /* capnp compile -ocapnp */
 }
 
+/* Every default of the Defaults struct (test.capnp), read through r. */
+static void check_defaults(test_Defaults_R r)
+{
+    test_Inner_R in = test_Defaults_get_inner(r);
+    assert_int_equal(test_Inner_get_a(in), 7);
+    assert_string_equal(test_Inner_get_t(in).str, "seven");
+    test_Inner_LR li = test_Defaults_get_lInner(r);
+    assert_int_equal(test_Inner_LR_len(li), 2);
+    assert_int_equal(test_Inner_get_a(test_Inner_LR_at(li, 0)), 1);
+    assert_false(test_Inner_has_t(test_Inner_LR_at(li, 0)));
+    assert_int_equal(test_Inner_get_a(test_Inner_LR_at(li, 1)), 2);
+    assert_string_equal(test_Inner_get_t(test_Inner_LR_at(li, 1)).str, "two");
+    capnp_list_r l = test_Defaults_get_lI32(r);
+    assert_int_equal(capnp_list_r_len(l), 3);
+    assert_int_equal((int32_t)capnp_list_r_u32(l, 0), -1);
+    assert_int_equal((int32_t)capnp_list_r_u32(l, 1), 2);
+    assert_int_equal((int32_t)capnp_list_r_u32(l, 2), 300000);
+    l = test_Defaults_get_lText(r);
+    assert_int_equal(capnp_list_r_len(l), 2);
+    assert_string_equal(capnp_list_r_text(l, 0).str, "x");
+    assert_int_equal(capnp_list_r_text(l, 1).len, 2);
+    assert_string_equal(capnp_list_r_text(l, 1).str, "yz");
+    l = test_Defaults_get_lBool(r);
+    assert_int_equal(capnp_list_r_len(l), 3);
+    assert_true(capnp_list_r_bool(l, 0));
+    assert_false(capnp_list_r_bool(l, 1));
+    assert_true(capnp_list_r_bool(l, 2));
+    l = test_Defaults_get_lList(r);
+    assert_int_equal(capnp_list_r_len(l), 3);
+    capnp_list_r e0 = capnp_ptr_r_list(capnp_list_r_ptr(l, 0), CAPNP_ES_2B);
+    assert_int_equal(capnp_list_r_len(e0), 2);
+    assert_int_equal(capnp_list_r_u16(e0, 1), 2);
+    assert_int_equal(capnp_list_r_len(capnp_ptr_r_list(capnp_list_r_ptr(l, 1), CAPNP_ES_2B)), 0);
+    assert_int_equal(capnp_list_r_u16(capnp_ptr_r_list(capnp_list_r_ptr(l, 2), CAPNP_ES_2B), 0), 3);
+    /* An explicit empty default is an empty list, not a null one. */
+    assert_int_equal(capnp_list_r_len(test_Defaults_get_emptyList(r)), 0);
+    assert_non_null(test_Defaults_get_emptyList(r).msg);
+    assert_int_equal(test_Inner_get_a(test_Defaults_get_uInner(r)), 9);
+    /* No default: null. */
+    assert_null(test_Defaults_get_noDefault(r).r.msg);
+    assert_int_equal(test_Inner_get_a(test_Defaults_get_noDefault(r)), 0);
+}
+
+static void pointer_defaults(void **state)
+{
+    (void)state;
+    struct capnp_builder b;
+    capnp_builder_init(&b, 0);
+    test_Defaults_B d = test_Defaults_new_root(&b);
+    test_Defaults_set_n(d, 5);
+    struct capnp_msg m;
+    struct err e;
+    assert_int_equal(capnp_msg_from_builder(&m, &b, &e), 0);
+    /* Unset fields read as their schema defaults; the reads of static
+     * defaults are not charged to the message's traversal budget. */
+    capnp_msg_set_limits(&m, test_Defaults_DATA_WORDS + test_Defaults_PTR_COUNT, 64);
+    test_Defaults_R r = test_Defaults_read_root(&m);
+    assert_int_equal(test_Defaults_get_n(r), 5);
+    assert_false(test_Defaults_has_inner(r));
+    for (int i = 0; i < 100; i++)
+        check_defaults(r);
+    assert_null(capnp_msg_error(&m));
+    /* A null struct reader has the defaults too (C++ does the same). */
+    check_defaults((test_Defaults_R){0});
+    /* Reading a default out of range gives 0 and records nothing in the
+     * shared default, which stays usable. */
+    assert_int_equal(capnp_list_r_u32(test_Defaults_get_lI32(r), 3), 0);
+    assert_null(test_Defaults_lI32_default.error);
+    assert_int_equal(capnp_list_r_u32(test_Defaults_get_lI32(r), 2), 300000);
+    capnp_msg_free(&m);
+
+    /* Copying a default into a builder (what C++ builder getters do). */
+    capnp_builder_reset(&b);
+    d = test_Defaults_new_root(&b);
+    assert_int_equal(capnp_copy(capnp_struct_b_ptr(d.b, 1),
+                                capnp_ptr_r_or((capnp_ptr_r){0}, &test_Defaults_lInner_default)),
+                     0);
+    assert_int_equal(capnp_msg_from_builder(&m, &b, &e), 0);
+    r = test_Defaults_read_root(&m);
+    assert_true(test_Defaults_has_lInner(r));
+    assert_string_equal(test_Inner_get_t(test_Inner_LR_at(test_Defaults_get_lInner(r), 1)).str,
+                        "two");
+    assert_null(capnp_msg_error(&m));
+    capnp_msg_free(&m);
+
+    /* Set fields give their own values, including empty lists. */
+    capnp_builder_reset(&b);
+    d = test_Defaults_new_root(&b);
+    test_Inner_B ib = test_Defaults_init_inner(d);
+    test_Inner_set_a(ib, 1);
+    test_Inner_set_t(ib, "own", 3);
+    test_Inner_set_a(test_Inner_LB_at(test_Defaults_init_lInner(d, 1), 0), 11);
+    capnp_list_b_set_u32(test_Defaults_init_lI32(d, 1), 0, (uint32_t)-5);
+    capnp_list_b_set_text(test_Defaults_init_lText(d, 1), 0, "q", 1);
+    test_Defaults_init_lBool(d, 0);
+    test_Defaults_init_lList(d, 0);
+    capnp_list_b_set_u8(test_Defaults_init_emptyList(d, 2), 1, 200);
+    test_Inner_set_a(test_Defaults_init_noDefault(d), 3);
+    test_Inner_set_a(test_Defaults_init_uInner(d), 10);
+    assert_null(capnp_builder_error(&b));
+    assert_int_equal(capnp_msg_from_builder(&m, &b, &e), 0);
+    r = test_Defaults_read_root(&m);
+    assert_int_equal(test_Inner_get_a(test_Defaults_get_inner(r)), 1);
+    assert_string_equal(test_Inner_get_t(test_Defaults_get_inner(r)).str, "own");
+    assert_int_equal(test_Inner_LR_len(test_Defaults_get_lInner(r)), 1);
+    assert_int_equal(test_Inner_get_a(test_Inner_LR_at(test_Defaults_get_lInner(r), 0)), 11);
+    assert_int_equal(capnp_list_r_len(test_Defaults_get_lI32(r)), 1);
+    assert_int_equal((int32_t)capnp_list_r_u32(test_Defaults_get_lI32(r), 0), -5);
+    assert_string_equal(capnp_list_r_text(test_Defaults_get_lText(r), 0).str, "q");
+    assert_int_equal(capnp_list_r_len(test_Defaults_get_lBool(r)), 0);
+    assert_int_equal(capnp_list_r_len(test_Defaults_get_lList(r)), 0);
+    assert_int_equal(capnp_list_r_len(test_Defaults_get_emptyList(r)), 2);
+    assert_int_equal(capnp_list_r_u8(test_Defaults_get_emptyList(r), 1), 200);
+    assert_int_equal(test_Inner_get_a(test_Defaults_get_noDefault(r)), 3);
+    assert_int_equal(test_Defaults_which(r), test_Defaults_uInner);
+    assert_int_equal(test_Inner_get_a(test_Defaults_get_uInner(r)), 10);
+    assert_null(capnp_msg_error(&m));
+    capnp_msg_free(&m);
+
+    /* The other union member set: uInner's slot is null, so its default. */
+    capnp_builder_reset(&b);
+    d = test_Defaults_new_root(&b);
+    test_Defaults_set_u0(d);
+    assert_int_equal(capnp_msg_from_builder(&m, &b, &e), 0);
+    r = test_Defaults_read_root(&m);
+    assert_int_equal(test_Defaults_which(r), test_Defaults_u0);
+    assert_int_equal(test_Inner_get_a(test_Defaults_get_uInner(r)), 9);
+    capnp_msg_free(&m);
+    capnp_builder_free(&b);
+}
+
+/* A static message is bounds-checked like any other; its errors are not
+ * recorded (it is shared and read-only) and leave it usable. */
+static void static_message_bounds(void **state)
+{
+    (void)state;
+    /* A struct of one data word; a byte list of 9 past the segment's end. */
+    const uint64_t w[3] = {sptr(0, 1, 0), 42, lptr(0, CAPNP_ES_BYTE, 9)};
+    const struct capnp_seg seg = {(const uint8_t *)w, 3}, seg2 = {(const uint8_t *)(w + 2), 1};
+    const struct capnp_msg sm = CAPNP_STATIC_MSG(seg), bad = CAPNP_STATIC_MSG(seg2);
+    capnp_ptr_r p = capnp_ptr_r_or((capnp_ptr_r){0}, &sm);
+    assert_int_equal(capnp_struct_r_u64(capnp_ptr_r_struct(p), 0), 42);
+    p = capnp_ptr_r_or((capnp_ptr_r){0}, &bad);
+    assert_int_equal(capnp_ptr_r_kind(p), CAPNP_PTR_LIST);
+    capnp_list_r l = capnp_ptr_r_list(p, CAPNP_ES_BYTE);
+    assert_null(l.msg);
+    assert_int_equal(capnp_list_r_len(l), 0);
+    assert_null(bad.error);
+    /* A non-null pointer is returned as it is. */
+    uint64_t one[2] = {sptr(0, 1, 0), 7};
+    struct capnp_msg m;
+    msg1(&m, one, 2);
+    p = capnp_ptr_r_or(capnp_msg_root(&m), &sm);
+    assert_int_equal(capnp_struct_r_u64(capnp_ptr_r_struct(p), 0), 7);
+    capnp_msg_free(&m);
+}
+
 static void imported_types(void **state)
 {
     (void)state;
@@ -600,6 +757,8 @@ int main(void)
         cmocka_unit_test(copy_between_messages),
         cmocka_unit_test(schema_evolution),
         cmocka_unit_test(zero_sized_and_generated_constants),
+        cmocka_unit_test(pointer_defaults),
+        cmocka_unit_test(static_message_bounds),
         cmocka_unit_test(imported_types),
         cmocka_unit_test(packed_roundtrip_and_limits),
     };

@@ -50,6 +50,18 @@ enum test_All_named_which {
     test_All_named_b2 = 1,
 };
 
+/* tests/unit/capnp/test.capnp:Defaults */
+#define test_Defaults_ID 0xf066cb3ed6b23342ULL
+enum { test_Defaults_DATA_WORDS = 1, test_Defaults_PTR_COUNT = 9 };
+typedef struct { capnp_list_r l; } test_Defaults_LR;
+typedef struct { capnp_list_b l; } test_Defaults_LB;
+typedef struct { capnp_struct_r r; } test_Defaults_R;
+typedef struct { capnp_struct_b b; } test_Defaults_B;
+enum test_Defaults_which {
+    test_Defaults_u0 = 0,
+    test_Defaults_uInner = 1,
+};
+
 /* tests/unit/capnp/test.capnp:answer */
 #define test_answer_ID 0xad4bc34de6fbdce5ULL
 #define test_answer ((int32_t)-42LL)
@@ -81,6 +93,18 @@ static inline uint32_t test_All_LR_len(test_All_LR l) { return l.l.len; }
 static inline test_All_R test_All_LR_at(test_All_LR l, uint32_t i) { return (test_All_R){capnp_list_r_struct(l.l, i)}; }
 static inline uint32_t test_All_LB_len(test_All_LB l) { return l.l.len; }
 static inline test_All_B test_All_LB_at(test_All_LB l, uint32_t i) { return (test_All_B){capnp_list_b_struct(l.l, i)}; }
+
+static inline test_Defaults_R test_Defaults_from_ptr(capnp_ptr_r p) { return (test_Defaults_R){capnp_ptr_r_struct(p)}; }
+static inline test_Defaults_R test_Defaults_read_root(struct capnp_msg *m) { return test_Defaults_from_ptr(capnp_msg_root(m)); }
+static inline test_Defaults_B test_Defaults_init_ptr(capnp_ptr_b p)
+{
+    return (test_Defaults_B){capnp_ptr_b_init_struct(p, test_Defaults_DATA_WORDS, test_Defaults_PTR_COUNT)};
+}
+static inline test_Defaults_B test_Defaults_new_root(struct capnp_builder *b) { return test_Defaults_init_ptr(capnp_builder_root(b)); }
+static inline uint32_t test_Defaults_LR_len(test_Defaults_LR l) { return l.l.len; }
+static inline test_Defaults_R test_Defaults_LR_at(test_Defaults_LR l, uint32_t i) { return (test_Defaults_R){capnp_list_r_struct(l.l, i)}; }
+static inline uint32_t test_Defaults_LB_len(test_Defaults_LB l) { return l.l.len; }
+static inline test_Defaults_B test_Defaults_LB_at(test_Defaults_LB l, uint32_t i) { return (test_Defaults_B){capnp_list_b_struct(l.l, i)}; }
 
 /* test_Inner fields */
 static inline uint32_t test_Inner_get_a(test_Inner_R s) { return (uint32_t)(capnp_struct_r_u32(s.r, 0)); }
@@ -388,6 +412,87 @@ static inline int test_All_named_set_b2(test_All_named_B s, const char *str, uin
 {
     capnp_struct_b_set_u16(s.b, 40, 1);
     return capnp_ptr_b_set_text(capnp_struct_b_ptr(s.b, 18), str, len);
+}
+
+/* test_Defaults fields */
+static inline enum test_Defaults_which test_Defaults_which(test_Defaults_R s)
+{
+    return (enum test_Defaults_which)capnp_struct_r_u16(s.r, 2);
+}
+static inline uint32_t test_Defaults_get_n(test_Defaults_R s) { return (uint32_t)(capnp_struct_r_u32(s.r, 0)); }
+static inline void test_Defaults_set_n(test_Defaults_B s, uint32_t v)
+{
+    capnp_struct_b_set_u32(s.b, 0, (uint32_t)((uint32_t)v));
+}
+static inline bool test_Defaults_has_inner(test_Defaults_R s) { return !capnp_ptr_r_is_null(capnp_struct_r_ptr(s.r, 0)); }
+extern const struct capnp_msg test_Defaults_inner_default;
+static inline test_Inner_R test_Defaults_get_inner(test_Defaults_R s) { return test_Inner_from_ptr(capnp_ptr_r_or(capnp_struct_r_ptr(s.r, 0), &test_Defaults_inner_default)); }
+static inline test_Inner_B test_Defaults_init_inner(test_Defaults_B s)
+{
+    return test_Inner_init_ptr(capnp_struct_b_ptr(s.b, 0));
+}
+static inline bool test_Defaults_has_lInner(test_Defaults_R s) { return !capnp_ptr_r_is_null(capnp_struct_r_ptr(s.r, 1)); }
+extern const struct capnp_msg test_Defaults_lInner_default;
+static inline test_Inner_LR test_Defaults_get_lInner(test_Defaults_R s)
+{
+    return (test_Inner_LR){capnp_ptr_r_list(capnp_ptr_r_or(capnp_struct_r_ptr(s.r, 1), &test_Defaults_lInner_default), CAPNP_ES_COMPOSITE)};
+}
+static inline test_Inner_LB test_Defaults_init_lInner(test_Defaults_B s, uint32_t n)
+{
+    return (test_Inner_LB){capnp_ptr_b_init_struct_list(capnp_struct_b_ptr(s.b, 1), test_Inner_DATA_WORDS, test_Inner_PTR_COUNT, n)};
+}
+static inline bool test_Defaults_has_lI32(test_Defaults_R s) { return !capnp_ptr_r_is_null(capnp_struct_r_ptr(s.r, 2)); }
+extern const struct capnp_msg test_Defaults_lI32_default;
+static inline capnp_list_r test_Defaults_get_lI32(test_Defaults_R s) { return capnp_ptr_r_list(capnp_ptr_r_or(capnp_struct_r_ptr(s.r, 2), &test_Defaults_lI32_default), CAPNP_ES_4B); }
+static inline capnp_list_b test_Defaults_init_lI32(test_Defaults_B s, uint32_t n)
+{
+    return capnp_ptr_b_init_list(capnp_struct_b_ptr(s.b, 2), CAPNP_ES_4B, n);
+}
+static inline bool test_Defaults_has_lText(test_Defaults_R s) { return !capnp_ptr_r_is_null(capnp_struct_r_ptr(s.r, 3)); }
+extern const struct capnp_msg test_Defaults_lText_default;
+static inline capnp_list_r test_Defaults_get_lText(test_Defaults_R s) { return capnp_ptr_r_list(capnp_ptr_r_or(capnp_struct_r_ptr(s.r, 3), &test_Defaults_lText_default), CAPNP_ES_PTR); }
+static inline capnp_list_b test_Defaults_init_lText(test_Defaults_B s, uint32_t n)
+{
+    return capnp_ptr_b_init_list(capnp_struct_b_ptr(s.b, 3), CAPNP_ES_PTR, n);
+}
+static inline bool test_Defaults_has_lBool(test_Defaults_R s) { return !capnp_ptr_r_is_null(capnp_struct_r_ptr(s.r, 4)); }
+extern const struct capnp_msg test_Defaults_lBool_default;
+static inline capnp_list_r test_Defaults_get_lBool(test_Defaults_R s) { return capnp_ptr_r_list(capnp_ptr_r_or(capnp_struct_r_ptr(s.r, 4), &test_Defaults_lBool_default), CAPNP_ES_BIT); }
+static inline capnp_list_b test_Defaults_init_lBool(test_Defaults_B s, uint32_t n)
+{
+    return capnp_ptr_b_init_list(capnp_struct_b_ptr(s.b, 4), CAPNP_ES_BIT, n);
+}
+static inline bool test_Defaults_has_lList(test_Defaults_R s) { return !capnp_ptr_r_is_null(capnp_struct_r_ptr(s.r, 5)); }
+extern const struct capnp_msg test_Defaults_lList_default;
+static inline capnp_list_r test_Defaults_get_lList(test_Defaults_R s) { return capnp_ptr_r_list(capnp_ptr_r_or(capnp_struct_r_ptr(s.r, 5), &test_Defaults_lList_default), CAPNP_ES_PTR); }
+static inline capnp_list_b test_Defaults_init_lList(test_Defaults_B s, uint32_t n)
+{
+    return capnp_ptr_b_init_list(capnp_struct_b_ptr(s.b, 5), CAPNP_ES_PTR, n);
+}
+static inline bool test_Defaults_has_emptyList(test_Defaults_R s) { return !capnp_ptr_r_is_null(capnp_struct_r_ptr(s.r, 6)); }
+extern const struct capnp_msg test_Defaults_emptyList_default;
+static inline capnp_list_r test_Defaults_get_emptyList(test_Defaults_R s) { return capnp_ptr_r_list(capnp_ptr_r_or(capnp_struct_r_ptr(s.r, 6), &test_Defaults_emptyList_default), CAPNP_ES_BYTE); }
+static inline capnp_list_b test_Defaults_init_emptyList(test_Defaults_B s, uint32_t n)
+{
+    return capnp_ptr_b_init_list(capnp_struct_b_ptr(s.b, 6), CAPNP_ES_BYTE, n);
+}
+static inline bool test_Defaults_has_noDefault(test_Defaults_R s) { return !capnp_ptr_r_is_null(capnp_struct_r_ptr(s.r, 7)); }
+static inline test_Inner_R test_Defaults_get_noDefault(test_Defaults_R s) { return test_Inner_from_ptr(capnp_struct_r_ptr(s.r, 7)); }
+static inline test_Inner_B test_Defaults_init_noDefault(test_Defaults_B s)
+{
+    return test_Inner_init_ptr(capnp_struct_b_ptr(s.b, 7));
+}
+static inline void test_Defaults_set_u0(test_Defaults_B s)
+{
+    capnp_struct_b_set_u16(s.b, 2, 0);
+}
+static inline bool test_Defaults_has_uInner(test_Defaults_R s) { return !capnp_ptr_r_is_null(capnp_struct_r_ptr(s.r, 8)); }
+extern const struct capnp_msg test_Defaults_uInner_default;
+static inline test_Inner_R test_Defaults_get_uInner(test_Defaults_R s) { return test_Inner_from_ptr(capnp_ptr_r_or(capnp_struct_r_ptr(s.r, 8), &test_Defaults_uInner_default)); }
+static inline test_Inner_B test_Defaults_init_uInner(test_Defaults_B s)
+{
+    capnp_struct_b_set_u16(s.b, 2, 1);
+    return test_Inner_init_ptr(capnp_struct_b_ptr(s.b, 8));
 }
 
 #endif
