@@ -15,6 +15,7 @@ for txt in "$root"/tests/unit/capnp/data/*.txt; do
   name=$(basename "$txt" .txt)
   case $name in
     all_*) schema=tests/unit/capnp/test.capnp type=All ;;
+    defaults_*) schema=tests/unit/capnp/test.capnp type=Defaults ;;
     prereq_*) schema=schema/eon.capnp type=Prereq ;;
     update_*) schema=schema/eon.capnp type=Update ;;
     certreq_*) schema=schema/eon.capnp type=CertReq ;;
