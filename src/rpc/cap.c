@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rpc/gen/persistent.capnp.h"
 #include "rpc/rpc_int.h"
 
 /* Exception.Type */
@@ -389,10 +390,8 @@ static void local_return(struct rpc_call *call, const char *exception, int type)
                 rpc_response_free(r);
                 r = response_error(e.msg, EXC_FAILED);
             } else {
-                capnp_struct_r msg = capnp_ptr_r_struct(capnp_msg_root(r->msg));
-                capnp_struct_r ret = capnp_ptr_r_struct(capnp_struct_r_ptr(msg, 0));
-                capnp_struct_r payload = capnp_ptr_r_struct(capnp_struct_r_ptr(ret, 0));
-                r->content = capnp_struct_r_ptr(payload, 0);
+                rpc_Return_R ret = rpc_Message_get_return(rpc_Message_read_root(r->msg));
+                r->content = rpc_Payload_get_content(rpc_Return_get_results(ret));
                 r->caps = call->rcaps;
                 r->ncaps = call->nrcaps;
                 call->rcaps = NULL;
@@ -569,9 +568,8 @@ struct rpc_promise *rpc_req_send(struct rpc_req *req, rpc_response_fn cb, void *
             fail_now(p, e.msg, EXC_FAILED);
             break;
         }
-        capnp_struct_r m = capnp_ptr_r_struct(capnp_msg_root(call->msg));
-        capnp_struct_r c = capnp_ptr_r_struct(capnp_struct_r_ptr(m, 0));
-        call->params = capnp_struct_r_ptr(capnp_ptr_r_struct(capnp_struct_r_ptr(c, 1)), 0);
+        rpc_Call_R c = rpc_Message_get_call(rpc_Message_read_root(call->msg));
+        call->params = rpc_Payload_get_content(rpc_Call_get_params(c));
         call->iface = req->iface;
         call->method = req->method;
         call->pcaps = req->caps;
@@ -653,7 +651,8 @@ char *rpc_save_wait(struct rpc_cap *cap, unsigned timeout_ms, struct err *e)
     capnp_ptr_b_init_struct(req->params, 0, 0);
     struct rpc_response *r = rpc_call_wait(req, timeout_ms, e);
     if (!r) return NULL;
-    capnp_text t = capnp_ptr_r_text(capnp_struct_r_ptr(capnp_ptr_r_struct(r->content), 0));
+    capnp_text t = capnp_ptr_r_text(persistent_Persistent_SaveResults_get_sturdyRef(
+        persistent_Persistent_SaveResults_from_ptr(r->content)));
     char *uri = NULL;
     if (r->msg && capnp_msg_error(r->msg))
         err_set(e, "malformed save results: %s", capnp_msg_error(r->msg));

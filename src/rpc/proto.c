@@ -39,11 +39,6 @@ _Static_assert((int)MSG_CALL == (int)rpc_Message_call &&
                    (int)RET_CANCELED == (int)rpc_Return_canceled,
                "discriminants");
 
-#define u16r capnp_struct_r_u16
-#define u32r capnp_struct_r_u32
-#define PTR capnp_struct_r_ptr
-#define STRUCT capnp_ptr_r_struct
-
 static capnp_struct_b new_msg(struct capnp_builder *b, uint16_t which, uint16_t words,
                               uint16_t ptrs)
 {
@@ -120,9 +115,8 @@ static void keep_results(struct rpc_answer *a, struct capnp_builder *out)
     capnp_builder_init(out, 0);
     if (capnp_msg_from_builder(&a->result_msg, a->bld, &e) == 0) {
         a->have_msg = true;
-        capnp_struct_r m = STRUCT(capnp_msg_root(&a->result_msg));
-        capnp_struct_r r = STRUCT(PTR(m, 0));
-        a->content = PTR(STRUCT(PTR(r, 0)), 0);
+        rpc_Return_R r = rpc_Message_get_return(rpc_Message_read_root(&a->result_msg));
+        a->content = rpc_Payload_get_content(rpc_Return_get_results(r));
     }
 }
 
@@ -241,11 +235,11 @@ static void answer_with(struct rpc_conn *c, struct rpc_answer *a, struct rpc_cap
     call_free(call);
 }
 
-static void handle_bootstrap(struct rpc_conn *c, capnp_struct_r b)
+static void handle_bootstrap(struct rpc_conn *c, rpc_Bootstrap_R b)
 {
-    struct rpc_answer *a = answer_new(c, u32r(b, 0));
+    struct rpc_answer *a = answer_new(c, rpc_Bootstrap_get_questionId(b));
     if (!a) return;
-    capnp_ptr_r oid = PTR(b, 0);
+    capnp_ptr_r oid = rpc_Bootstrap_get_deprecatedObjectId(b);
     struct rpc_cap *cap = NULL;
     if (capnp_ptr_r_is_null(oid)) {
         cap = rpc_cap_ref(c->vat->bootstrap);
@@ -263,11 +257,11 @@ static void handle_bootstrap(struct rpc_conn *c, capnp_struct_r b)
     }
 }
 
-static void handle_call(struct rpc_conn *c, struct capnp_msg **m, capnp_struct_r call_r)
+static void handle_call(struct rpc_conn *c, struct capnp_msg **m, rpc_Call_R call_r)
 {
-    uint32_t qid = u32r(call_r, 0);
+    uint32_t qid = rpc_Call_get_questionId(call_r);
     struct wire_target t;
-    if (read_target(STRUCT(PTR(call_r, 0)), &t) < 0) {
+    if (read_target(rpc_Call_get_target(call_r), &t) < 0) {
         conn_abort(c, "bad call target");
         return;
     }
@@ -307,24 +301,24 @@ static void handle_call(struct rpc_conn *c, struct capnp_msg **m, capnp_struct_r
     conn_ref(c);
     call->answer = a;
     a->call = call;
-    call->iface = capnp_struct_r_u64(call_r, 1);
-    call->method = u16r(call_r, 2);
-    capnp_struct_r payload = STRUCT(PTR(call_r, 1));
-    int rc = read_captable(c, capnp_ptr_r_list(PTR(payload, 1), CAPNP_ES_COMPOSITE), &call->pcaps,
-                           &call->npcaps);
+    call->iface = rpc_Call_get_interfaceId(call_r);
+    call->method = rpc_Call_get_methodId(call_r);
+    rpc_Payload_R payload = rpc_Call_get_params(call_r);
+    int rc = read_captable(c, rpc_Payload_get_capTable(payload), &call->pcaps, &call->npcaps);
     call->msg = *m;
     *m = NULL;
-    call->params = PTR(payload, 0);
+    call->params = rpc_Payload_get_content(payload);
     if (rc < 0 || capnp_msg_error(call->msg)) {
         rpc_cap_unref(target);
         call_free(call);
         conn_abort(c, "malformed call");
         return;
     }
-    uint16_t to = u16r(call_r, 3);
-    if (to == 1) {
+    enum rpc_Call_sendResultsTo_which to =
+        rpc_Call_sendResultsTo_which(rpc_Call_get_sendResultsTo(call_r));
+    if (to == rpc_Call_sendResultsTo_yourself) {
         a->yourself = true; /* a tail call: the peer takes the results from us */
-    } else if (to != 0) {
+    } else if (to != rpc_Call_sendResultsTo_caller) {
         rpc_cap_unref(target);
         rpc_call_fail(call, "third-party sendResultsTo is not supported");
         return;
@@ -341,34 +335,33 @@ static void handle_call(struct rpc_conn *c, struct capnp_msg **m, capnp_struct_r
     rpc_cap_unref(target);
 }
 
-static void handle_return(struct rpc_conn *c, struct capnp_msg **m, capnp_struct_r r)
+static void handle_return(struct rpc_conn *c, struct capnp_msg **m, rpc_Return_R r)
 {
-    uint32_t id = u32r(r, 0);
+    uint32_t id = rpc_Return_get_answerId(r);
     struct rpc_promise *p = idmap_get(&c->questions, id);
     if (!p || p->returned) {
         conn_abort(c, "Return for unknown question %u", id);
         return;
     }
-    if (!capnp_struct_r_bool(r, 32)) {
+    if (rpc_Return_get_releaseParamCaps(r)) {
         /* releaseParamCaps: the peer counts our params' caps as released. */
         for (uint32_t i = 0; i < p->nparam_exports && !c->closed; i++)
             release_export(c, p->param_exports[i], 1);
         p->nparam_exports = 0;
     }
     struct rpc_response *resp = NULL;
-    switch (u16r(r, 3)) {
-    case RET_RESULTS: {
-        capnp_struct_r payload = STRUCT(PTR(r, 0));
+    switch (rpc_Return_which(r)) {
+    case rpc_Return_results: {
+        rpc_Payload_R payload = rpc_Return_get_results(r);
         resp = calloc(1, sizeof *resp);
         if (!resp) {
             conn_abort(c, "out of memory");
             return;
         }
-        int rc = read_captable(c, capnp_ptr_r_list(PTR(payload, 1), CAPNP_ES_COMPOSITE),
-                               &resp->caps, &resp->ncaps);
+        int rc = read_captable(c, rpc_Payload_get_capTable(payload), &resp->caps, &resp->ncaps);
         resp->msg = *m;
         *m = NULL;
-        resp->content = PTR(payload, 0);
+        resp->content = rpc_Payload_get_content(payload);
         if (rc < 0 || capnp_msg_error(resp->msg)) {
             rpc_response_free(resp);
             conn_abort(c, "malformed Return");
@@ -376,20 +369,20 @@ static void handle_return(struct rpc_conn *c, struct capnp_msg **m, capnp_struct
         }
         break;
     }
-    case RET_EXCEPTION: {
-        capnp_struct_r ex = STRUCT(PTR(r, 0));
-        capnp_text reason = capnp_ptr_r_text(PTR(ex, 0));
+    case rpc_Return_exception: {
+        rpc_Exception_R ex = rpc_Return_get_exception(r);
+        capnp_text reason = rpc_Exception_get_reason(ex);
         char buf[1024];
         snprintf(buf, sizeof buf, "%.*s", (int)reason.len, reason.str);
         if (!buf[0]) snprintf(buf, sizeof buf, "remote call failed");
-        resp = response_error(buf, u16r(ex, 2));
+        resp = response_error(buf, rpc_Exception_get_type(ex));
         break;
     }
-    case RET_CANCELED:
+    case rpc_Return_canceled:
         resp = response_error("call canceled", 0);
         break;
-    case 4: { /* takeFromOtherQuestion: the results of our answer to a tail call */
-        struct rpc_answer *a = idmap_get(&c->answers, u32r(r, 2));
+    case rpc_Return_takeFromOtherQuestion: { /* the results of our answer to a tail call */
+        struct rpc_answer *a = idmap_get(&c->answers, rpc_Return_get_takeFromOtherQuestion(r));
         if (!a || !a->yourself || a->redirect) {
             conn_abort(c, "takeFromOtherQuestion names a question that is not a tail call");
             return;
@@ -409,16 +402,16 @@ static void handle_return(struct rpc_conn *c, struct capnp_msg **m, capnp_struct
     rpc_promise_unref(p);
 }
 
-static void handle_finish(struct rpc_conn *c, capnp_struct_r f)
+static void handle_finish(struct rpc_conn *c, rpc_Finish_R f)
 {
-    uint32_t id = u32r(f, 0);
+    uint32_t id = rpc_Finish_get_questionId(f);
     struct rpc_answer *a = idmap_get(&c->answers, id);
     if (!a || a->finished) {
         conn_abort(c, "Finish for unknown question %u", id);
         return;
     }
     a->finished = true;
-    bool release = !capnp_struct_r_bool(f, 32);
+    bool release = rpc_Finish_get_releaseResultCaps(f);
     if (a->call) a->call->cancelled = true;
     if (!a->returned) {
         a->release_on_return = release;
@@ -428,15 +421,16 @@ static void handle_finish(struct rpc_conn *c, capnp_struct_r f)
     answer_free(c, a);
 }
 
-static void handle_disembargo(struct rpc_conn *c, struct capnp_msg **m, capnp_struct_r d)
+static void handle_disembargo(struct rpc_conn *c, struct capnp_msg **m, rpc_Disembargo_R d)
 {
-    uint16_t ctx = u16r(d, 2);
-    if (ctx != DIS_SENDER_LOOPBACK) {
-        conn_abort(c, "unexpected Disembargo context %u", ctx);
+    rpc_Disembargo_context_R ctx = rpc_Disembargo_get_context(d);
+    enum rpc_Disembargo_context_which which = rpc_Disembargo_context_which(ctx);
+    if (which != rpc_Disembargo_context_senderLoopback) {
+        conn_abort(c, "unexpected Disembargo context %u", (unsigned)which);
         return;
     }
     struct wire_target t;
-    if (read_target(STRUCT(PTR(d, 0)), &t) < 0) {
+    if (read_target(rpc_Disembargo_get_target(d), &t) < 0) {
         conn_abort(c, "bad Disembargo target");
         return;
     }
@@ -469,20 +463,23 @@ static void handle_disembargo(struct rpc_conn *c, struct capnp_msg **m, capnp_st
     capnp_struct_b out = new_msg(&b, MSG_DISEMBARGO, DIS_WORDS, DIS_PTRS);
     write_target(capnp_ptr_b_init_struct(capnp_struct_b_ptr(out, 0), TGT_WORDS, TGT_PTRS), cap);
     capnp_struct_b_set_u16(out, 2, DIS_RECEIVER_LOOPBACK);
-    capnp_struct_b_set_u32(out, 0, u32r(d, 0));
+    capnp_struct_b_set_u32(out, 0, rpc_Disembargo_context_get_senderLoopback(ctx));
     send_free(c, &b);
     rpc_cap_unref(cap);
 }
 
-static void handle_resolve(struct rpc_conn *c, capnp_struct_r r)
+static void handle_resolve(struct rpc_conn *c, rpc_Resolve_R r)
 {
-    if (u16r(r, 2) != 0) return; /* exception: calls on the promise will fail on their own */
+    /* exception: calls on the promise will fail on their own */
+    if (rpc_Resolve_which(r) != rpc_Resolve_cap) return;
     /* We keep calling the promise (the peer forwards), which keeps call
      * order without embargoes; take and drop the reference it carries. */
-    capnp_struct_r d = STRUCT(PTR(r, 0));
-    uint16_t tag = u16r(d, 0);
-    if (tag == WCAP_SENDER_HOSTED || tag == WCAP_SENDER_PROMISE) {
-        struct rpc_cap *cap = import_cap(c, u32r(d, 1));
+    rpc_CapDescriptor_R d = rpc_Resolve_get_cap(r);
+    enum rpc_CapDescriptor_which kind = rpc_CapDescriptor_which(d);
+    if (kind == rpc_CapDescriptor_senderHosted || kind == rpc_CapDescriptor_senderPromise) {
+        struct rpc_cap *cap = import_cap(c, kind == rpc_CapDescriptor_senderHosted
+                                                ? rpc_CapDescriptor_get_senderHosted(d)
+                                                : rpc_CapDescriptor_get_senderPromise(d));
         if (!cap) {
             conn_abort(c, "too many imports");
             return;
@@ -491,12 +488,14 @@ static void handle_resolve(struct rpc_conn *c, capnp_struct_r r)
     }
 }
 
-static void handle_unimplemented(struct rpc_conn *c, capnp_struct_r inner)
+static void handle_unimplemented(struct rpc_conn *c, rpc_Message_R inner)
 {
-    uint16_t which = u16r(inner, 0);
-    capnp_struct_r body = STRUCT(PTR(inner, 0));
-    if (which == MSG_CALL || which == MSG_BOOTSTRAP) {
-        struct rpc_promise *p = idmap_get(&c->questions, u32r(body, 0));
+    enum rpc_Message_which which = rpc_Message_which(inner);
+    if (which == rpc_Message_call || which == rpc_Message_bootstrap) {
+        uint32_t qid = which == rpc_Message_call
+                           ? rpc_Call_get_questionId(rpc_Message_get_call(inner))
+                           : rpc_Bootstrap_get_questionId(rpc_Message_get_bootstrap(inner));
+        struct rpc_promise *p = idmap_get(&c->questions, qid);
         if (p && !p->returned) {
             promise_deliver(p, response_error("the peer does not implement this", 3));
             rpc_promise_unref(p);
@@ -514,53 +513,72 @@ static void send_unimplemented(struct rpc_conn *c, struct capnp_msg *m)
     send_free(c, &b);
 }
 
+/* Aborts when reading the message so far found it malformed. Each case
+ * below reads its member first, so the check covers it. */
+static bool malformed(struct rpc_conn *c, struct capnp_msg *m)
+{
+    if (!capnp_msg_error(m)) return false;
+    conn_abort(c, "malformed message: %s", capnp_msg_error(m));
+    return true;
+}
+
 void proto_handle(struct rpc_conn *c, struct capnp_msg *owned)
 {
     struct capnp_msg *m = owned, **mp = &owned;
-    capnp_struct_r msg = STRUCT(capnp_msg_root(m));
-    uint16_t which = u16r(msg, 0);
-    /* Only the members we handle are structs we understand. */
-    bool known = which <= MSG_RELEASE || which == MSG_BOOTSTRAP || which == MSG_DISEMBARGO;
-    capnp_struct_r body = known ? STRUCT(PTR(msg, 0)) : (capnp_struct_r){0};
-    if (capnp_msg_error(m)) {
-        conn_abort(c, "malformed message: %s", capnp_msg_error(m));
-        msg_destroy(m);
-        return;
+    rpc_Message_R msg = rpc_Message_read_root(m);
+    switch (rpc_Message_which(msg)) {
+    case rpc_Message_call: {
+        rpc_Call_R body = rpc_Message_get_call(msg);
+        if (!malformed(c, m)) handle_call(c, mp, body);
+        break;
     }
-    switch (which) {
-    case MSG_CALL:
-        handle_call(c, mp, body);
+    case rpc_Message_return: {
+        rpc_Return_R body = rpc_Message_get_return(msg);
+        if (!malformed(c, m)) handle_return(c, mp, body);
         break;
-    case MSG_RETURN:
-        handle_return(c, mp, body);
+    }
+    case rpc_Message_finish: {
+        rpc_Finish_R body = rpc_Message_get_finish(msg);
+        if (!malformed(c, m)) handle_finish(c, body);
         break;
-    case MSG_FINISH:
-        handle_finish(c, body);
+    }
+    case rpc_Message_release: {
+        rpc_Release_R body = rpc_Message_get_release(msg);
+        if (!malformed(c, m))
+            release_export(c, rpc_Release_get_id(body), rpc_Release_get_referenceCount(body));
         break;
-    case MSG_RELEASE:
-        release_export(c, u32r(body, 0), u32r(body, 1));
+    }
+    case rpc_Message_bootstrap: {
+        rpc_Bootstrap_R body = rpc_Message_get_bootstrap(msg);
+        if (!malformed(c, m)) handle_bootstrap(c, body);
         break;
-    case MSG_BOOTSTRAP:
-        handle_bootstrap(c, body);
+    }
+    case rpc_Message_resolve: {
+        rpc_Resolve_R body = rpc_Message_get_resolve(msg);
+        if (!malformed(c, m)) handle_resolve(c, body);
         break;
-    case MSG_RESOLVE:
-        handle_resolve(c, body);
+    }
+    case rpc_Message_disembargo: {
+        rpc_Disembargo_R body = rpc_Message_get_disembargo(msg);
+        if (!malformed(c, m)) handle_disembargo(c, mp, body);
         break;
-    case MSG_DISEMBARGO:
-        handle_disembargo(c, mp, body);
-        break;
-    case MSG_ABORT: {
-        capnp_text reason = capnp_ptr_r_text(PTR(body, 0));
+    }
+    case rpc_Message_abort: {
+        rpc_Exception_R body = rpc_Message_get_abort(msg);
+        if (malformed(c, m)) break;
+        capnp_text reason = rpc_Exception_get_reason(body);
         char buf[600];
         snprintf(buf, sizeof buf, "peer aborted the connection: %.*s", (int)reason.len, reason.str);
         conn_close(c, buf);
         break;
     }
-    case MSG_UNIMPLEMENTED:
-        handle_unimplemented(c, body);
+    case rpc_Message_unimplemented: {
+        rpc_Message_R body = rpc_Message_get_unimplemented(msg);
+        if (!malformed(c, m)) handle_unimplemented(c, body);
         break;
-    default:
-        send_unimplemented(c, m);
+    }
+    default: /* only the members above are structs we understand */
+        if (!malformed(c, m)) send_unimplemented(c, m);
         break;
     }
     msg_destroy(owned);

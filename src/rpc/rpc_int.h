@@ -1,12 +1,14 @@
 /*
  * rpc internals shared by cap.c (caps, calls, promises), conn.c
- * (transport), proto.c (protocol messages), wire.c (encoding) and vat.c.
+ * (transport), proto.c (protocol messages), tables.c and vat.c. The wire
+ * layout is the generated rpc/gen/rpc.capnp.h.
  */
 #ifndef CEON_RPC_INT_H
 #define CEON_RPC_INT_H
 #include <stdlib.h>
 
 #include "capnp/frame.h"
+#include "rpc/gen/rpc.capnp.h"
 #include "rpc/rpc.h"
 #include "rpc/tls.h"
 
@@ -36,28 +38,14 @@ uint32_t idalloc_get(struct idalloc *a);
 void idalloc_put(struct idalloc *a, uint32_t id);
 void idalloc_free(struct idalloc *a);
 
-/* ------------------------------------------------------------ wire */
+/* ------------------------------------------------------------ targets */
 
+/* A MessageTarget or PromisedAnswer as read from the wire (rpc.capnp). */
 struct wire_target {
     bool promised; /* promisedAnswer (else importedCap) */
     uint32_t id;
     uint32_t nops;
     uint16_t ops[RPC_MAX_OPS];
-};
-
-enum wire_cap_kind {
-    WCAP_NONE = 0,
-    WCAP_SENDER_HOSTED = 1,
-    WCAP_SENDER_PROMISE = 2,
-    WCAP_RECEIVER_HOSTED = 3,
-    WCAP_RECEIVER_ANSWER = 4,
-    WCAP_THIRD_PARTY = 5,
-};
-
-struct wire_capdesc {
-    enum wire_cap_kind kind;
-    uint32_t id;
-    struct wire_target answer; /* RECEIVER_ANSWER */
 };
 
 /* ------------------------------------------------------------ structures */
@@ -286,7 +274,7 @@ void proto_teardown(struct rpc_conn *c);
 
 /* ------------------------------------------------------------ tables.c */
 
-int read_target(capnp_struct_r t, struct wire_target *out);
+int read_target(rpc_MessageTarget_R t, struct wire_target *out);
 void write_target(capnp_struct_b t, struct rpc_cap *cap);
 void release_export(struct rpc_conn *c, uint32_t id, uint32_t n);
 /* A reference to import id (counted once more), NULL over the limit. */
@@ -295,7 +283,7 @@ struct rpc_cap *import_cap(struct rpc_conn *c, uint32_t id);
  * answer is unknown, NULL with *queue set when it has not returned. */
 struct rpc_cap *answer_cap(struct rpc_conn *c, const struct wire_target *t, bool *queue,
                            struct rpc_answer **ans);
-int read_captable(struct rpc_conn *c, capnp_list_r l, struct rpc_cap ***out, uint32_t *n);
+int read_captable(struct rpc_conn *c, rpc_CapDescriptor_LR l, struct rpc_cap ***out, uint32_t *n);
 void free_caps(struct rpc_cap **caps, uint32_t n);
 /* NULL (and the connection aborted) on a duplicate ID or over the limit. */
 struct rpc_answer *answer_new(struct rpc_conn *c, uint32_t id);

@@ -8,39 +8,34 @@
 #include "rpc/rpc_int.h"
 #include "rpc/wire.h"
 
-#define u16r capnp_struct_r_u16
-#define u32r capnp_struct_r_u32
-#define PTR capnp_struct_r_ptr
-#define STRUCT capnp_ptr_r_struct
-
 /* ------------------------------------------------------------ targets */
 
-static int read_promised(capnp_struct_r pa, struct wire_target *out)
+static int read_promised(rpc_PromisedAnswer_R pa, struct wire_target *out)
 {
     out->promised = true;
     out->nops = 0;
-    out->id = u32r(pa, 0);
-    capnp_list_r ops = capnp_ptr_r_list(PTR(pa, 0), CAPNP_ES_COMPOSITE);
-    for (uint32_t i = 0; i < ops.len; i++) {
-        capnp_struct_r op = capnp_list_r_struct(ops, i);
-        uint16_t k = u16r(op, 0);
-        if (k == 0) continue;
-        if (k != 1 || out->nops >= RPC_MAX_OPS) return -1;
-        out->ops[out->nops++] = u16r(op, 1);
+    out->id = rpc_PromisedAnswer_get_questionId(pa);
+    rpc_PromisedAnswer_Op_LR ops = rpc_PromisedAnswer_get_transform(pa);
+    for (uint32_t i = 0; i < rpc_PromisedAnswer_Op_LR_len(ops); i++) {
+        rpc_PromisedAnswer_Op_R op = rpc_PromisedAnswer_Op_LR_at(ops, i);
+        enum rpc_PromisedAnswer_Op_which k = rpc_PromisedAnswer_Op_which(op);
+        if (k == rpc_PromisedAnswer_Op_noop) continue;
+        if (k != rpc_PromisedAnswer_Op_getPointerField || out->nops >= RPC_MAX_OPS) return -1;
+        out->ops[out->nops++] = rpc_PromisedAnswer_Op_get_getPointerField(op);
     }
     return 0;
 }
 
-int read_target(capnp_struct_r t, struct wire_target *out)
+int read_target(rpc_MessageTarget_R t, struct wire_target *out)
 {
-    uint16_t tag = u16r(t, 2);
+    enum rpc_MessageTarget_which which = rpc_MessageTarget_which(t);
     memset(out, 0, offsetof(struct wire_target, ops));
-    if (tag == 0) {
-        out->id = u32r(t, 0);
+    if (which == rpc_MessageTarget_importedCap) {
+        out->id = rpc_MessageTarget_get_importedCap(t);
         return 0;
     }
-    if (tag != 1) return -1;
-    return read_promised(STRUCT(PTR(t, 0)), out);
+    if (which != rpc_MessageTarget_promisedAnswer) return -1;
+    return read_promised(rpc_MessageTarget_get_promisedAnswer(t), out);
 }
 
 static void write_promised(capnp_ptr_b slot, uint32_t qid, const uint16_t *ops, uint32_t n)
@@ -169,37 +164,40 @@ struct rpc_cap *answer_cap(struct rpc_conn *c, const struct wire_target *t, bool
 }
 
 /* Reads a cap table into caps; -1 on a protocol violation. */
-int read_captable(struct rpc_conn *c, capnp_list_r l, struct rpc_cap ***out, uint32_t *n)
+int read_captable(struct rpc_conn *c, rpc_CapDescriptor_LR l, struct rpc_cap ***out, uint32_t *n)
 {
     *out = NULL;
     *n = 0;
-    if (l.len == 0) return 0;
-    if (l.len > c->vat->cfg.max_exports) return -1;
-    struct rpc_cap **caps = calloc(l.len, sizeof *caps);
+    uint32_t len = rpc_CapDescriptor_LR_len(l);
+    if (len == 0) return 0;
+    if (len > c->vat->cfg.max_exports) return -1;
+    struct rpc_cap **caps = calloc(len, sizeof *caps);
     if (!caps) return -1;
     *out = caps;
-    for (uint32_t i = 0; i < l.len; i++) {
-        capnp_struct_r d = capnp_list_r_struct(l, i);
-        uint16_t tag = u16r(d, 0);
+    for (uint32_t i = 0; i < len; i++) {
+        rpc_CapDescriptor_R d = rpc_CapDescriptor_LR_at(l, i);
         struct wire_target t;
         bool queue;
         struct rpc_answer *a;
-        switch (tag) {
-        case WCAP_NONE:
+        switch (rpc_CapDescriptor_which(d)) {
+        case rpc_CapDescriptor_none:
             break;
-        case WCAP_SENDER_HOSTED:
-        case WCAP_SENDER_PROMISE:
-            caps[i] = import_cap(c, u32r(d, 1));
+        case rpc_CapDescriptor_senderHosted:
+            caps[i] = import_cap(c, rpc_CapDescriptor_get_senderHosted(d));
             if (!caps[i]) goto fail;
             break;
-        case WCAP_RECEIVER_HOSTED: {
-            struct rpc_export *e = idmap_get(&c->exports, u32r(d, 1));
+        case rpc_CapDescriptor_senderPromise:
+            caps[i] = import_cap(c, rpc_CapDescriptor_get_senderPromise(d));
+            if (!caps[i]) goto fail;
+            break;
+        case rpc_CapDescriptor_receiverHosted: {
+            struct rpc_export *e = idmap_get(&c->exports, rpc_CapDescriptor_get_receiverHosted(d));
             if (!e) goto fail;
             caps[i] = rpc_cap_ref(e->cap);
             break;
         }
-        case WCAP_RECEIVER_ANSWER: {
-            if (read_promised(STRUCT(PTR(d, 0)), &t) < 0) goto fail;
+        case rpc_CapDescriptor_receiverAnswer: {
+            if (read_promised(rpc_CapDescriptor_get_receiverAnswer(d), &t) < 0) goto fail;
             caps[i] = answer_cap(c, &t, &queue, &a);
             if (!a) goto fail;
             if (queue) {
@@ -224,10 +222,10 @@ int read_captable(struct rpc_conn *c, capnp_list_r l, struct rpc_cap ***out, uin
         }
         *n = i + 1;
     }
-    *n = l.len;
+    *n = len;
     return 0;
 fail:
-    *n = l.len;
+    *n = len;
     return -1;
 }
 
