@@ -159,7 +159,6 @@ static void additional(struct qctx *c)
              * TC; except glue below the cut of a referral (RFC 9471 §3.1) */
             if (!k && c->cut && dns_name_is_subdomain(n->name, c->cut->name)) {
                 c->tc = true;
-                return;
             }
         }
     }
@@ -219,7 +218,8 @@ static const uint8_t *dname(struct qctx *c, const struct zone_node *node, const 
         return NULL;
     }
     c->an++;
-    return buf;
+    /* QTYPE CNAME: the synthesised CNAME is the answer (RFC 6672 §3.2) */
+    return c->qtype == DNS_T_CNAME ? NULL : buf;
 }
 
 /* Answers qname (lq: its lowercase form) and follows CNAME/DNAME chains. */
