@@ -8,8 +8,11 @@
 #include "rpc/gen/persistent.capnp.h"
 #include "rpc/rpc_int.h"
 
-/* Exception.Type */
-enum { EXC_FAILED = 0, EXC_DISCONNECTED = 2, EXC_UNIMPLEMENTED = 3 };
+enum {
+    EXC_FAILED = rpc_Exception_Type_failed,
+    EXC_DISCONNECTED = rpc_Exception_Type_disconnected,
+    EXC_UNIMPLEMENTED = rpc_Exception_Type_unimplemented,
+};
 
 struct rpc_cap *cap_new(enum rpc_cap_kind kind)
 {
@@ -165,14 +168,12 @@ struct rpc_req *rpc_req_new(struct rpc_cap *target, uint64_t interface_id, uint1
     r->iface = interface_id;
     r->method = method;
     capnp_builder_init(&r->bld, 0);
-    /* Message (1 data word, 1 ptr) { call: Call (3 data words, 3 ptrs) } */
-    capnp_struct_b msg = capnp_ptr_b_init_struct(capnp_builder_root(&r->bld), 1, 1);
-    capnp_struct_b_set_u16(msg, 0, 2);
-    r->call = capnp_ptr_b_init_struct(capnp_struct_b_ptr(msg, 0), 3, 3);
-    capnp_struct_b_set_u64(r->call, 1, interface_id);
-    capnp_struct_b_set_u16(r->call, 2, method);
-    r->payload = capnp_ptr_b_init_struct(capnp_struct_b_ptr(r->call, 1), 0, 2);
-    r->params = capnp_struct_b_ptr(r->payload, 0);
+    /* The target and question ID are written when it is sent. */
+    r->call = rpc_Message_init_call(rpc_Message_new_root(&r->bld));
+    rpc_Call_set_interfaceId(r->call, interface_id);
+    rpc_Call_set_methodId(r->call, method);
+    r->payload = rpc_Call_init_params(r->call);
+    r->params = rpc_Payload_ptr_content(r->payload);
     return r;
 }
 
@@ -289,10 +290,7 @@ struct rpc_call *call_new(struct rpc_vat *v)
     if (!c) return NULL;
     c->vat = v;
     capnp_builder_init(&c->out, 0);
-    /* Message { return: Return (2 data words, 1 ptr) } */
-    capnp_struct_b msg = capnp_ptr_b_init_struct(capnp_builder_root(&c->out), 1, 1);
-    capnp_struct_b_set_u16(msg, 0, 3);
-    c->ret = capnp_ptr_b_init_struct(capnp_struct_b_ptr(msg, 0), 2, 1);
+    c->ret = rpc_Message_init_return(rpc_Message_new_root(&c->out));
     return c;
 }
 
@@ -350,10 +348,8 @@ capnp_ptr_b rpc_call_results(struct rpc_call *call)
 {
     if (!call->results_init) {
         call->results_init = true;
-        /* Return.results: Payload (0 data words, 2 ptrs), union tag 0. */
-        call->payload = capnp_ptr_b_init_struct(capnp_struct_b_ptr(call->ret, 0), 0, 2);
-        capnp_struct_b_set_u16(call->ret, 3, 0);
-        call->results = capnp_struct_b_ptr(call->payload, 0);
+        call->payload = rpc_Return_init_results(call->ret);
+        call->results = rpc_Payload_ptr_content(call->payload);
     }
     return call->results;
 }
@@ -456,9 +452,11 @@ static void forward_done(void *ud, struct rpc_response *r)
 
 static void save_results(struct rpc_call *call, const char *uri)
 {
-    /* Persistent.SaveResults { sturdyRef @0 :AnyPointer } as Text. */
-    capnp_struct_b res = capnp_ptr_b_init_struct(rpc_call_results(call), 0, 1);
-    capnp_ptr_b_set_text(capnp_struct_b_ptr(res, 0), uri, (uint32_t)strlen(uri));
+    /* sturdyRef is an AnyPointer; the original puts the URI there as Text. */
+    persistent_Persistent_SaveResults_B res =
+        persistent_Persistent_SaveResults_init_ptr(rpc_call_results(call));
+    capnp_ptr_b_set_text(persistent_Persistent_SaveResults_ptr_sturdyRef(res), uri,
+                         (uint32_t)strlen(uri));
     rpc_call_return(call);
 }
 
@@ -648,6 +646,7 @@ char *rpc_save_wait(struct rpc_cap *cap, unsigned timeout_ms, struct err *e)
         err_set(e, "out of memory");
         return NULL;
     }
+    /* SaveParams with sealFor unset reads the same as an empty struct. */
     capnp_ptr_b_init_struct(req->params, 0, 0);
     struct rpc_response *r = rpc_call_wait(req, timeout_ms, e);
     if (!r) return NULL;

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "rpc/rpc_int.h"
-#include "rpc/wire.h"
 #include "util/log.h"
 
 struct wreq {
@@ -255,10 +254,8 @@ void conn_abort(struct rpc_conn *c, const char *fmt, ...)
     log_info("rpc: aborting connection: %s", why);
     struct capnp_builder b;
     capnp_builder_init(&b, 0);
-    capnp_struct_b m = capnp_ptr_b_init_struct(capnp_builder_root(&b), MSG_WORDS, MSG_PTRS);
-    capnp_struct_b_set_u16(m, 0, MSG_ABORT);
-    capnp_struct_b ex = capnp_ptr_b_init_struct(capnp_struct_b_ptr(m, 0), EXC_WORDS, EXC_PTRS);
-    capnp_ptr_b_set_text(capnp_struct_b_ptr(ex, 0), why, (uint32_t)strlen(why));
+    rpc_Exception_B ex = rpc_Message_init_abort(rpc_Message_new_root(&b));
+    rpc_Exception_set_reason(ex, why, (uint32_t)strlen(why));
     conn_send(c, &b);
     capnp_builder_free(&b);
     conn_flush(c);

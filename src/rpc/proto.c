@@ -7,45 +7,13 @@
 
 #include "rpc/gen/rpc.capnp.h"
 #include "rpc/rpc_int.h"
-#include "rpc/wire.h"
 #include "util/log.h"
 
-/* wire.h's layout agrees with the generated code for rpc.capnp. */
-_Static_assert((int)MSG_WORDS == (int)rpc_Message_DATA_WORDS &&
-                   (int)MSG_PTRS == (int)rpc_Message_PTR_COUNT,
-               "Message");
-_Static_assert((int)CALL_WORDS == (int)rpc_Call_DATA_WORDS &&
-                   (int)CALL_PTRS == (int)rpc_Call_PTR_COUNT,
-               "Call");
-_Static_assert((int)RET_WORDS == (int)rpc_Return_DATA_WORDS &&
-                   (int)RET_PTRS == (int)rpc_Return_PTR_COUNT,
-               "Return");
-_Static_assert((int)BOOT_WORDS == (int)rpc_Bootstrap_DATA_WORDS &&
-                   (int)FIN_WORDS == (int)rpc_Finish_DATA_WORDS &&
-                   (int)REL_WORDS == (int)rpc_Release_DATA_WORDS &&
-                   (int)RES_WORDS == (int)rpc_Resolve_DATA_WORDS &&
-                   (int)DIS_WORDS == (int)rpc_Disembargo_DATA_WORDS &&
-                   (int)TGT_WORDS == (int)rpc_MessageTarget_DATA_WORDS &&
-                   (int)PAY_PTRS == (int)rpc_Payload_PTR_COUNT &&
-                   (int)CD_WORDS == (int)rpc_CapDescriptor_DATA_WORDS &&
-                   (int)PA_WORDS == (int)rpc_PromisedAnswer_DATA_WORDS &&
-                   (int)EXC_PTRS == (int)rpc_Exception_PTR_COUNT,
-               "struct sizes");
-_Static_assert((int)MSG_CALL == (int)rpc_Message_call &&
-                   (int)MSG_RETURN == (int)rpc_Message_return &&
-                   (int)MSG_BOOTSTRAP == (int)rpc_Message_bootstrap &&
-                   (int)MSG_DISEMBARGO == (int)rpc_Message_disembargo &&
-                   (int)RET_EXCEPTION == (int)rpc_Return_exception &&
-                   (int)RET_CANCELED == (int)rpc_Return_canceled,
-               "discriminants");
-
-static capnp_struct_b new_msg(struct capnp_builder *b, uint16_t which, uint16_t words,
-                              uint16_t ptrs)
+/* A new outgoing Message in b; the caller picks its member. */
+static rpc_Message_B new_msg(struct capnp_builder *b)
 {
     capnp_builder_init(b, 0);
-    capnp_struct_b m = capnp_ptr_b_init_struct(capnp_builder_root(b), MSG_WORDS, MSG_PTRS);
-    capnp_struct_b_set_u16(m, 0, which);
-    return capnp_ptr_b_init_struct(capnp_struct_b_ptr(m, 0), words, ptrs);
+    return rpc_Message_new_root(b);
 }
 
 static void send_free(struct rpc_conn *c, struct capnp_builder *b)
@@ -57,18 +25,18 @@ static void send_free(struct rpc_conn *c, struct capnp_builder *b)
 void proto_send_finish(struct rpc_conn *c, uint32_t qid)
 {
     struct capnp_builder b;
-    capnp_struct_b f = new_msg(&b, MSG_FINISH, FIN_WORDS, FIN_PTRS);
-    capnp_struct_b_set_u32(f, 0, qid);
-    capnp_struct_b_set_bool(f, 32, true); /* releaseResultCaps = false: we Release */
+    rpc_Finish_B f = rpc_Message_init_finish(new_msg(&b));
+    rpc_Finish_set_questionId(f, qid);
+    rpc_Finish_set_releaseResultCaps(f, false); /* we Release */
     send_free(c, &b);
 }
 
 void proto_send_release(struct rpc_conn *c, uint32_t id, uint32_t n)
 {
     struct capnp_builder b;
-    capnp_struct_b r = new_msg(&b, MSG_RELEASE, REL_WORDS, REL_PTRS);
-    capnp_struct_b_set_u32(r, 0, id);
-    capnp_struct_b_set_u32(r, 1, n);
+    rpc_Release_B r = rpc_Message_init_release(new_msg(&b));
+    rpc_Release_set_id(r, id);
+    rpc_Release_set_referenceCount(r, n);
     send_free(c, &b);
 }
 
@@ -137,10 +105,10 @@ static void send_return_elsewhere(struct rpc_call *call, const char *exception)
         keep_results(a, &call->out);
     }
     struct capnp_builder b;
-    capnp_struct_b ret = new_msg(&b, MSG_RETURN, RET_WORDS, RET_PTRS);
-    capnp_struct_b_set_u32(ret, 0, a->id);
-    capnp_struct_b_set_bool(ret, 32, true);
-    capnp_struct_b_set_u16(ret, 3, 3); /* resultsSentElsewhere */
+    rpc_Return_B ret = rpc_Message_init_return(new_msg(&b));
+    rpc_Return_set_answerId(ret, a->id);
+    rpc_Return_set_releaseParamCaps(ret, false);
+    rpc_Return_set_resultsSentElsewhere(ret);
     send_free(c, &b);
 }
 
@@ -152,27 +120,24 @@ void proto_send_return(struct rpc_call *call, const char *exception, int type)
         send_return_elsewhere(call, exception);
         goto returned;
     }
-    capnp_struct_b_set_u32(call->ret, 0, a->id);
-    capnp_struct_b_set_bool(call->ret, 32, true); /* releaseParamCaps = false */
+    rpc_Return_set_answerId(call->ret, a->id);
+    rpc_Return_set_releaseParamCaps(call->ret, false);
     if (exception) {
-        capnp_struct_b_set_u16(call->ret, 3, RET_EXCEPTION);
-        capnp_struct_b ex =
-            capnp_ptr_b_init_struct(capnp_struct_b_ptr(call->ret, 0), EXC_WORDS, EXC_PTRS);
-        capnp_ptr_b_set_text(capnp_struct_b_ptr(ex, 0), exception, (uint32_t)strlen(exception));
-        capnp_struct_b_set_u16(ex, 2, (uint16_t)type);
+        rpc_Exception_B ex = rpc_Return_init_exception(call->ret);
+        rpc_Exception_set_reason(ex, exception, (uint32_t)strlen(exception));
+        rpc_Exception_set_type(ex, (uint16_t)type);
         a->exception = strdup(exception);
         if (!a->exception) a->exception = strdup("failed");
     } else {
         rpc_call_results(call);
         uint32_t n = call->nrcaps;
         if (n) {
-            capnp_list_b l = capnp_ptr_b_init_struct_list(capnp_struct_b_ptr(call->payload, 1),
-                                                          CD_WORDS, CD_PTRS, n);
+            rpc_CapDescriptor_LB l = rpc_Payload_init_capTable(call->payload, n);
             a->result_exports = malloc(sizeof(uint32_t) * n);
             for (uint32_t i = 0; i < n; i++) {
                 uint32_t id;
                 bool did;
-                proto_write_capdesc(c, capnp_list_b_struct(l, i), call->rcaps[i], &id, &did);
+                proto_write_capdesc(c, rpc_CapDescriptor_LB_at(l, i), call->rcaps[i], &id, &did);
                 if (did && a->result_exports) a->result_exports[a->nresult_exports++] = id;
             }
         }
@@ -460,10 +425,10 @@ static void handle_disembargo(struct rpc_conn *c, struct capnp_msg **m, rpc_Dise
     /* Everything we forwarded to the target is already queued for
      * sending, so the reply can go now and still arrive after it. */
     struct capnp_builder b;
-    capnp_struct_b out = new_msg(&b, MSG_DISEMBARGO, DIS_WORDS, DIS_PTRS);
-    write_target(capnp_ptr_b_init_struct(capnp_struct_b_ptr(out, 0), TGT_WORDS, TGT_PTRS), cap);
-    capnp_struct_b_set_u16(out, 2, DIS_RECEIVER_LOOPBACK);
-    capnp_struct_b_set_u32(out, 0, rpc_Disembargo_context_get_senderLoopback(ctx));
+    rpc_Disembargo_B out = rpc_Message_init_disembargo(new_msg(&b));
+    write_target(rpc_Disembargo_init_target(out), cap);
+    rpc_Disembargo_context_set_receiverLoopback(rpc_Disembargo_init_context(out),
+                                                rpc_Disembargo_context_get_senderLoopback(ctx));
     send_free(c, &b);
     rpc_cap_unref(cap);
 }
@@ -497,7 +462,8 @@ static void handle_unimplemented(struct rpc_conn *c, rpc_Message_R inner)
                            : rpc_Bootstrap_get_questionId(rpc_Message_get_bootstrap(inner));
         struct rpc_promise *p = idmap_get(&c->questions, qid);
         if (p && !p->returned) {
-            promise_deliver(p, response_error("the peer does not implement this", 3));
+            promise_deliver(p, response_error("the peer does not implement this",
+                                              rpc_Exception_Type_unimplemented));
             rpc_promise_unref(p);
         }
     }
@@ -506,10 +472,15 @@ static void handle_unimplemented(struct rpc_conn *c, rpc_Message_R inner)
 static void send_unimplemented(struct rpc_conn *c, struct capnp_msg *m)
 {
     struct capnp_builder b;
-    capnp_builder_init(&b, 0);
-    capnp_struct_b msg = capnp_ptr_b_init_struct(capnp_builder_root(&b), MSG_WORDS, MSG_PTRS);
-    capnp_struct_b_set_u16(msg, 0, MSG_UNIMPLEMENTED);
-    capnp_copy(capnp_struct_b_ptr(msg, 0), capnp_msg_root(m));
+    rpc_Message_B out = new_msg(&b);
+    /* Message.unimplemented echoes the peer's message as it came, so it is
+     * copied into the union's one pointer (rpc_Message_init_unimplemented
+     * would make an empty Message there; the generated setter of the
+     * AnyPointer member obsoleteSave gives the same slot), and then the
+     * discriminant (u16 0) is set: the only hand-placed field in the vat,
+     * checked by the generated reader in tests/unit/rpc/test_rpc_faults.c. */
+    capnp_copy(rpc_Message_ptr_obsoleteSave(out), capnp_msg_root(m));
+    capnp_struct_b_set_u16(out.b, 0, rpc_Message_unimplemented);
     send_free(c, &b);
 }
 
@@ -597,17 +568,15 @@ void proto_send_call(struct rpc_conn *c, struct rpc_promise *p, struct rpc_req *
     p->id = qid;
     p->in_table = true;
     p->refs++; /* until the Return */
-    capnp_struct_b_set_u32(req->call, 0, qid);
-    write_target(capnp_ptr_b_init_struct(capnp_struct_b_ptr(req->call, 0), TGT_WORDS, TGT_PTRS),
-                 req->target);
+    rpc_Call_set_questionId(req->call, qid);
+    write_target(rpc_Call_init_target(req->call), req->target);
     if (req->ncaps) {
-        capnp_list_b l = capnp_ptr_b_init_struct_list(capnp_struct_b_ptr(req->payload, 1), CD_WORDS,
-                                                      CD_PTRS, req->ncaps);
+        rpc_CapDescriptor_LB l = rpc_Payload_init_capTable(req->payload, req->ncaps);
         p->param_exports = malloc(sizeof(uint32_t) * req->ncaps);
         for (uint32_t i = 0; i < req->ncaps; i++) {
             uint32_t id;
             bool did;
-            proto_write_capdesc(c, capnp_list_b_struct(l, i), req->caps[i], &id, &did);
+            proto_write_capdesc(c, rpc_CapDescriptor_LB_at(l, i), req->caps[i], &id, &did);
             if (did && p->param_exports) p->param_exports[p->nparam_exports++] = id;
         }
     }
@@ -626,9 +595,11 @@ uint32_t proto_bootstrap(struct rpc_conn *c, struct rpc_promise *p, const uint8_
     p->in_table = true;
     p->refs++;
     struct capnp_builder b;
-    capnp_struct_b boot = new_msg(&b, MSG_BOOTSTRAP, BOOT_WORDS, BOOT_PTRS);
-    capnp_struct_b_set_u32(boot, 0, qid);
-    if (len) capnp_ptr_b_set_text(capnp_struct_b_ptr(boot, 0), (const char *)id, (uint32_t)len);
+    rpc_Bootstrap_B boot = rpc_Message_init_bootstrap(new_msg(&b));
+    rpc_Bootstrap_set_questionId(boot, qid);
+    if (len)
+        capnp_ptr_b_set_text(rpc_Bootstrap_ptr_deprecatedObjectId(boot), (const char *)id,
+                             (uint32_t)len);
     send_free(c, &b);
     return qid;
 }

@@ -121,8 +121,8 @@ struct rpc_call {
     uint32_t npcaps;
     /* results: a Message{return} under construction */
     struct capnp_builder out;
-    capnp_struct_b ret;
-    capnp_struct_b payload;
+    rpc_Return_B ret;
+    rpc_Payload_B payload;
     capnp_ptr_b results;
     bool results_init;
     struct rpc_cap **rcaps;
@@ -133,9 +133,9 @@ struct rpc_req {
     struct rpc_cap *target;
     uint64_t iface;
     uint16_t method;
-    struct capnp_builder bld;
-    capnp_struct_b call;
-    capnp_struct_b payload;
+    struct capnp_builder bld; /* a Message{call} */
+    rpc_Call_B call;
+    rpc_Payload_B payload;
     capnp_ptr_b params;
     struct rpc_cap **caps;
     uint32_t ncaps, cap_cap;
@@ -262,7 +262,7 @@ void vat_flush_now(struct rpc_vat *v);
 void proto_handle(struct rpc_conn *c, struct capnp_msg *m);
 /* Writes a cap descriptor for cap into d, exporting as needed; records
  * new senderHosted ids in *exported (may be NULL). */
-void proto_write_capdesc(struct rpc_conn *c, capnp_struct_b d, struct rpc_cap *cap,
+void proto_write_capdesc(struct rpc_conn *c, rpc_CapDescriptor_B d, struct rpc_cap *cap,
                          uint32_t *exported, bool *did_export);
 void proto_send_call(struct rpc_conn *c, struct rpc_promise *p, struct rpc_req *req);
 void proto_send_finish(struct rpc_conn *c, uint32_t qid);
@@ -275,7 +275,7 @@ void proto_teardown(struct rpc_conn *c);
 /* ------------------------------------------------------------ tables.c */
 
 int read_target(rpc_MessageTarget_R t, struct wire_target *out);
-void write_target(capnp_struct_b t, struct rpc_cap *cap);
+void write_target(rpc_MessageTarget_B t, struct rpc_cap *cap);
 void release_export(struct rpc_conn *c, uint32_t id, uint32_t n);
 /* A reference to import id (counted once more), NULL over the limit. */
 struct rpc_cap *import_cap(struct rpc_conn *c, uint32_t id);

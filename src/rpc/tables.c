@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "rpc/rpc_int.h"
-#include "rpc/wire.h"
 
 /* ------------------------------------------------------------ targets */
 
@@ -38,47 +37,38 @@ int read_target(rpc_MessageTarget_R t, struct wire_target *out)
     return read_promised(rpc_MessageTarget_get_promisedAnswer(t), out);
 }
 
-static void write_promised(capnp_ptr_b slot, uint32_t qid, const uint16_t *ops, uint32_t n)
+static void write_promised(rpc_PromisedAnswer_B pa, uint32_t qid, const uint16_t *ops, uint32_t n)
 {
-    capnp_struct_b pa = capnp_ptr_b_init_struct(slot, PA_WORDS, PA_PTRS);
-    capnp_struct_b_set_u32(pa, 0, qid);
-    capnp_list_b l = capnp_ptr_b_init_struct_list(capnp_struct_b_ptr(pa, 0), OP_WORDS, OP_PTRS, n);
-    for (uint32_t i = 0; i < n; i++) {
-        capnp_struct_b op = capnp_list_b_struct(l, i);
-        capnp_struct_b_set_u16(op, 0, 1);
-        capnp_struct_b_set_u16(op, 1, ops[i]);
-    }
+    rpc_PromisedAnswer_set_questionId(pa, qid);
+    rpc_PromisedAnswer_Op_LB l = rpc_PromisedAnswer_init_transform(pa, n);
+    for (uint32_t i = 0; i < n; i++)
+        rpc_PromisedAnswer_Op_set_getPointerField(rpc_PromisedAnswer_Op_LB_at(l, i), ops[i]);
 }
 
-void write_target(capnp_struct_b t, struct rpc_cap *cap)
+void write_target(rpc_MessageTarget_B t, struct rpc_cap *cap)
 {
-    if (cap->kind == RPC_CAP_IMPORT) {
-        capnp_struct_b_set_u32(t, 0, cap->id);
-        capnp_struct_b_set_u16(t, 2, 0);
-    } else {
-        capnp_struct_b_set_u16(t, 2, 1);
-        write_promised(capnp_struct_b_ptr(t, 0), cap->pq->id, cap->ops, cap->nops);
-    }
+    if (cap->kind == RPC_CAP_IMPORT)
+        rpc_MessageTarget_set_importedCap(t, cap->id);
+    else
+        write_promised(rpc_MessageTarget_init_promisedAnswer(t), cap->pq->id, cap->ops, cap->nops);
 }
 
 /* ------------------------------------------------------------ exports, imports */
 
-void proto_write_capdesc(struct rpc_conn *c, capnp_struct_b d, struct rpc_cap *cap,
+void proto_write_capdesc(struct rpc_conn *c, rpc_CapDescriptor_B d, struct rpc_cap *cap,
                          uint32_t *exported, bool *did_export)
 {
     *did_export = false;
     if (!cap) {
-        capnp_struct_b_set_u16(d, 0, 0);
+        rpc_CapDescriptor_set_none(d);
         return;
     }
     if (cap->conn == c && cap->kind == RPC_CAP_IMPORT) {
-        capnp_struct_b_set_u16(d, 0, 3);
-        capnp_struct_b_set_u32(d, 1, cap->id);
+        rpc_CapDescriptor_set_receiverHosted(d, cap->id);
         return;
     }
     if (cap->conn == c && cap->kind == RPC_CAP_PIPELINE) {
-        capnp_struct_b_set_u16(d, 0, 4);
-        write_promised(capnp_struct_b_ptr(d, 0), cap->pq->id, cap->ops, cap->nops);
+        write_promised(rpc_CapDescriptor_init_receiverAnswer(d), cap->pq->id, cap->ops, cap->nops);
         return;
     }
     /* Local objects, broken caps and caps of other connections (proxied)
@@ -101,8 +91,7 @@ void proto_write_capdesc(struct rpc_conn *c, capnp_struct_b d, struct rpc_cap *c
         e->cap = rpc_cap_ref(cap);
         e->refs = 1;
     }
-    capnp_struct_b_set_u16(d, 0, 1);
-    capnp_struct_b_set_u32(d, 1, e->id);
+    rpc_CapDescriptor_set_senderHosted(d, e->id);
     *exported = e->id;
     *did_export = true;
 }
@@ -325,7 +314,7 @@ void proto_teardown(struct rpc_conn *c)
     for (i = 0; i < j; i++) {
         struct rpc_promise *p = qs[i];
         if (!p->returned) {
-            promise_deliver(p, response_error(why, 2));
+            promise_deliver(p, response_error(why, rpc_Exception_Type_disconnected));
             rpc_promise_unref(p);
         }
     }
