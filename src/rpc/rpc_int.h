@@ -212,7 +212,20 @@ static inline void msg_destroy(struct capnp_msg *m)
     }
 }
 
-/* ------------------------------------------------------------ cap.c */
+/* ------------------------------------------------------------ cap.c, call.c */
+
+/* Exception.Type values for response_error and finish_call. */
+enum {
+    EXC_FAILED = rpc_Exception_Type_failed,
+    EXC_DISCONNECTED = rpc_Exception_Type_disconnected,
+    EXC_UNIMPLEMENTED = rpc_Exception_Type_unimplemented,
+};
+
+/* A statically allocated broken cap for out-of-memory paths: never freed. */
+extern struct rpc_cap oom_cap;
+/* Appends a new reference to c to a growable cap list: its index, or
+ * UINT32_MAX when out of memory. */
+uint32_t cap_list_add(struct rpc_cap ***arr, uint32_t *n, uint32_t *cap, struct rpc_cap *c);
 
 struct rpc_cap *cap_new(enum rpc_cap_kind kind);
 /* Applies a pointer path to results content; caps is its cap table. */
