@@ -64,7 +64,7 @@ port_free() {
 pick_port() {
     local p
     for _ in $(seq 100); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((10000 + RANDOM % 22000)) # below the ephemeral range (32768+): no client socket can hold it
         port_free "$p" && { echo "$p"; return 0; }
     done
     return 1

@@ -21,12 +21,14 @@ die() {
   exit 1
 }
 
-# A port nobody listens on (UDP and TCP), and the next one for Cap'n Proto.
+# A port no socket uses (UDP and TCP, any state), and the next one for Cap'n
+# Proto. Chosen below the kernel's ephemeral range (32768+) so that no client
+# connection of a concurrent test can take it between our restarts of capd.
 pick_ports() {
   local p
   for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 30000))
-    if ! (ss -Hlnut 2>/dev/null | awk '{print $5}' | grep -Eq "[:.]($p|$((p + 1)))\$"); then
+    p=$((10000 + RANDOM % 22000))
+    if ! (ss -Hanut 2>/dev/null | awk '{print $5}' | grep -Eq "[:.]($p|$((p + 1)))\$"); then
       dns_port=$p cap_port=$((p + 1))
       return 0
     fi
