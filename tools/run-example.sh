@@ -13,6 +13,10 @@ cat <<MSG
 Starting capd on the zone in examples/ (Ctrl-C stops it). Try:
   dig @127.0.0.1 -p $port example.org SOA
   dig @127.0.0.1 -p $port www.example.org A
-Capabilities (when the Cap'n Proto listener is on) are written under state/caps/.
+The capabilities for example.org are written to state/caps/domain/ and
+state/caps/primary/ (Cap'n Proto on 127.0.0.1:$cport, TLS). Try:
+  $build/src/cmd/capc get-name state/caps/domain/example.org.cap
+  $build/src/cmd/capc update state/caps/domain/example.org.cap -u 'add|hello.example.org|TXT|"hi"|300'
+  dig @127.0.0.1 -p $port hello.example.org TXT
 MSG
 exec "$build/src/cmd/capd" "${args[@]}" -l 1
