@@ -2,8 +2,9 @@
  * capnp stream framing, incremental. A frame is: u32 (segment count - 1),
  * u32 size of each segment in words, padding to 8 bytes, the segments.
  * The table is collected in f->table (bounded by CAPNP_FRAMER_MAX_SEGS),
- * limits are checked as soon as the counts are known, and only then is
- * one buffer for all segment data allocated.
+ * limits are checked as soon as the counts are known, and the one buffer
+ * for all segment data grows with the bytes that actually arrive: a peer
+ * that claims a large message and sends little costs little memory.
  */
 #include "capnp/frame.h"
 
@@ -71,14 +72,24 @@ int capnp_framer_feed(struct capnp_framer *f, const void *data, size_t len, size
                            (unsigned long long)words * 8, f->max_bytes);
         }
         f->body_len = (size_t)words * 8;
-        f->body = malloc(f->body_len ? f->body_len : 8);
-        if (!f->body) {
+    }
+    size_t got = f->have - f->table_len;
+    size_t want = f->body_len - got < len - pos ? f->body_len - got : len - pos;
+    if (got + want > f->body_cap || (!f->body && f->body_len == 0)) {
+        /* Doubling keeps the copies linear in the message size. */
+        size_t cap =
+            f->body_cap * 2 > CAPNP_FRAMER_BODY_MIN ? f->body_cap * 2 : CAPNP_FRAMER_BODY_MIN;
+        if (cap < got + want) cap = got + want;
+        if (cap > f->body_len) cap = f->body_len ? f->body_len : 8;
+        uint8_t *nb = realloc(f->body, cap);
+        if (!nb) {
             *used = pos;
             return err_set(e, "capnp: out of memory for a %zu-byte message", f->body_len);
         }
+        f->body = nb;
+        f->body_cap = cap;
     }
-    size_t got = f->have - f->table_len;
-    size_t n = take_bytes(f->body + got, f->body_len - got, p + pos, len - pos);
+    size_t n = take_bytes(f->body + got, want, p + pos, len - pos);
     f->have += n;
     pos += n;
     *used = pos;
@@ -104,7 +115,7 @@ int capnp_framer_take(struct capnp_framer *f, struct capnp_msg *m, struct err *e
     m->owned = f->body;
     f->body = NULL;
     f->nsegs = 0;
-    f->table_len = f->have = f->body_len = 0;
+    f->table_len = f->have = f->body_len = f->body_cap = 0;
     f->ready = 0;
     return 0;
 }
@@ -114,6 +125,6 @@ void capnp_framer_free(struct capnp_framer *f)
     free(f->body);
     f->body = NULL;
     f->nsegs = 0;
-    f->table_len = f->have = f->body_len = 0;
+    f->table_len = f->have = f->body_len = f->body_cap = 0;
     f->ready = 0;
 }

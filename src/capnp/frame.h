@@ -16,7 +16,9 @@
  *
  * Limits: segment count (default and maximum CAPNP_FRAMER_MAX_SEGS) and
  * total message size in bytes (default 64 MiB), both checked as soon as
- * the segment table is known, before any body memory is allocated.
+ * the segment table is known, before any body memory is allocated. The
+ * body buffer then grows with the bytes received (doubling, from
+ * CAPNP_FRAMER_BODY_MIN), never ahead of them to the claimed size.
  */
 #ifndef CEON_CAPNP_FRAME_H
 #define CEON_CAPNP_FRAME_H
@@ -28,6 +30,7 @@
 
 #define CAPNP_FRAMER_MAX_SEGS 512u
 #define CAPNP_FRAMER_DEFAULT_MAX_BYTES (64u * 1024 * 1024)
+#define CAPNP_FRAMER_BODY_MIN 4096u
 
 struct capnp_framer {
     size_t max_bytes;
@@ -37,7 +40,8 @@ struct capnp_framer {
     size_t table_len; /* bytes of the segment table incl. padding */
     size_t have;      /* bytes of the current frame received so far */
     size_t body_len;  /* bytes of segment data */
-    uint8_t *body;    /* malloc'd, 8-byte aligned */
+    uint8_t *body;    /* malloc'd, 8-byte aligned; NULL until body bytes come */
+    size_t body_cap;  /* bytes allocated for body (grows as bytes arrive) */
     int ready;        /* a complete message waits for capnp_framer_take */
     uint8_t table[4 * (CAPNP_FRAMER_MAX_SEGS + 1) + 4];
 };
