@@ -1,5 +1,6 @@
 #include "eon/domain.h"
 #include "eon/convert.h"
+#include "eon/state.h"
 #include "dns/name.h"
 #include "dns/update.h"
 #include "dns/wire.h"
@@ -49,22 +50,9 @@ static void name_text(const uint8_t *wire, char *out, size_t cap)
 
 int eon_subdomain_check(const char *sub, const char *parent, struct err *e)
 {
-    size_t len = strlen(sub), label = 0;
-    if (len == 0) return err_set(e, "invalid subdomain '': it needs at least one label");
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)sub[i];
-        if (c == '.') {
-            if (label == 0) return err_set(e, "invalid subdomain '%.300s': empty label", sub);
-            label = 0;
-            continue;
-        }
-        if (c <= 0x20 || c >= 0x7f || c == '/' || c == '\\')
-            return err_set(e, "invalid subdomain '%.300s': character 0x%02x is not allowed", sub,
-                           c);
-        if (++label > DNS_LABEL_MAX)
-            return err_set(e, "invalid subdomain '%.300s': a label is longer than 63", sub);
-    }
-    if (label == 0) return err_set(e, "invalid subdomain '%.300s': empty label", sub);
+    struct err le;
+    if (eon_name_labels_check(sub, &le) < 0)
+        return err_set(e, "invalid subdomain '%.300s': %s", sub, le.msg);
     /* Wire length of SUB.PARENT: each label adds one length byte, so it is
      * strlen(sub) + 1 + wire(parent); checked by parsing. */
     char full[2 * DNS_NAME_TEXT_MAX];

@@ -45,9 +45,9 @@ struct rpc_cap *eon_primary_new(struct eon_ctx *c, const char *name, const uint8
 /* rpc_restore_fn for the vat: a saved (delegated) Domain by its ID. */
 struct rpc_cap *eon_restore(void *ctx, const uint8_t *id, size_t len);
 
-/* Checks delegate's subdomain argument: one or more labels of 1..63
- * characters (any legal label characters except '/', '\\', spaces and
- * control characters), no empty labels, and with parent the full name
- * within 255 wire bytes. Returns 0 or -1 with the reason. */
+/* Checks delegate's subdomain argument: the label rules of
+ * eon_name_labels_check (eon/state.h; the same ones cap file names obey)
+ * and, with parent, the full name within 255 wire bytes. Returns 0 or -1
+ * with the reason. */
 int eon_subdomain_check(const char *sub, const char *parent, struct err *e);
 #endif

@@ -120,21 +120,29 @@ void eon_state_close(struct eon_state *st)
     st->root = st->caps_domain = st->caps_primary = st->store = st->journal = NULL;
 }
 
-bool eon_name_file_safe(const char *name)
+int eon_name_labels_check(const char *name, struct err *e)
 {
     size_t len = strlen(name), label = 0;
-    if (len == 0 || len > 253) return false;
+    if (len == 0) return err_set(e, "it needs at least one label");
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)name[i];
         if (c == '.') {
-            if (label == 0) return false; /* leading dot, "..", empty label */
+            if (label == 0) return err_set(e, "empty label"); /* leading dot, ".." */
             label = 0;
             continue;
         }
-        if (c <= 0x20 || c >= 0x7f || c == '/' || c == '\\') return false;
-        if (++label > 63) return false;
+        if (c <= 0x20 || c >= 0x7f || c == '/' || c == '\\')
+            return err_set(e, "character 0x%02x is not allowed", c);
+        if (++label > 63) return err_set(e, "a label is longer than 63");
     }
-    return label > 0; /* no trailing dot */
+    if (label == 0) return err_set(e, "empty label"); /* trailing dot */
+    return 0;
+}
+
+bool eon_name_file_safe(const char *name)
+{
+    struct err e;
+    return strlen(name) <= 253 && eon_name_labels_check(name, &e) == 0;
 }
 
 int eon_state_write_cap(const struct eon_state *st, enum eon_cap_kind kind, const char *name,

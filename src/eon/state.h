@@ -42,6 +42,14 @@ void eon_state_close(struct eon_state *st);
  * "../../x" and "" are refused. */
 bool eon_name_file_safe(const char *name);
 
+/* The label rules of eon_name_file_safe without its length limit: one or
+ * more labels of 1..63 characters, printable ASCII other than '/', '\\'
+ * and spaces. Returns 0, or -1 with the reason alone in e ("empty label",
+ * "character 0x2f is not allowed", ...); the caller names the input.
+ * eon_subdomain_check (eon/domain.h) uses it too, so delegate and the cap
+ * files agree on what a name is. */
+int eon_name_labels_check(const char *name, struct err *e);
+
 /* Writes STATE/caps/{domain,primary}/NAME.cap containing exactly `uri`
  * (atomically, mode 0600). The path written goes to path_out if non-NULL. */
 int eon_state_write_cap(const struct eon_state *st, enum eon_cap_kind kind, const char *name,

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "eon/domain.h"
+#include "eon/state.h"
+#include <stdbool.h>
 
 static void subdomains(void **state)
 {
@@ -54,10 +56,44 @@ static void subdomains(void **state)
     assert_int_equal(eon_subdomain_check(big, "example.org", &e), 0);
 }
 
+/* One set of label rules: a subdomain delegate accepts is a name the cap
+ * files accept, and the other way round (below the length limits). */
+static void same_rules_as_file_names(void **state)
+{
+    (void)state;
+    const char *names[] = {"test",     "a.b.c", "_acme-challenge",
+                           "*",        "x-y.z", "",
+                           ".",        "..",    "../../x",
+                           "a/b",      "/",     "/etc",
+                           "a..b",     ".a",    "a.",
+                           "a b",      "a\\b",  "a\\046b",
+                           "a\nb",     "a\tb",  "a\x7f",
+                           "\xc3\xa9", "a.\x01"};
+    struct err e1 = {0}, e2 = {0};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        bool sub_ok = eon_subdomain_check(names[i], "example.org", &e1) == 0;
+        bool labels_ok = eon_name_labels_check(names[i], &e2) == 0;
+        if (sub_ok != eon_name_file_safe(names[i]) || sub_ok != labels_ok)
+            fail_msg("'%s': subdomain %d, file name %d, labels %d", names[i], sub_ok,
+                     eon_name_file_safe(names[i]), labels_ok);
+        /* the subdomain message is the shared reason, naming the input */
+        if (!sub_ok && !strstr(e1.msg, e2.msg)) fail_msg("'%s': %s / %s", names[i], e1.msg, e2.msg);
+    }
+    char l64[65];
+    memset(l64, 'x', 64);
+    l64[64] = 0;
+    assert_false(eon_name_file_safe(l64));
+    assert_int_equal(eon_name_labels_check(l64, &e2), -1);
+    assert_string_equal(e2.msg, "a label is longer than 63");
+    assert_int_equal(eon_name_labels_check("a/b", &e2), -1);
+    assert_string_equal(e2.msg, "character 0x2f is not allowed");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(subdomains),
+        cmocka_unit_test(same_rules_as_file_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
