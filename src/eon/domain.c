@@ -184,6 +184,11 @@ static int save_domain(struct eon_ctx *c, const uint8_t *id, size_t idlen, const
     if (rc < 0) return -1;
     rc = svc_store_put(c->store, id, idlen, buf, len, e);
     free(buf);
+    struct err de;
+    /* put can fail after the rename (fsync of the directory): no entry
+     * may outlive a refused delegate. */
+    if (rc < 0 && svc_store_del(c->store, id, idlen, &de) < 0)
+        log_error("delegate: cannot remove the unsaved entry: %s", de.msg);
     return rc;
 }
 
@@ -205,11 +210,15 @@ static void do_delegate(struct eon_domain *d, struct rpc_call *call)
     }
     char full[2 * DNS_NAME_TEXT_MAX];
     snprintf(full, sizeof full, "%s.%s", sub, d->name);
+    /* The service first (it checks that capd serves FULL in this zone),
+     * then the saved entry: a refusal leaves nothing behind in the store,
+     * and saving is the last step that can fail. */
     uint8_t id[32];
     struct rpc_cap *cap = NULL;
     if (sturdy_random_id(id, &e) < 0 ||
-        save_domain(d->ctx, id, sizeof id, full, d->primary, &e) < 0 ||
-        !(cap = eon_domain_new(d->ctx, full, d->primary, id, sizeof id, &e))) {
+        !(cap = eon_domain_new(d->ctx, full, d->primary, id, sizeof id, &e)) ||
+        save_domain(d->ctx, id, sizeof id, full, d->primary, &e) < 0) {
+        if (cap) rpc_cap_unref(cap);
         log_error("Domain(%s).delegate(%s): %s", d->name, sub, e.msg);
         rpc_call_fail(call, "cannot delegate %s: %s", full, e.msg);
         return;
@@ -275,6 +284,19 @@ struct rpc_cap *eon_domain_new(struct eon_ctx *c, const char *name, const char *
     dns_name_lower(wire, wire);
     dns_name_lower(pwire, pwire);
     struct zone *z = find_zone(c, wire);
+    if (z && !dns_name_equal(z->apex, pwire) && dns_name_is_subdomain(z->apex, pwire)) {
+        /* A zone cut between: capd answers those names from the other
+         * zone, which updates through primary's zone never change; a
+         * capability from primary's side must not reach it either. */
+        char apex[DNS_NAME_TEXT_MAX];
+        name_text(z->apex, apex, sizeof apex);
+        err_set(e,
+                "%s is in the zone %s, which this capd serves apart from %s; a capability "
+                "for %s does not reach into it (use %s's own capability, "
+                "caps/domain/%s.cap in capd's state dir)",
+                name, apex, primary, primary, apex, apex);
+        return NULL;
+    }
     if (!z || !dns_name_equal(z->apex, pwire)) {
         err_set(e, "%s is not in a zone this capd serves as %s", name, primary);
         return NULL;

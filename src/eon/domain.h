@@ -4,7 +4,8 @@
  *
  * A Domain capability is confined to one name and everything below it:
  * getName, delegate (a new, separately revocable capability for a name
- * below, saved before it is returned) and update (RFC 2136 through the dns
+ * below in the same zone, saved before it is returned; a name in another
+ * zone this capd serves is refused and nothing is saved) and update (RFC 2136 through the dns
  * layer's update engine, answered only once durable and visible).
  * Primary answers getName; registering secondaries is not built yet.
  * Every call is logged at level >= 1 with the domain and the outcome.
