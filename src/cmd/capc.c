@@ -32,7 +32,8 @@ static const char usage_main[] =
     "  update CAP_FILE [-p PREREQ]... [-u UPDATE]...\n"
     "                                           change DNS records (RFC 2136 semantics)\n"
     "  cert CAP_FILE EMAIL -d DOMAIN... [--org ORG] [--cert-dir DIR] [--exit-when-renewed]\n"
-    "                                           get a TLS certificate (ACME DNS-01 by capd)\n"
+    "                                           get a TLS certificate (ACME DNS-01 by capd);\n"
+    "                                           needs capd's ACME client, not built yet\n"
     "\n"
     "Use 'capc COMMAND --help' for help on one command.\n";
 
@@ -83,6 +84,9 @@ static const char usage_cert[] =
     "the ACME account) and to call back with it, now and on every renewal. The\n"
     "files key.pem, fullchain.pem, cert.pem and chain.pem go to DIR (default\n"
     "certs/DOMAIN, the first DOMAIN). capc keeps running to receive renewals.\n"
+    "\n"
+    "Not usable yet: this needs capd's ACME client, which is not built yet; until\n"
+    "then capd answers \"unimplemented: ACME not built yet\" and capc exits 1.\n"
     "\n"
     "  -d, --domain DOMAIN     a domain for the certificate (repeatable, at least one)\n"
     "  --org ORG               the organization in the certificate request\n"
