@@ -198,13 +198,18 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     uv_close(&c->h.h, on_handle_closed);
 }
 
+static void close_timer(struct rpc_conn *c, uv_timer_t *t, bool *open)
+{
+    if (!*open) return;
+    *open = false;
+    conn_ref(c); /* until the timer is closed */
+    uv_close((uv_handle_t *)t, on_handle_closed);
+}
+
 static void close_transport(struct rpc_conn *c, bool graceful)
 {
-    if (c->idle_open) {
-        c->idle_open = false;
-        conn_ref(c);
-        uv_close((uv_handle_t *)&c->idle, on_handle_closed);
-    }
+    close_timer(c, &c->idle, &c->idle_open);
+    close_timer(c, &c->auth, &c->auth_open);
     if (!c->handle_open) return;
     c->handle_open = false;
     uv_read_stop(&c->h.s);
@@ -374,6 +379,20 @@ static void on_idle(uv_timer_t *t)
     conn_close(c, "idle timeout");
 }
 
+static void on_auth_deadline(uv_timer_t *t)
+{
+    struct rpc_conn *c = t->data;
+    char why[96];
+    snprintf(why, sizeof why, "no service restored within %u ms", c->vat->cfg.auth_timeout_ms);
+    conn_close(c, why);
+}
+
+void conn_authenticated(struct rpc_conn *c)
+{
+    c->authed = true;
+    close_timer(c, &c->auth, &c->auth_open);
+}
+
 void conn_start_reading(struct rpc_conn *c)
 {
     c->connected = true;
@@ -384,6 +403,16 @@ void conn_start_reading(struct rpc_conn *c)
         c->idle.data = c;
         uint64_t every = idle / 4 ? idle / 4 : 1;
         uv_timer_start(&c->idle, on_idle, every, every);
+    }
+    /* A peer that connects to us (the TLS handshake included) has a
+     * short while to restore a service; only then does the idle rule
+     * above, which is generous, apply alone. */
+    uint32_t auth = c->vat->cfg.auth_timeout_ms;
+    if (!c->client && !c->authed && auth != UINT32_MAX &&
+        uv_timer_init(c->vat->loop, &c->auth) == 0) {
+        c->auth_open = true;
+        c->auth.data = c;
+        uv_timer_start(&c->auth, on_auth_deadline, auth, 0);
     }
     if (!c->is_pipe) {
         uv_tcp_nodelay(&c->h.tcp, 1);

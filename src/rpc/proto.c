@@ -215,6 +215,7 @@ static void handle_bootstrap(struct rpc_conn *c, rpc_Bootstrap_R b)
         cap = vat_lookup_service(c->vat, (const uint8_t *)t.str, t.len, &found);
     }
     if (cap) {
+        conn_authenticated(c);
         answer_with(c, a, cap, NULL);
         rpc_cap_unref(cap);
     } else {

@@ -188,6 +188,13 @@ struct rpc_vat_config {
     uint32_t
         idle_timeout_ms;    /* quiet and holding nothing: 0 = 600000 (10 min); UINT32_MAX = none */
     size_t max_write_queue; /* unsent bytes before aborting; 0 = 64 MiB */
+    /* Connections accepted from listeners and still open; one more is
+     * accepted and closed at once. 0 = 512. */
+    uint32_t max_conns;
+    /* An accepted connection must finish TLS and restore a service
+     * (a Bootstrap answered with a capability) within this, else it is
+     * closed. 0 = 10000 (10 s); UINT32_MAX = no deadline. */
+    uint32_t auth_timeout_ms;
 };
 
 /* Also sets SIGPIPE to ignored if it has the default action. */

@@ -157,6 +157,10 @@ struct rpc_conn {
     uv_timer_t idle;
     bool idle_open;
     uint64_t last_rx;
+    /* Server side: until the peer restores a service (auth_timeout_ms). */
+    uv_timer_t auth;
+    bool auth_open, authed;
+    bool accepted; /* from a listener: counted in the vat's naccepted */
     uv_connect_t connect_req;
     uv_getaddrinfo_t gai;
     struct sturdy_ref peer;                           /* client: where we connect to */
@@ -202,6 +206,9 @@ struct rpc_vat {
     void *restore_ud;
     struct rpc_cap *bootstrap;
     bool freeing;
+    uint32_t naccepted;           /* open connections from listeners */
+    uint64_t accept_error_logged; /* uv_now of the last accept error logged */
+    uint64_t refusal_logged;      /* uv_now of the last over-the-limit log */
 };
 
 static inline void msg_destroy(struct capnp_msg *m)
@@ -266,6 +273,8 @@ void conn_abort(struct rpc_conn *c, const char *fmt, ...) __attribute__((format(
 void conn_close(struct rpc_conn *c, const char *why);
 struct rpc_conn *conn_new(struct rpc_vat *v);
 void conn_start_reading(struct rpc_conn *c);
+/* The peer restored a service: the pre-authentication deadline is off. */
+void conn_authenticated(struct rpc_conn *c);
 struct rpc_conn *conn_connect(struct rpc_vat *v, const struct sturdy_ref *ref);
 void vat_flush_now(struct rpc_vat *v);
 

@@ -33,6 +33,8 @@ struct rpc_vat *rpc_vat_new(uv_loop_t *loop, const struct rpc_vat_config *cfg, s
     if (!v->cfg.max_exports) v->cfg.max_exports = 65536;
     if (!v->cfg.idle_timeout_ms) v->cfg.idle_timeout_ms = 600000;
     if (!v->cfg.max_write_queue) v->cfg.max_write_queue = 64u << 20;
+    if (!v->cfg.max_conns) v->cfg.max_conns = 512;
+    if (!v->cfg.auth_timeout_ms) v->cfg.auth_timeout_ms = 10000;
     if (!v->cfg.disable_tls && v->cfg.secret_key_file) {
         v->key = tls_key_load(v->cfg.secret_key_file, e);
         if (!v->key) {
@@ -81,6 +83,10 @@ void rpc_vat_free(struct rpc_vat *v)
 
 void vat_conn_closed(struct rpc_vat *v, struct rpc_conn *c)
 {
+    if (c->accepted) {
+        c->accepted = false;
+        v->naccepted--;
+    }
     if (c->prev)
         c->prev->next = c->next;
     else if (v->conns == c)
@@ -91,15 +97,49 @@ void vat_conn_closed(struct rpc_vat *v, struct rpc_conn *c)
 
 /* ------------------------------------------------------------ listening */
 
+/* At most one log line a second for each of the flood's symptoms. */
+static bool log_now(struct rpc_vat *v, uint64_t *last)
+{
+    uint64_t now = uv_now(v->loop);
+    if (*last && now - *last < 1000) return false;
+    *last = now ? now : 1;
+    return true;
+}
+
+/* Over the limit: accept and close at once, so the client fails cleanly
+ * instead of waiting in the backlog. */
+static void refuse(struct rpc_vat *v, uv_stream_t *server)
+{
+    bool pipe = server->type == UV_NAMED_PIPE;
+    uv_handle_t *h = malloc(pipe ? sizeof(uv_pipe_t) : sizeof(uv_tcp_t));
+    if (!h) return;
+    int r = pipe ? uv_pipe_init(v->loop, (uv_pipe_t *)h, 0) : uv_tcp_init(v->loop, (uv_tcp_t *)h);
+    if (r < 0) {
+        free(h);
+        return;
+    }
+    uv_accept(server, (uv_stream_t *)h);
+    uv_close(h, free_handle);
+    if (log_now(v, &v->refusal_logged))
+        log_info("rpc: connection refused, %u connections open", v->naccepted);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     struct rpc_vat *v = server->data;
     if (status < 0) {
-        log_error("rpc: accept: %s", uv_strerror(status));
+        /* Typically out of file descriptors under a flood. */
+        if (log_now(v, &v->accept_error_logged)) log_error("rpc: accept: %s", uv_strerror(status));
+        return;
+    }
+    if (v->naccepted >= v->cfg.max_conns) {
+        refuse(v, server);
         return;
     }
     struct rpc_conn *c = conn_new(v);
     if (!c) return;
+    c->accepted = true;
+    v->naccepted++;
     bool pipe = server->type == UV_NAMED_PIPE;
     c->is_pipe = pipe;
     int r = pipe ? uv_pipe_init(v->loop, &c->h.pipe, 0) : uv_tcp_init(v->loop, &c->h.tcp);
