@@ -139,16 +139,18 @@ static const struct zone_node *additional_node(const struct zone_version *v, con
 
 static void additional(struct qctx *c)
 {
-    const struct zone_node *done[ADD_MAX];
+    /* Targets already added, by name: the same node reached through two
+     * names (a wildcard) is added under each. */
+    const uint8_t *done[ADD_MAX];
     int ndone = 0;
     for (int i = 0; i < c->nadd; i++) {
+        bool seen = false;
+        for (int k = 0; k < ndone && !seen; k++)
+            seen = dns_name_equal(c->add[i], done[k]);
+        if (seen) continue;
         const struct zone_node *n = additional_node(c->v, c->add[i]);
         if (!n) continue;
-        bool seen = false;
-        for (int k = 0; k < ndone; k++)
-            seen |= done[k] == n && dns_name_equal(c->add[i], c->add[k]);
-        if (seen) continue;
-        done[ndone++] = n;
+        done[ndone++] = c->add[i];
         static const uint16_t types[2] = {DNS_T_A, DNS_T_AAAA};
         for (int t = 0; t < 2; t++) {
             const struct dns_rrset *s = node_rrset(n, types[t]);

@@ -194,6 +194,8 @@ static int setup(void **st)
     for (int i = 1; i <= 6; i++)
         snprintf(text + strlen(text), sizeof text - strlen(text), "c%d CNAME c%d\n", i, i + 1);
     strcat(text, "c7 CNAME ns\n");
+    /* MX whose first target is not ours (F2: no duplicate additional A) */
+    strcat(text, "m MX 5 mx.other.net.\nm MX 10 mail\nm MX 20 mail\nmail A 192.0.2.7\n");
     for (int i = 1; i <= 13; i++)
         snprintf(text + strlen(text), sizeof text - strlen(text),
                  "big NS name-server-number-%02d.big\nname-server-number-%02d.big A 192.0.2.%d\n",
@@ -433,6 +435,13 @@ static void test_additional(void **st)
     assert_int_equal(M.n[AN], 1);
     assert_true(has(AR, "sip.example.org.", "AAAA", "2001:db8::5"));
     assert_int_equal(M.n[AR], 1);
+    /* An out-of-zone first target, then the same in-zone target twice:
+     * mail's A is added once and ARCOUNT says so. */
+    ask("m.example.com.", DNS_T_MX, -1, false);
+    assert_int_equal(M.n[AN], 3);
+    assert_int_equal(be16(OUT + 10), 1);
+    assert_int_equal(M.n[AR], 1);
+    assert_true(has(AR, "mail.example.com.", "A", "192.0.2.7"));
 }
 
 static void test_refused_notimp_formerr(void **st)
