@@ -177,7 +177,7 @@ int jr_meta_get(struct journal *j, MDB_txn *t, const uint8_t *apex, struct jmeta
                        ZNAME(apex), v.mv_size ? p[0] : 0, v.mv_size, FORMAT);
     struct rbuf r;
     rbuf_init(&r, p + 4, v.mv_size - 4);
-    m->file_serial = rbuf_u32(&r);
+    m->base_serial = rbuf_u32(&r);
     m->file_hash = (uint64_t)rbuf_u32(&r) << 32 | rbuf_u32(&r);
     m->last_serial = rbuf_u32(&r);
     uint64_t *f[] = {&m->next_seq, &m->snap_seq, &m->entries, &m->bytes};
@@ -192,7 +192,7 @@ int jr_meta_put(struct journal *j, MDB_txn *t, const uint8_t *apex, const struct
     uint8_t l[DNS_NAME_MAX], b[META_LEN] = {FORMAT};
     struct wbuf w;
     wbuf_init(&w, b + 4, sizeof b - 4);
-    wbuf_u32(&w, m->file_serial);
+    wbuf_u32(&w, m->base_serial);
     wbuf_u32(&w, (uint32_t)(m->file_hash >> 32));
     wbuf_u32(&w, (uint32_t)m->file_hash);
     wbuf_u32(&w, m->last_serial);

@@ -3,8 +3,9 @@
  * LMDB (one environment in a directory, e.g. STATE/journal/).
  *
  * Layout. A named database "meta" holds one record per zone (key: the
- * lowercase wire apex): the zone file's serial and content hash when the
- * journal began, the serial after the latest entry, the next sequence
+ * lowercase wire apex): the zone file's serial when the journal began
+ * (where its first change set starts), the content hash of the zone file
+ * as last seen, the serial after the latest entry, the next sequence
  * number, and compaction counters. Each zone has its own named database
  * "zone:<apex>." whose keys are a 64-bit big-endian sequence number that
  * only grows (so serial wrap-around, RFC 1982, never reorders entries) and
@@ -38,7 +39,10 @@
  *     a warning says so: the change sets are applied on top of the edited
  *     file (where the journal has a snapshot, the snapshot replaces the
  *     file's content: raise the file's serial above the journal's to make
- *     the file win). The new hash is recorded, so the warning appears once.
+ *     the file win). The new hash is recorded, so the warning appears once;
+ *     the change sets still chain from the serial the journal began at,
+ *     whatever serial the edited file has, so every later start replays
+ *     the same way.
  *  A corrupt entry (undecodable, unknown format version, serials that do
  *  not chain, or a change set that no longer applies) makes journal_replay
  *  fail with a message naming the zone, the entry and the reason: capd

@@ -46,8 +46,9 @@ struct jtip {
 };
 
 struct jmeta {
-    uint32_t file_serial;
-    uint64_t file_hash;
+    uint32_t base_serial; /* where the first change set starts (no snapshot): the file's
+                           * serial when the journal began, kept when the file is edited */
+    uint64_t file_hash;   /* content hash of the zone file last seen */
     uint32_t last_serial;
     uint64_t next_seq;
     uint64_t snap_seq; /* 0: no snapshot */

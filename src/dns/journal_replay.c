@@ -49,7 +49,7 @@ static int start_fresh(struct journal *j, MDB_txn *t, MDB_dbi dbi, const struct 
 {
     int rc = mdb_drop(t, dbi, 0);
     if (rc) return jr_mdb_fail(e, rc, "cannot empty the journal", fv->apex);
-    struct jmeta m = {.file_serial = fv->serial,
+    struct jmeta m = {.base_serial = fv->serial,
                       .file_hash = hash,
                       .last_serial = fv->serial,
                       .next_seq = next_seq ? next_seq : 1};
@@ -57,7 +57,9 @@ static int start_fresh(struct journal *j, MDB_txn *t, MDB_dbi dbi, const struct 
 }
 
 /* Builds the replayed version: the snapshot (or the file's version), then
- * every change set after it, checking that the serials chain. */
+ * every change set after it, checking that the serials chain from the
+ * snapshot (or from the serial the journal began at, whatever the file's
+ * serial is now: an edited file may have any serial that is not newer). */
 static int replay_entries(MDB_txn *t, MDB_dbi dbi, const struct zone_version *fv,
                           const struct jmeta *m, struct zone_version **out,
                           struct journal_replay_info *info, struct err *e)
@@ -67,7 +69,7 @@ static int replay_entries(MDB_txn *t, MDB_dbi dbi, const struct zone_version *fv
     struct decoded d = {0};
     struct zbuild *b = zb_new(fv->apex);
     int r = -1, rc;
-    uint32_t serial = fv->serial;
+    uint32_t serial = m->base_serial;
     bool first = true;
     if (!b) return err_set(e, "out of memory");
     if ((rc = mdb_cursor_open(t, dbi, &cur))) {
@@ -94,10 +96,7 @@ static int replay_entries(MDB_txn *t, MDB_dbi dbi, const struct zone_version *fv
                     want_snap ? "not the snapshot its metadata names" : "an unexpected snapshot");
             goto done;
         }
-        /* The first change set after the file may start elsewhere when the
-         * file was edited without raising its serial (see journal.h). */
-        bool check = !first || (!m->snap_seq && !info->content_changed);
-        if (check && d.kind == KIND_CHANGES && d.from != serial) {
+        if (d.kind == KIND_CHANGES && d.from != serial) {
             err_set(e, "entry %llu goes from serial %u but the zone was at %u", seq, d.from,
                     serial);
             goto done;
@@ -180,15 +179,11 @@ int journal_replay(struct journal *j, const struct zone_version *fv, struct zone
                       m.snap_seq ? "the journal's snapshot replaces the file's content (raise the "
                                    "file's serial above the journal's to make the file win)"
                                  : "the journal's changes are applied on top of the file");
-            m.file_hash = hash;
-            m.file_serial = fv->serial;
+            m.file_hash = hash; /* the chain still starts at m.base_serial */
             if (jr_meta_put(j, t, fv->apex, &m, e) < 0) goto abort;
         }
         if ((m.snap_seq || m.entries) && replay_entries(t, dbi, fv, &m, out, info, e) < 0) {
-            err_prefix(e,
-                       "the journal of %s cannot be replayed (move the journal directory aside "
-                       "to start from the zone files)",
-                       ZNAME(fv->apex));
+            err_prefix(e, "the journal of %s cannot be replayed", ZNAME(fv->apex));
             goto abort;
         }
     }

@@ -77,8 +77,7 @@ static int replay(struct eon_server *s, struct err *e)
         dns_name_to_text(z->apex, nm, sizeof nm);
         if (strlen(nm) > 1) nm[strlen(nm) - 1] = 0; /* no trailing dot, as everywhere in logs */
         if (journal_replay(s->journal, cur, &out, &info, e) < 0) {
-            err_prefix(e, "journal of %s (move %s aside to start from the zone files)", nm,
-                       s->state.journal);
+            err_prefix(e, "%s (move it aside to start from the zone files)", s->state.journal);
             rc = -1;
         } else {
             if (out) zone_publish(z, out);

@@ -2,7 +2,8 @@
 # Restarts: root and delegated capabilities keep working, cap files keep
 # their URIs, updates survive; capc's one-line errors for a stopped capd, an
 # unknown service ID and a server with another key; capd refuses an
-# unusable or busy state dir.
+# unusable or busy state dir; a zone file edited with a lower serial than the
+# journal began at serves the edit and the updates at every start.
 #   restart.sh CAPD CAPC
 CAPD=$1 CAPC=$2
 . "$(dirname "$0")/eon_lib.sh"
@@ -120,4 +121,34 @@ grep -q "@localhost:$cap_port/" "$state/caps/domain/example.org.cap" || die "pub
 expect_ok "via public address" get-name "$state/caps/domain/example.org.cap"
 [ "$last_out" = example.org ] || die "get-name via the public address: $last_out"
 ok "--capnp-public-address goes into the URIs"
+
+# The zone file edited with a lower serial than the journal began at: the
+# first start warns and serves the edit plus the journal's updates; every
+# later start does the same (it used to refuse: "entry N goes from serial
+# 100 but the zone was at 99").
+stop_capd TERM
+sed -i 's/ dns 1 / dns 100 /' "$work/example.org"
+start_capd || die "capd starts with a newer zone file"
+[ "$(serial)" = 100 ] || die "newer zone file wins: serial $(serial)"
+expect_ok "update before the edit" update root.cap -u 'add|u1.example.org|TXT|"one"|60'
+[ "$(serial)" = 101 ] || die "update raises the serial to 101: $(serial)"
+stop_capd TERM
+sed -i 's/ dns 100 / dns 99 /' "$work/example.org"
+echo 'edit IN TXT "edited"' >>"$work/example.org"
+start_capd || die "capd starts after the zone file was edited with a lower serial"
+grep -q "changed but its serial 99 is not newer than the journal's 101" "$work/capd.log" || die "edit warned"
+[ "$(q edit.example.org TXT)" = '"edited"' ] || die "edit served after the first start"
+[ "$(q u1.example.org TXT)" = '"one"' ] || die "update served on top of the edit"
+[ "$(serial)" = 101 ] || die "journal's serial served: $(serial)"
+expect_ok "update after the edit" update root.cap -u 'add|u2.example.org|TXT|"two"|60'
+for round in 2 3; do
+  stop_capd TERM
+  start_capd || die "capd start $round after the lowered-serial edit"
+  [ "$(q edit.example.org TXT)" = '"edited"' ] || die "edit served at start $round"
+  [ "$(q u1.example.org TXT)" = '"one"' ] || die "first update served at start $round"
+  [ "$(q u2.example.org TXT)" = '"two"' ] || die "second update served at start $round"
+  [ "$(serial)" = 102 ] || die "serial 102 at start $round: $(serial)"
+done
+[ "$(grep -c "changed but its serial 99" "$work/capd.log")" = 1 ] || die "edit warned once"
+ok "zone file edited with a lower serial: capd starts every time, serves the edit and the updates"
 echo "restart: $passed passed, 0 failed"
