@@ -25,6 +25,7 @@ struct tcp_conn {
     unsigned pending_writes;
     int open_handles; /* h and idle: freed when both are closed */
     bool reading, eof, closing;
+    bool in_frame; /* a partial frame is buffered: the timer is its deadline */
 };
 
 struct tcp_write {
@@ -37,7 +38,7 @@ struct tcp_write {
 struct dns_tcp {
     uv_loop_t *loop;
     const struct zone_set_handle *zones;
-    unsigned max_conns, idle_ms;
+    unsigned max_conns, idle_ms, frame_ms;
     uv_tcp_t *listeners;
     size_t nlisteners;
     size_t live; /* handles and connections not yet released */
@@ -99,6 +100,29 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void process_frames(struct tcp_conn *c);
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void idle_cb(uv_timer_t *timer);
+
+/* One timer per connection. Between frames it is the idle timeout,
+ * restarted only by progress: a complete query read, or an answer
+ * written. Once the first bytes of a frame are in, it becomes that
+ * frame's fixed deadline, which later bytes do not extend: a client
+ * trickling a byte now and then cannot hold a connection (RFC 7766 §6.2.3
+ * leaves the policy to the server). */
+static void idle_restart(struct tcp_conn *c)
+{
+    if (!c->in_frame) uv_timer_start(&c->idle, idle_cb, c->srv->idle_ms, 0);
+}
+
+static void frame_deadline(struct tcp_conn *c, bool partial)
+{
+    if (partial && !c->in_frame) {
+        c->in_frame = true;
+        uv_timer_start(&c->idle, idle_cb, c->srv->frame_ms, 0);
+    } else if (!partial && c->in_frame) {
+        c->in_frame = false;
+        idle_restart(c);
+    }
+}
 
 static void write_cb(uv_write_t *req, int status)
 {
@@ -113,7 +137,7 @@ static void write_cb(uv_write_t *req, int status)
         return;
     }
     /* A client that reads its answers is not idle (RFC 7766 §6.2.3). */
-    uv_timer_again(&c->idle);
+    idle_restart(c);
     /* Not reading means held back by TCP_PENDING_MAX or at end of input:
      * answer what is left, resume reading, or close after the last answer. */
     if (!c->reading && c->pending_bytes < TCP_PENDING_MAX / 2) process_frames(c);
@@ -179,6 +203,14 @@ static void process_frames(struct tcp_conn *c)
 
     memmove(c->in, c->in + pos, c->in_len - pos);
     c->in_len -= pos;
+    /* Progress restarts the idle timeout. What is left is the start of a
+     * frame, which gets its deadline, unless it is a complete one held
+     * back for a client that does not read (the idle timeout applies). */
+    if (pos > 0) {
+        c->in_frame = false;
+        idle_restart(c);
+    }
+    frame_deadline(c, !held && c->in_len > 0);
     if (c->in_len >= 2) {
         size_t need = 2 + (size_t)be16(c->in);
         if (need > c->in_cap) {
@@ -219,7 +251,7 @@ static void idle_cb(uv_timer_t *timer)
     if (log_enabled(LOG_DEBUG)) {
         char ps[NET_ADDR_STRLEN];
         net_addr_format((struct sockaddr *)&c->peer, ps, sizeof ps);
-        log_debug("tcp %s: idle timeout", ps);
+        log_debug("tcp %s: %s", ps, c->in_frame ? "frame deadline" : "idle timeout");
     }
     conn_close(c);
 }
@@ -243,7 +275,6 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     c->in_len += (size_t)nread;
-    uv_timer_again(&c->idle);
     process_frames(c);
 }
 
@@ -309,7 +340,7 @@ static void connection_cb(uv_stream_t *l, int status)
     }
     /* Each answer is one complete write: do not hold it back for an ACK. */
     uv_tcp_nodelay(&c->h, 1);
-    uv_timer_start(&c->idle, idle_cb, t->idle_ms, t->idle_ms);
+    uv_timer_start(&c->idle, idle_cb, t->idle_ms, 0);
     if (log_enabled(LOG_DEBUG)) {
         char ps[NET_ADDR_STRLEN];
         net_addr_format((struct sockaddr *)&c->peer, ps, sizeof ps);
@@ -387,6 +418,7 @@ int dns_tcp_start(uv_loop_t *loop, const struct dns_tcp_config *cfg, struct dns_
     t->zones = cfg->zones;
     t->max_conns = cfg->max_conns ? cfg->max_conns : DNS_TCP_MAX_CONNS;
     t->idle_ms = cfg->idle_timeout_ms ? cfg->idle_timeout_ms : DNS_TCP_IDLE_MS;
+    t->frame_ms = cfg->frame_timeout_ms ? cfg->frame_timeout_ms : t->idle_ms;
     for (size_t i = 0; i < cfg->naddrs; i++) {
         if (listen_one(t, &t->listeners[i], &cfg->addrs[i], e) < 0) {
             dns_tcp_stop(t);

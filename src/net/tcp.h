@@ -6,8 +6,11 @@
  * same order. Partial reads are reassembled, answers are written without
  * blocking the loop (uv_try_write first, queued otherwise), a client that
  * stops reading them is no longer read from (bounded memory), a connection
- * on which nothing is read or written for idle_timeout_ms is closed, and
- * connections beyond max_conns are closed as soon as they are accepted.
+ * on which no complete query is read and no answer written for
+ * idle_timeout_ms is closed, a frame (length and message) must arrive
+ * whole within frame_timeout_ms of its first byte (later bytes do not
+ * extend it: no slowloris), and connections beyond max_conns are closed
+ * as soon as they are accepted.
  *
  * RCU: the loop thread must be registered as a liburcu QSBR reader
  * (rcu_register_thread) and kept offline (rcu_thread_offline) while it runs
@@ -31,6 +34,7 @@ struct dns_tcp_config {
     size_t naddrs;
     unsigned max_conns;                  /* 0: DNS_TCP_MAX_CONNS */
     unsigned idle_timeout_ms;            /* 0: DNS_TCP_IDLE_MS */
+    unsigned frame_timeout_ms;           /* 0: the idle timeout */
     const struct zone_set_handle *zones; /* the served zones (RCU-published) */
 };
 

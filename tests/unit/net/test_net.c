@@ -353,7 +353,8 @@ struct tcp_fix {
     uint16_t port;
 };
 
-static void tcp_begin(struct fixture *f, struct tcp_fix *x, unsigned max_conns, unsigned idle_ms)
+static void tcp_begin_frame(struct fixture *f, struct tcp_fix *x, unsigned max_conns,
+                            unsigned idle_ms, unsigned frame_ms)
 {
     struct err e;
     assert_int_equal(uv_loop_init(&x->loop), 0);
@@ -364,8 +365,14 @@ static void tcp_begin(struct fixture *f, struct tcp_fix *x, unsigned max_conns, 
                                  .naddrs = 1,
                                  .max_conns = max_conns,
                                  .idle_timeout_ms = idle_ms,
+                                 .frame_timeout_ms = frame_ms,
                                  .zones = &f->zones};
     assert_int_equal(dns_tcp_start(&x->loop, &cfg, &x->t, &e), 0);
+}
+
+static void tcp_begin(struct fixture *f, struct tcp_fix *x, unsigned max_conns, unsigned idle_ms)
+{
+    tcp_begin_frame(f, x, max_conns, idle_ms, 0);
 }
 
 static void tcp_end(struct tcp_fix *x)
@@ -535,6 +542,51 @@ static void tcp_limit_and_idle(void **state)
     assert_int_equal(uv_loop_close(&x.loop), 0);
 }
 
+/* Slowloris: a client that trickles a query one byte every 100 ms never
+ * completes a frame; the frame deadline (300 ms here, the idle timeout
+ * is 1 s) closes it whatever it sends meanwhile, while a client that
+ * asks complete queries at the same pace stays. */
+static void tcp_trickle_deadline(void **state)
+{
+    struct fixture *f = *state;
+    struct tcp_fix x;
+    tcp_begin_frame(f, &x, 0, 1000, 300);
+    int slow = tcp_client(x.port), good = tcp_client(x.port);
+    uint8_t q[512], ans[65535];
+    size_t n = make_query(q + 2, 9, "www.t.example.", DNS_T_A);
+    put_be16(q, (uint16_t)n);
+    pump(&x, 0.05);
+    assert_int_equal(dns_tcp_connections(x.t), 2);
+    double start = now(), closed_at = 0;
+    size_t sent = 0;
+    while (!closed_at && now() - start < 2.0 && sent < n + 2) {
+        ssize_t w = send(slow, q + sent, 1, MSG_NOSIGNAL);
+        if (w == 1) sent++;
+        size_t m = make_query(q + 300 + 2, 10, "t.example.", DNS_T_SOA);
+        put_be16(q + 300, (uint16_t)m);
+        assert_int_equal(send(good, q + 300, m + 2, 0), (ssize_t)(m + 2));
+        assert_true(tcp_read_msg(&x, good, ans, sizeof ans) > 12);
+        double step = now();
+        while (!closed_at && now() - step < 0.1) {
+            pump(&x, 0.005);
+            struct pollfd p = {.fd = slow, .events = POLLIN};
+            if (poll(&p, 1, 0) > 0) {
+                uint8_t byte;
+                ssize_t r = recv(slow, &byte, 1, 0);
+                if (r == 0 || (r < 0 && errno == ECONNRESET)) closed_at = now();
+            }
+        }
+    }
+    assert_true(closed_at > 0);
+    assert_true(sent < n + 2); /* before the query was complete */
+    double held = closed_at - start;
+    assert_true(held >= 0.29 && held < 0.7);
+    assert_int_equal(dns_tcp_connections(x.t), 1);
+    close(slow);
+    close(good);
+    tcp_end(&x);
+}
+
 static void tcp_port_in_use(void **state)
 {
     struct fixture *f = *state;
@@ -564,6 +616,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(udp_port_in_use, setup, teardown),
         cmocka_unit_test_setup_teardown(tcp_pipelined_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(tcp_limit_and_idle, setup, teardown),
+        cmocka_unit_test_setup_teardown(tcp_trickle_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(tcp_port_in_use, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
