@@ -291,34 +291,6 @@ static int check_nodes(struct zbuild *b, bool touched_only, struct err *e)
     return bad ? -1 : 0;
 }
 
-int zb_freeze(struct zbuild *b, bool set_serial, uint32_t serial, struct zone_version **out,
-              struct err *e)
-{
-    struct bnode *apex = zb_find_node(b, b->apex, b->apex_len, dns_name_hash(b->apex, b->apex_len));
-    if (!apex || !zb_find_set(apex, DNS_T_SOA)) {
-        char t[DNS_NAME_TEXT_MAX];
-        dns_name_to_text(b->apex, t, sizeof t);
-        return zb_where(b, 0, e, "no SOA record at the zone apex", t);
-    }
-    if (check_nodes(b, false, e) < 0) return -1;
-    struct emitter em;
-    size_t n = 0;
-    uint8_t *keys = NULL;
-    struct skey *order = start(&em, set_serial, serial) ? sorted_nodes(b, false, &n, &keys) : NULL;
-    int r = order ? 0 : err_set(e, "out of memory");
-    for (size_t i = 0; r == 0 && i < n; i++)
-        if (emit_bnode(&em, order[i].n) < 0) r = err_set(e, "out of memory");
-    if (r == 0) r = finish(&em, b->apex, b->apex_len, e);
-    free(order);
-    free(keys);
-    free(em.nodes);
-    if (r == 0)
-        *out = em.v;
-    else
-        zone_version_free(em.v);
-    return r;
-}
-
 /* First index in [lo, hi) of old's nodes whose name is >= name. */
 static size_t lower_bound(const struct zone_version *old, size_t lo, size_t hi, const uint8_t *name)
 {
@@ -332,36 +304,43 @@ static size_t lower_bound(const struct zone_version *old, size_t lo, size_t hi, 
     return lo;
 }
 
-int zb_freeze_onto(struct zbuild *b, const struct zone_version *old, uint32_t serial,
-                   struct zone_version **out, struct err *e)
+/* Lays out the version: old's nodes (if any) in order, each touched name
+ * replaced by its builder contents; with no old version, every builder
+ * node. With old, only the touched names are checked. */
+static int freeze(struct zbuild *b, const struct zone_version *old, bool set_serial,
+                  uint32_t serial, struct zone_version **out, struct err *e)
 {
-    /* the same checks, in the same order, as zb_freeze */
+    bool touched_only = old != NULL;
     struct bnode *apex = zb_find_node(b, b->apex, b->apex_len, dns_name_hash(b->apex, b->apex_len));
-    if (apex && apex->loaded && !zb_find_set(apex, DNS_T_SOA)) {
+    /* with old, an untouched apex keeps old's (checked) SOA */
+    bool no_soa = touched_only ? apex && apex->loaded && !zb_find_set(apex, DNS_T_SOA)
+                               : !apex || !zb_find_set(apex, DNS_T_SOA);
+    if (no_soa) {
         char t[DNS_NAME_TEXT_MAX];
         dns_name_to_text(b->apex, t, sizeof t);
         return zb_where(b, 0, e, "no SOA record at the zone apex", t);
     }
-    if (check_nodes(b, true, e) < 0) return -1;
+    if (check_nodes(b, touched_only, e) < 0) return -1;
     struct emitter em;
-    size_t n = 0, i = 0;
+    size_t n = 0, i = 0, nold = old ? old->nnodes : 0;
     uint8_t *keys = NULL;
-    struct skey *order = start(&em, true, serial) ? sorted_nodes(b, true, &n, &keys) : NULL;
+    struct skey *order =
+        start(&em, set_serial, serial) ? sorted_nodes(b, touched_only, &n, &keys) : NULL;
     int r = order ? 0 : err_set(e, "out of memory");
-    /* merge: old nodes up to each touched name, then the touched name's new
+    /* merge: old nodes up to each builder name, then that name's new
      * contents; old empty non-terminals are recreated where still needed */
     for (size_t t = 0; r == 0 && t <= n; t++) {
-        size_t p = t < n ? lower_bound(old, i, old->nnodes, order[t].n->name) : old->nnodes;
+        size_t p = t < n && old ? lower_bound(old, i, nold, order[t].n->name) : nold;
         for (; r == 0 && i < p; i++)
             if (old->nodes[i].nrrsets && emit_old(&em, &old->nodes[i]) < 0)
                 r = err_set(e, "out of memory");
         if (t == n || r) break;
-        if (i < old->nnodes && old->nodes[i].name_len == order[t].n->len &&
+        if (i < nold && old->nodes[i].name_len == order[t].n->len &&
             memcmp(old->nodes[i].name, order[t].n->name, order[t].n->len) == 0)
             i++; /* replaced */
         if (order[t].n->nsets && emit_bnode(&em, order[t].n) < 0) r = err_set(e, "out of memory");
     }
-    if (r == 0) r = finish(&em, old->apex, dns_name_len(old->apex), e);
+    if (r == 0) r = finish(&em, b->apex, b->apex_len, e);
     free(order);
     free(keys);
     free(em.nodes);
@@ -370,4 +349,16 @@ int zb_freeze_onto(struct zbuild *b, const struct zone_version *old, uint32_t se
     else
         zone_version_free(em.v);
     return r;
+}
+
+int zb_freeze(struct zbuild *b, bool set_serial, uint32_t serial, struct zone_version **out,
+              struct err *e)
+{
+    return freeze(b, NULL, set_serial, serial, out, e);
+}
+
+int zb_freeze_onto(struct zbuild *b, const struct zone_version *old, uint32_t serial,
+                   struct zone_version **out, struct err *e)
+{
+    return freeze(b, old, true, serial, out, e);
 }
