@@ -59,50 +59,11 @@ static size_t fixed_size(uint16_t t, const uint8_t *v, size_t vlen)
     }
 }
 
-/* Walks a field list from wire.h over the value, expanding names into out. */
+/* The fields of list f from the front of the value; the rest is ignored. */
 static int walk_fields(const uint8_t *f, const uint8_t *v, size_t vlen, uint8_t *out, size_t cap)
 {
-    size_t pos = 0, o = 0;
-    for (; *f != DNS_FIELD_END; f++) {
-        size_t n;
-        switch (*f) {
-        case DNS_FIELD_CNAME:
-        case DNS_FIELD_NAME: {
-            uint8_t name[DNS_NAME_MAX];
-            int nl = dns_name_unpack(v, vlen, &pos, name);
-            if (nl < 0 || o + (size_t)nl > cap) return -1;
-            memcpy(out + o, name, (size_t)nl);
-            o += (size_t)nl;
-            continue;
-        }
-        case DNS_FIELD_FIX1:
-            n = 1;
-            break;
-        case DNS_FIELD_FIX2:
-            n = 2;
-            break;
-        case DNS_FIELD_FIX4:
-            n = 4;
-            break;
-        case DNS_FIELD_FIX18:
-            n = 18;
-            break;
-        case DNS_FIELD_STR:
-            if (pos >= vlen) return -1;
-            n = 1 + (size_t)v[pos];
-            break;
-        case DNS_FIELD_REST:
-            n = vlen - pos;
-            break;
-        default:
-            return -1;
-        }
-        if (n > vlen - pos || n > cap - o) return -1;
-        memcpy(out + o, v + pos, n);
-        pos += n;
-        o += n;
-    }
-    return o <= 65535 ? (int)o : -1;
+    size_t next;
+    return dns_rdata_walk(f, v, 0, vlen, &next, out, cap);
 }
 
 /* TXT/SPF: the whole value, a sequence of <character-string>s. */

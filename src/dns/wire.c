@@ -153,47 +153,56 @@ bool dns_rdata_check(uint16_t t, const uint8_t *rd, size_t rdlen)
     return pos == rdlen;
 }
 
-int dns_rdata_unpack(uint16_t t, const uint8_t *pkt, size_t len, size_t pos, size_t rdlen,
-                     uint8_t *out, size_t cap)
+int dns_rdata_walk(const uint8_t *f, const uint8_t *buf, size_t pos, size_t end, size_t *next,
+                   uint8_t *out, size_t cap)
 {
-    if (pos > len || rdlen > len - pos) return -1;
-    const uint8_t *f = fields_of(t);
-    size_t end = pos + rdlen, o = 0;
-    if (!f) {
-        if (rdlen > cap || !dns_rdata_check(t, pkt + pos, rdlen)) return -1;
-        memcpy(out, pkt + pos, rdlen);
-        return (int)rdlen;
-    }
+    size_t o = 0;
     for (; *f != DNS_FIELD_END; f++) {
         size_t n;
         switch (*f) {
         case DNS_FIELD_CNAME:
         case DNS_FIELD_NAME: {
             uint8_t name[DNS_NAME_MAX];
-            /* The name starts inside the RDATA; pointers may go anywhere before. */
-            int nl = dns_name_unpack(pkt, end, &pos, name);
-            if (nl < 0 || o + (size_t)nl > cap) return -1;
+            /* The name starts before end; pointers may go anywhere before it. */
+            int nl = dns_name_unpack(buf, end, &pos, name);
+            if (nl < 0 || (size_t)nl > cap - o) return -1;
             memcpy(out + o, name, (size_t)nl);
             o += (size_t)nl;
             continue;
         }
         case DNS_FIELD_STR:
             if (pos >= end) return -1;
-            n = 1 + (size_t)pkt[pos];
+            n = 1 + (size_t)buf[pos];
             break;
         case DNS_FIELD_REST:
             n = end - pos;
             break;
         default:
             n = fixed_len(*f);
+            if (!n) return -1; /* not a field */
         }
-        if (n > end - pos || o + n > cap) return -1;
-        memcpy(out + o, pkt + pos, n);
+        if (n > end - pos || n > cap - o) return -1;
+        memcpy(out + o, buf + pos, n);
         o += n;
         pos += n;
     }
-    if (pos != end) return -1;
-    return (int)o;
+    *next = pos;
+    return o <= 65535 ? (int)o : -1;
+}
+
+int dns_rdata_unpack(uint16_t t, const uint8_t *pkt, size_t len, size_t pos, size_t rdlen,
+                     uint8_t *out, size_t cap)
+{
+    if (pos > len || rdlen > len - pos) return -1;
+    const uint8_t *f = fields_of(t);
+    if (!f) {
+        if (rdlen > cap || !dns_rdata_check(t, pkt + pos, rdlen)) return -1;
+        memcpy(out, pkt + pos, rdlen);
+        return (int)rdlen;
+    }
+    size_t next;
+    int n = dns_rdata_walk(f, pkt, pos, pos + rdlen, &next, out, cap);
+    return n >= 0 && next == pos + rdlen ? n : -1;
 }
 
 /* Yields the bytes of an RDATA in canonical form (names lowercased) one at

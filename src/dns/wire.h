@@ -148,6 +148,15 @@ bool dns_rdata_check(uint16_t t, const uint8_t *rd, size_t rdlen);
 int dns_rdata_unpack(uint16_t t, const uint8_t *pkt, size_t len, size_t pos, size_t rdlen,
                      uint8_t *out, size_t cap);
 
+/* What dns_rdata_unpack and dns_update_value_rdata share: walks the field
+ * list f over buf[pos..end), writing the fields to out (cap bytes) with
+ * names expanded (a compression pointer may point anywhere in buf before
+ * it). Sets *next to the position after the last field; what follows is
+ * the caller's business. Returns the uncompressed length, or -1 if a field
+ * is malformed or the result exceeds cap or 65535 bytes. */
+int dns_rdata_walk(const uint8_t *f, const uint8_t *buf, size_t pos, size_t end, size_t *next,
+                   uint8_t *out, size_t cap);
+
 /* Canonical form of RDATA (RFC 4034 §6.2, as amended by RFC 6840 §5.1):
  * embedded names of the listed types lowercased, in place. */
 void dns_rdata_canonicalize(uint16_t t, uint8_t *rd, size_t rdlen);
