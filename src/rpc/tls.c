@@ -17,6 +17,7 @@
 
 #include "util/atomicfile.h"
 #include "util/b64url.h"
+#include "util/log.h"
 
 struct tls_key {
     EVP_PKEY *pkey;
@@ -178,6 +179,12 @@ struct tls_key *tls_key_load(const char *path, struct err *e)
 {
     struct stat st;
     if (path[0] && stat(path, &st) == 0) {
+        /* Still used (refusing would take a working server down), but
+         * said once, loudly: anyone who can read it can be this server. */
+        if (st.st_mode & 077)
+            log_error("capnp secret key file %s is readable by group or others (mode %04o): "
+                      "chmod 600 %s",
+                      path, (unsigned)(st.st_mode & 07777), path);
         size_t len;
         char *pem = read_file(path, 1 << 20, &len, e);
         if (!pem) return NULL;

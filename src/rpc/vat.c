@@ -245,7 +245,11 @@ int rpc_vat_listen(struct rpc_vat *v, const char *addr, struct err *e)
         if (!p) return err_set(e, "out of memory");
         uv_pipe_init(v->loop, p, 0);
         p->data = v;
+        /* Created 0600 from the start (no moment in which others could
+         * connect), then chmod in case the umask was even stricter. */
+        mode_t old_mask = umask(077);
         int rc = uv_pipe_bind(p, r.path);
+        umask(old_mask);
         if (rc == 0) {
             chmod(r.path, 0600);
             rc = uv_listen((uv_stream_t *)p, 128, on_connection);

@@ -401,6 +401,18 @@ static void test_resolver(void **state)
     world_free(w);
 }
 
+/* The socket's mode right after bind (the test links with
+ * --wrap=uv_pipe_bind): nobody else may connect even for a moment. */
+int __real_uv_pipe_bind(uv_pipe_t *handle, const char *name);
+static int bound_mode = -1;
+int __wrap_uv_pipe_bind(uv_pipe_t *handle, const char *name)
+{
+    int r = __real_uv_pipe_bind(handle, name);
+    struct stat st;
+    bound_mode = r == 0 && lstat(name, &st) == 0 ? (int)(st.st_mode & 0777) : -1;
+    return r;
+}
+
 static void test_unix_socket(void **state)
 {
     (void)state;
@@ -409,7 +421,13 @@ static void test_unix_socket(void **state)
     char path[128], addr[160];
     snprintf(path, sizeof path, "%s/capnp.sock", w->dir);
     snprintf(addr, sizeof addr, "unix:%s", path);
+    mode_t old = umask(022);
     assert_int_equal(rpc_vat_listen(w->server, addr, &e), 0);
+    mode_t after = umask(old);
+    int at_bind = bound_mode;
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
     assert_int_equal(rpc_vat_set_public_address(w->server, addr, &e), 0);
     char *uri = rpc_vat_sturdy_uri(w->server, w->id, 32);
     assert_non_null(strstr(uri, "@/tmp/ceon-rpc-test-"));
@@ -418,6 +436,10 @@ static void test_unix_socket(void **state)
     rpc_cap_unref(root);
     free(uri);
     world_free(w);
+    /* Checked once the world is gone (a failure must not leave the loop
+     * busy for the next test). */
+    assert_int_equal(after, 022); /* the caller's umask is back */
+    assert_int_equal(at_bind & 077, 0);
 }
 
 static void test_limits(void **state)

@@ -5,10 +5,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "rpc/rpc_int.h"
 #include "rpc/store.h"
@@ -124,6 +126,27 @@ static void test_derived_id(void **state)
     assert_memory_equal(out, want, 32);
 }
 
+/* Loads path with stderr captured into out (what the log said). */
+static struct tls_key *load_logged(const char *path, char *out, size_t cap)
+{
+    char tmp[] = "/tmp/ceon-tls-log-XXXXXX";
+    int fd = mkstemp(tmp);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    struct err e;
+    struct tls_key *k = tls_key_load(path, &e);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    ssize_t n = pread(fd, out, cap - 1, 0);
+    out[n > 0 ? n : 0] = 0;
+    close(fd);
+    unlink(tmp);
+    return k;
+}
+
 static void test_tls_key(void **state)
 {
     (void)state;
@@ -145,6 +168,24 @@ static void test_tls_key(void **state)
     assert_non_null(k2);
     assert_string_equal(tls_key_fingerprint(k2), fp);
     assert_memory_equal(tls_key_secret_hash(k), tls_key_secret_hash(k2), 32);
+    /* Mode 0600: loaded silently. Readable by group or others: still
+     * loaded, with one line naming the file, its mode and the fix. */
+    char logged[1024];
+    struct tls_key *k3 = load_logged(path, logged, sizeof logged);
+    assert_non_null(k3);
+    tls_key_free(k3);
+    assert_string_equal(logged, "");
+    assert_int_equal(chmod(path, 0644), 0);
+    k3 = load_logged(path, logged, sizeof logged);
+    assert_non_null(k3);
+    assert_string_equal(tls_key_fingerprint(k3), fp);
+    tls_key_free(k3);
+    assert_non_null(strstr(logged, path));
+    assert_non_null(strstr(logged, "0644"));
+    assert_non_null(strstr(logged, "chmod 600"));
+    assert_non_null(strchr(logged, '\n'));
+    assert_string_equal(strchr(logged, '\n') + 1, ""); /* one line */
+    assert_int_equal(chmod(path, 0600), 0);
     /* The fingerprint is SHA-256 of the DER SubjectPublicKeyInfo, as the
      * openssl tool computes it. */
     snprintf(cmd, sizeof cmd,
