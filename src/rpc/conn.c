@@ -73,6 +73,21 @@ static void mark_dirty(struct rpc_conn *c)
     }
 }
 
+/* Room for n more bytes after the first len of *buf (capacity *cap),
+ * doubling from `initial`: -1 when out of memory (*buf unchanged). */
+static int reserve(uint8_t **buf, size_t *cap, size_t len, size_t n, size_t initial)
+{
+    if (n <= *cap - len) return 0;
+    size_t nc = *cap ? *cap : initial;
+    while (nc - len < n)
+        nc *= 2;
+    uint8_t *p = realloc(*buf, nc);
+    if (!p) return -1;
+    *buf = p;
+    *cap = nc;
+    return 0;
+}
+
 int conn_send(struct rpc_conn *c, struct capnp_builder *b)
 {
     if (c->closed) return -1;
@@ -82,17 +97,9 @@ int conn_send(struct rpc_conn *c, struct capnp_builder *b)
                    capnp_builder_error(b) ? capnp_builder_error(b) : "empty");
         return -1;
     }
-    if (n > c->out_cap - c->out_len) {
-        size_t cap = c->out_cap ? c->out_cap : 4096;
-        while (cap - c->out_len < n)
-            cap *= 2;
-        uint8_t *p = realloc(c->out, cap);
-        if (!p) {
-            conn_close(c, "out of memory");
-            return -1;
-        }
-        c->out = p;
-        c->out_cap = cap;
+    if (reserve(&c->out, &c->out_cap, c->out_len, n, 4096) < 0) {
+        conn_close(c, "out of memory");
+        return -1;
     }
     c->out_len += capnp_builder_write(b, c->out + c->out_len, n);
     mark_dirty(c);
@@ -308,17 +315,9 @@ static int feed_plain(void *ud, const uint8_t *p, size_t n)
         c->in_len -= c->in_head;
         c->in_head = 0;
     }
-    if (n > c->in_cap - c->in_len) {
-        size_t cap = c->in_cap ? c->in_cap : 65536;
-        while (cap - c->in_len < n)
-            cap *= 2;
-        uint8_t *nb = realloc(c->in, cap);
-        if (!nb) {
-            conn_close(c, "out of memory");
-            return -1;
-        }
-        c->in = nb;
-        c->in_cap = cap;
+    if (reserve(&c->in, &c->in_cap, c->in_len, n, 65536) < 0) {
+        conn_close(c, "out of memory");
+        return -1;
     }
     memcpy(c->in + c->in_len, p, n);
     c->in_len += n;
