@@ -89,7 +89,9 @@ int capnp_framer_feed(struct capnp_framer *f, const void *data, size_t len, size
         f->body = nb;
         f->body_cap = cap;
     }
-    size_t n = take_bytes(f->body + got, want, p + pos, len - pos);
+    /* want is 0 when the input ended right after the segment table: body may
+     * still be NULL then, and NULL + 0 is undefined behaviour. */
+    size_t n = want ? take_bytes(f->body + got, want, p + pos, len - pos) : 0;
     f->have += n;
     pos += n;
     *used = pos;
