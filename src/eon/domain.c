@@ -128,6 +128,35 @@ void eon_ctx_release_vat(struct eon_ctx *c)
     }
 }
 
+/* An owner inside this capability's subtree that capd serves from another
+ * (deeper) zone would land in this zone's data below the cut and never be
+ * served: refuse it, as delegate does. Owners outside the subtree are left
+ * to the update engine, which names them. */
+static int check_owner_zone(struct eon_domain *d, const uint8_t *owner, struct err *e)
+{
+    uint8_t lower[DNS_NAME_MAX];
+    dns_name_lower(lower, owner);
+    if (!dns_name_is_subdomain(lower, d->zone->apex)) return 0;
+    struct zone *z = find_zone(d->ctx, lower);
+    if (!z || z == d->zone) return 0;
+    char name[DNS_NAME_TEXT_MAX], other[DNS_NAME_TEXT_MAX];
+    name_text(owner, name, sizeof name);
+    name_text(z->apex, other, sizeof other);
+    return err_set(e,
+                   "%s is in the zone %s, which this capd serves apart from %s (use %s's own "
+                   "capability)",
+                   name, other, d->name, other);
+}
+
+static int check_owner_zones(struct eon_domain *d, const struct eon_update_req *r, struct err *e)
+{
+    for (size_t i = 0; i < r->np; i++)
+        if (check_owner_zone(d, r->p[i].owner, e) < 0) return -1;
+    for (size_t i = 0; i < r->nu; i++)
+        if (check_owner_zone(d, r->u[i].owner, e) < 0) return -1;
+    return 0;
+}
+
 static void do_update(struct eon_domain *d, struct rpc_call *call)
 {
     struct upd_job *j = calloc(1, sizeof *j);
@@ -143,7 +172,8 @@ static void do_update(struct eon_domain *d, struct rpc_call *call)
         return;
     }
     eon_Domain_update_Params_R params = eon_Domain_update_Params_from_ptr(rpc_call_params(call));
-    if (eon_update_decode(params, &j->req, &e) < 0 || !d->zone) {
+    if (!d->zone || eon_update_decode(params, &j->req, &e) < 0 ||
+        check_owner_zones(d, &j->req, &e) < 0) {
         if (!d->zone) err_set(&e, "%s is no longer served by this capd", d->name);
         log_info("Domain(%s).update: failed: %s", d->name, e.msg);
         eon_Domain_update_Results_B res =

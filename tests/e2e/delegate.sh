@@ -27,6 +27,16 @@ expect_fail "delegate below the child zone" "use sub.example.org's own capabilit
 [ ! -e sub.example.org.cap ] && [ ! -e a.sub.example.org.cap ] || die "refused delegate wrote a cap file"
 ok "example.org's capability cannot delegate into sub.example.org; nothing saved, no cap file"
 
+# Nor update names there: they would land below the cut in example.org's data
+# and never be served.
+expect_fail "update a name inside the child zone" \
+  "x.sub.example.org is in the zone sub.example.org, which this capd serves apart from example.org" \
+  update root.cap -u 'add|x.sub.example.org|A|192.0.2.9|300'
+[ -z "$(q x.sub.example.org A)" ] || die "refused update changed the child zone"
+expect_ok "update beside the cut still works" update root.cap -u 'add|y.example.org|A|192.0.2.10|300'
+[ "$(q y.example.org A)" = 192.0.2.10 ] || die "update beside the cut visible"
+ok "example.org's capability cannot update names served by sub.example.org"
+
 expect_ok "delegate beside the cut" delegate root.cap www
 [ "$(stored)" = $((n0 + 1)) ] || die "one saved service per delegate: $(stored)"
 expect_ok "child zone's own delegate" delegate subroot.cap a
