@@ -103,19 +103,7 @@ awk -v h="$hosts" -v z="$zone" 'BEGIN {
     }
 }' >"$qf"
 
-port_free() {
-    local hex
-    hex=$(printf ':%04X ' "$1")
-    ! cat /proc/net/udp /proc/net/tcp /proc/net/udp6 /proc/net/tcp6 2>/dev/null | awk '{print $2}' | grep -q "$hex"
-}
-pick_port() {
-    local p
-    for _ in $(seq 100); do
-        p=$((20000 + RANDOM % 40000))
-        port_free "$p" && { echo "$p"; return 0; }
-    done
-    return 1
-}
+. "$root/tests/e2e/ports.sh"
 wait_ready() {
     for _ in $(seq 150); do
         kill -0 "$spid" 2>/dev/null || return 1

@@ -55,20 +55,7 @@ fail() {
     exit 1
 }
 
-port_free() {
-    local hex
-    hex=$(printf ':%04X ' "$1")
-    ! cat /proc/net/udp /proc/net/tcp /proc/net/udp6 /proc/net/tcp6 2>/dev/null |
-        awk '{print $2}' | grep -q "$hex"
-}
-pick_port() {
-    local p
-    for _ in $(seq 100); do
-        p=$((10000 + RANDOM % 22000)) # below the ephemeral range (32768+): no client socket can hold it
-        port_free "$p" && { echo "$p"; return 0; }
-    done
-    return 1
-}
+. "$(dirname "$0")/ports.sh"
 
 # q ADDR PORT NAME TYPE [dig options...]: full dig output.
 q() {

@@ -21,19 +21,11 @@ die() {
   exit 1
 }
 
-# A port no socket uses (UDP and TCP, any state), and the next one for Cap'n
-# Proto. Chosen below the kernel's ephemeral range (32768+) so that no client
-# connection of a concurrent test can take it between our restarts of capd.
+# A port for DNS and the next one for Cap'n Proto (tests/e2e/ports.sh).
+. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 pick_ports() {
-  local p
-  for _ in $(seq 50); do
-    p=$((10000 + RANDOM % 22000))
-    if ! (ss -Hanut 2>/dev/null | awk '{print $5}' | grep -Eq "[:.]($p|$((p + 1)))\$"); then
-      dns_port=$p cap_port=$((p + 1))
-      return 0
-    fi
-  done
-  return 1
+  dns_port=$(pick_port 2) || return 1
+  cap_port=$((dns_port + 1))
 }
 pick_ports || die "no free port"
 

@@ -60,20 +60,7 @@ trap 'exit 1' INT TERM
 
 cp "$here"/zones/example.com.zone "$here"/zones/example.net.zone "$here"/zones/big.inc "$tmp"/
 
-# A port is free when no UDP or TCP socket on any address uses it.
-port_free() {
-    local hex
-    hex=$(printf ':%04X ' "$1")
-    ! cat /proc/net/udp /proc/net/tcp /proc/net/udp6 /proc/net/tcp6 2>/dev/null | awk '{print $2}' | grep -q "$hex"
-}
-pick_port() {
-    local p
-    for _ in $(seq 100); do
-        p=$((10000 + RANDOM % 22000)) # below the ephemeral range (32768+): no client socket can hold it
-        port_free "$p" && { echo "$p"; return 0; }
-    done
-    return 1
-}
+. "$here/ports.sh"
 
 # Waits until the server on port $1 answers SOA example.com (process $2 alive).
 wait_ready() {
