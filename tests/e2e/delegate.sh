@@ -6,7 +6,6 @@
 #   delegate.sh CAPD CAPC
 CAPD=$1 CAPC=$2
 . "$(dirname "$0")/eon_lib.sh"
-command -v dig >/dev/null || { echo "SKIP: dig not installed"; exit 77; }
 
 write_zone "$work/sub.example.org" sub.example.org
 start_capd -z "$work/sub.example.org" || die "capd starts with two zones"
@@ -32,7 +31,7 @@ ok "example.org's capability cannot delegate into sub.example.org; nothing saved
 expect_fail "update a name inside the child zone" \
   "x.sub.example.org is in the zone sub.example.org, which this capd serves apart from example.org" \
   update root.cap -u 'add|x.sub.example.org|A|192.0.2.9|300'
-[ -z "$(q x.sub.example.org A)" ] || die "refused update changed the child zone"
+expect_nx x.sub.example.org A "refused update changed the child zone"
 expect_ok "update beside the cut still works" update root.cap -u 'add|y.example.org|A|192.0.2.10|300'
 [ "$(q y.example.org A)" = 192.0.2.10 ] || die "update beside the cut visible"
 ok "example.org's capability cannot update names served by sub.example.org"
@@ -52,4 +51,4 @@ expect_ok "restored after restart" get-name a.sub.example.org.cap
 [ "$last_out" = a.sub.example.org ] || die "get-name: $last_out"
 grep -q "restore:" "$work/capd.log" && die "a saved service failed to restore"
 ok "every saved service restores after a restart"
-echo "delegate: $passed passed"
+finish delegate

@@ -247,4 +247,10 @@ forget "$pid"
 [ "$st" -eq 0 ] || fail "capd exited with status $st after SIGINT"
 ok "SIGINT: capd exits with status 0"
 
+# A sanitizer report in any capd's log fails the test even where that capd
+# was stopped without checking its status (issue 8).
+hit=$(grep -E -h -m 3 'ERROR: AddressSanitizer|LeakSanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' "$tmp"/*.log 2>/dev/null) &&
+    fail "sanitizer report in a capd log: $hit"
+ok "no sanitizer report in any capd log"
+
 echo "dns_basic: all $checks checks passed"

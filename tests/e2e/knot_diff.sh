@@ -321,6 +321,11 @@ else
     fi
 fi
 
+if grep -E -m 3 'ERROR: AddressSanitizer|LeakSanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' "$tmp/capd.log"; then
+    echo "knot_diff: sanitizer report in capd's log (above)"
+    healthy=0
+fi
+
 echo "$total queries, $same identical, $diff different, $allowed allowed differences"
 [ "$healthy" -eq 1 ] && echo "capd stopped cleanly (status 0 after SIGTERM)"
 [ "$total" -gt 0 ] && [ "$diff" -eq 0 ] && [ "$healthy" -eq 1 ]

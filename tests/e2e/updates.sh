@@ -4,7 +4,6 @@
 #   updates.sh CAPD CAPC
 CAPD=$1 CAPC=$2
 . "$(dirname "$0")/eon_lib.sh"
-command -v dig >/dev/null || { echo "SKIP: dig not installed"; exit 77; }
 
 start_capd || die "capd starts"
 cd "$work" || exit 1
@@ -66,7 +65,7 @@ expect_fail "exists data fails" "prerequisite failed: test.example.org A differs
 expect_fail "not-exists fails" "prerequisite failed: test.example.org A exists" update $t -p 'not-exists|test.example.org|A' -u 'add|f3.test.example.org|A|192.0.2.23|60'
 expect_fail "name-inuse fails" "prerequisite failed: name nothing.test.example.org is not in use" update $t -p 'name-inuse|nothing.test.example.org' -u 'add|f4.test.example.org|A|192.0.2.24|60'
 expect_fail "not-name-inuse fails" "prerequisite failed: name test.example.org is in use" update $t -p 'not-name-inuse|test.example.org' -u 'add|f5.test.example.org|A|192.0.2.25|60'
-for i in 1 2 3 4 5; do [ -z "$(q f$i.test.example.org A)" ] || die "failed prereq $i applied nothing"; done
+for i in 1 2 3 4 5; do expect_nx f$i.test.example.org A "failed prereq $i applied nothing"; done
 [ "$(serial)" = "$s" ] || die "failed prerequisites leave the serial alone"
 ok "failing prerequisites of each kind: exit 1, error text, nothing applied"
 
@@ -74,10 +73,10 @@ ok "failing prerequisites of each kind: exit 1, error text, nothing applied"
 expect_ok "remove single" update $t -u 'remove|test.example.org|A|192.0.2.2'
 [ "$(q test.example.org A | sort | tr '\n' ' ')" = "192.0.2.1 192.0.2.3 " ] || die "remove one RR: $(q test.example.org A)"
 expect_ok "remove rrset" update $t -u 'remove|test.example.org|A'
-[ -z "$(q test.example.org A)" ] || die "remove RRset"
+expect_nodata test.example.org A "remove RRset"
 [ "$(q test.example.org AAAA)" = 2001:db8::1 ] || die "remove RRset keeps other types"
 expect_ok "remove name" update $t -u 'remove|test.example.org'
-[ -z "$(q test.example.org AAAA)$(q test.example.org MX)$(q test.example.org CAA)" ] || die "remove all RRsets at a name"
+for ty in AAAA MX CAA; do expect_nodata test.example.org $ty "remove all RRsets at a name (names below keep it an empty non-terminal)"; done
 [ "$(q p1.test.example.org A)" = 192.0.2.11 ] || die "remove name leaves names below it"
 ok "remove one RR, one RRset, all RRsets at a name"
 
@@ -86,7 +85,8 @@ s=$(serial)
 expect_fail "outside" "evil.example.org is outside test.example.org" update $t -u 'add|evil.example.org|A|192.0.2.66|60'
 expect_fail "outside, second of two" "name example.org is outside test.example.org" update $t -u 'add|ok.test.example.org|A|192.0.2.31|60' -u 'add|example.org|A|192.0.2.32|60'
 expect_fail "prereq outside" "outside" update $t -p 'exists|example.org|A' -u 'add|ok.test.example.org|A|192.0.2.31|60'
-[ -z "$(q evil.example.org A)$(q ok.test.example.org A)" ] || die "out-of-subtree updates change nothing"
+expect_nx evil.example.org A "out-of-subtree update changes nothing"
+expect_nx ok.test.example.org A "refused update applies none of its records"
 [ "$(q example.org A)" = 203.0.113.0 ] || die "apex A untouched"
 expect_fail "sibling prefix" "outside" update $t -u 'add|xtest.example.org|A|192.0.2.33|60'
 [ "$(serial)" = "$s" ] || die "refused updates leave the serial alone"
@@ -95,7 +95,7 @@ ok "names outside the capability's domain refused, nothing applied"
 expect_fail "client-side malformed" "192.0.2" update $t -u 'add|m.test.example.org|A|192.0.2|60'
 expect_fail "unknown type" "FOO" update $t -u 'add|m.test.example.org|FOO|1|60'
 expect_fail "server-side malformed" "malformed RDATA for A at m.test.example.org" update $t -u 'add|m.test.example.org|A|\# 3 010203|60'
-[ -z "$(q m.test.example.org A)" ] || die "malformed records are not added"
+expect_nx m.test.example.org A "malformed records are not added"
 expect_fail "bad ttl" "TTL" update $t -u 'add|m.test.example.org|A|192.0.2.1|soon'
 expect_fail "bad syntax" "expected" update $t -u 'put|m.test.example.org|A|192.0.2.1|60'
 ok "malformed values, unknown types and bad syntax refused with a clear error"
@@ -103,7 +103,7 @@ ok "malformed values, unknown types and bad syntax refused with a clear error"
 expect_fail "apex SOA" "cannot remove the apex SOA of example.org" update root.cap -u 'remove|example.org|SOA'
 q example.org SOA | grep -q . || die "apex SOA still served"
 expect_ok "remove apex name" update root.cap -u 'remove|example.org'
-[ -z "$(q example.org A)" ] || die "remove|apex removes the apex A"
+expect_nodata example.org A "remove|apex removes the apex A"
 q example.org SOA | grep -q . && q example.org NS | grep -q . || die "remove|apex keeps SOA and NS"
 expect_fail "apex NS" "cannot remove the NS records at the apex of example.org" update root.cap -u 'remove|example.org|NS'
 expect_fail "last apex NS" "cannot remove the last NS record at the apex of example.org" update root.cap -u 'remove|example.org|NS|ns1.example.org.'
@@ -121,4 +121,4 @@ ok "CNAME add and CNAME exclusivity; the zone capability covers delegated subtre
 
 grep -q 'test.example.org' "$work/capd.log" || die "update calls are logged at level 1"
 ok "calls logged"
-echo "updates: $passed passed, 0 failed"
+finish updates

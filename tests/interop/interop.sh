@@ -33,4 +33,12 @@ timeout 30 "$ceon" client "capnp://insecure@127.0.0.1:$port/c3Zj"
 # Our server survived the C++ client going away and still serves.
 port=$(head -1 "$tmp/ceon.out")
 timeout 30 "$ceon" client "capnp://insecure@127.0.0.1:$port/c3Zj"
+
+# Our server is still up (it would have aborted on an ASan/UBSan error) and
+# nothing it or the clients wrote is a sanitizer report.
+kill -0 "${pids[0]}" || { echo "ceon server died:"; cat "$tmp/ceon.err"; exit 1; }
+if grep -E -m 3 'ERROR: AddressSanitizer|LeakSanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' "$tmp"/*.err; then
+  echo "interop: sanitizer report (above)"
+  exit 1
+fi
 echo "interop: all passed"
