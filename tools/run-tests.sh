@@ -42,16 +42,16 @@ for line in open(sys.argv[1]):
         print("SKIP", t.get("name"))
     else:
         bad += 1
-        print("BAD", t.get("name"), r)
+        print("BAD", r, t.get("name"))
 print("COUNTS", ok, bad, skip)
 EOF
   ) || { counts="COUNTS 0 0 0"; fail "meson test log unreadable: $log"; }
   read -r _ p f s <<<"$(grep '^COUNTS' <<<"$counts")"
   passed=$((passed + p))
-  while read -r kind name rest; do
+  while read -r kind rest; do
     case $kind in
-      SKIP) skip "meson $name" ;;
-      BAD) fail "meson $name ($rest)" ;;
+      SKIP) skip "meson test $rest" ;;
+      BAD) fail "meson test ${rest#* } (${rest%% *})" ;;
     esac
   done < <(grep -E '^(SKIP|BAD) ' <<<"$counts")
   [ "$p" -gt 0 ] || fail "meson test ran no test"
