@@ -1,8 +1,13 @@
 # ceon: the two commands a new user needs are `make run` and `make test`.
 # Everything else here is a convenience for developers.
-.PHONY: all run test deps test-deps release asan fuzz fuzz-smoke gen bench clean format
+.PHONY: all run test deps test-deps release asan fuzz fuzz-smoke gen bench clean format install
 
 RUN_PORT ?= 5353
+# make install [PREFIX=/usr/local] [DESTDIR=...]: capd in sbin, capc in bin,
+# man pages, the systemd unit, the example zone. INSTALL_BUILD picks the
+# build to install (the tests install the sanitizer build into a DESTDIR).
+PREFIX ?= /usr/local
+INSTALL_BUILD ?= build/release
 CAPNP_PORT ?= 7000
 FUZZ_SECONDS ?= 15
 
@@ -50,6 +55,11 @@ bench: release
 
 format:
 	clang-format -i $$(git ls-files 'src/*.[ch]' 'tools/*.[ch]' 'tests/*.[ch]' | grep -v '/gen/')
+
+install: $(if $(filter build/release,$(INSTALL_BUILD)),release)
+	@cur=$$(meson introspect --buildoptions $(INSTALL_BUILD) | python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"][0])'); \
+	  [ "$$cur" = "$(PREFIX)" ] || { meson configure $(INSTALL_BUILD) -Dprefix=$(PREFIX) >/dev/null && ninja -C $(INSTALL_BUILD); }
+	meson install -C $(INSTALL_BUILD) --no-rebuild $(if $(DESTDIR),--destdir $(abspath $(DESTDIR)))
 
 clean:
 	rm -rf build
