@@ -17,6 +17,7 @@
 #include "util/log.h"
 #include <errno.h>
 #include <getopt.h>
+#include <systemd/sd-daemon.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -291,6 +292,7 @@ static void on_signal(uv_signal_t *s, int signum)
 {
     struct capd *d = s->data;
     log_info("%s: stopping", strsignal(signum));
+    sd_notify(0, "STOPPING=1");
     dns_tcp_stop(d->tcp);
     d->tcp = NULL;
     eon_server_stop(d->eon);
@@ -360,6 +362,10 @@ int main(int argc, char **argv)
     log_info("serving %zu zone(s) on port %u (%s%s%s, %zu UDP workers)",
              zone_set_current(&d.zones)->n, d.cfg.port, d.cfg.udp ? "udp" : "",
              d.cfg.udp && d.cfg.tcp ? "+" : "", d.cfg.tcp ? "tcp" : "", udp_worker_count(d.udp));
+    /* Under systemd (Type=notify): dependents start only now, when every
+     * zone is loaded, the journal replayed and the cap files written.
+     * Without $NOTIFY_SOCKET this does nothing. */
+    sd_notify(0, "READY=1");
     uv_run(&d.loop, UV_RUN_DEFAULT);
     status = 0;
 out:

@@ -44,4 +44,56 @@ rc=$?
 sed 's/^Type=notify/Type=notifyy/' "$tmp/capd.service" >"$tmp/broken.service"
 [ -n "$(systemd-analyze verify --man=no "$tmp/broken.service" 2>&1)" ] || fail "verify did not report a broken unit"
 ok "systemd-analyze verify: no warning on capd.service (and one on a broken copy)"
+
+# Readiness (Type=notify): this test plays systemd's side of the protocol:
+# a unix datagram socket in $NOTIFY_SOCKET. capd must send READY=1 only once
+# its zone answers and its capability file is written, STOPPING=1 on
+# SIGTERM, and then exit 0.
+. "$root/tests/e2e/ports.sh"
+port=$(pick_port 2) || fail "no free port"
+cat >"$tmp/zone" <<ZONE
+\$ORIGIN example.org.
+\$TTL 3600
+@ IN SOA ns1 dns 1 3600 900 1814400 3600
+@ IN NS ns1
+ns1 IN A 127.0.0.1
+ZONE
+python3 - "$tmp/notify" "$tmp/notes" "$tmp/state/caps/domain/example.org.cap" "$port" <<'PY' &
+import os, socket, subprocess, sys, time
+path, notes, cap, port = sys.argv[1:5]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+s.settimeout(60)
+with open(notes, "w") as out:
+    while True:
+        try:
+            msg = s.recv(4096).decode()
+        except socket.timeout:
+            out.write("TIMEOUT\n")
+            break
+        # What was true when the message came: cap file there, DNS answering.
+        has_cap = os.path.exists(cap) and os.path.getsize(cap) > 0
+        dig = subprocess.run(["dig", "@127.0.0.1", "-p", port, "example.org", "SOA", "+short",
+                              "+time=1", "+tries=1"], capture_output=True, text=True).stdout
+        out.write("%s cap=%d dns=%d\n" % (msg.replace("\n", ","), has_cap, bool(dig.strip())))
+        out.flush()
+        if "STOPPING=1" in msg:
+            break
+PY
+listener=$!
+for _ in $(seq 100); do [ -S "$tmp/notify" ] && break; sleep 0.05; done
+NOTIFY_SOCKET=$tmp/notify "$d/sbin/capd" -z "$tmp/zone" -b 127.0.0.1 -p "$port" --state-dir "$tmp/state" \
+  --capnp-listen-address "tcp:127.0.0.1:$((port + 1))" --capnp-secret-key-file "$tmp/state/key.pem" \
+  >"$tmp/capd.log" 2>&1 &
+capd=$!
+for _ in $(seq 300); do grep -q READY=1 "$tmp/notes" 2>/dev/null && break; sleep 0.1; done
+kill -TERM "$capd"
+wait "$capd"
+rc=$?
+wait "$listener"
+[ "$rc" = 0 ] || fail "capd under NOTIFY_SOCKET exited $rc: $(tail -5 "$tmp/capd.log")"
+grep -Eq 'ERROR: AddressSanitizer|LeakSanitizer|runtime error:' "$tmp/capd.log" && fail "sanitizer report: $(cat "$tmp/capd.log")"
+grep -q '^READY=1 cap=1 dns=1$' "$tmp/notes" || fail "READY=1 before the zone answered and the cap file existed (or never): $(cat "$tmp/notes")"
+grep -q '^STOPPING=1' "$tmp/notes" || fail "no STOPPING=1 on SIGTERM: $(cat "$tmp/notes")"
+ok "sd_notify: READY=1 once the zone answers and the cap file is written; STOPPING=1 on SIGTERM"
 echo "install: $n passed, 0 failed"
