@@ -3,7 +3,7 @@
 # missing. Run as root (or with sudo available). Used by `make run`/`make test`.
 set -eu
 build="meson ninja-build pkg-config gcc g++ libc6-dev libssl-dev libcurl4-openssl-dev libjansson-dev
- libuv1-dev liburcu-dev liblmdb-dev libknot-dev capnproto libcapnp-dev libcmocka-dev libsystemd-dev"
+ libuv1-dev liburcu-dev liblmdb-dev libknot-dev capnproto libcapnp-dev libcmocka-dev libsystemd-dev scdoc"
 peers="knot knot-dnsutils bind9 bind9-dnsutils nsd dnsperf clang libclang-rt-14-dev pebble openssl procps python3 systemd"
 want="$build"
 [ "${1:-}" = "--test" ] && want="$build $peers"

@@ -35,7 +35,8 @@ static const char usage_main[] =
     "                                           get a TLS certificate (ACME DNS-01 by capd);\n"
     "                                           needs capd's ACME client, not built yet\n"
     "\n"
-    "Use 'capc COMMAND --help' for help on one command.\n";
+    "Use 'capc COMMAND --help' for help on one command; 'capc --version' prints\n"
+    "the version.\n";
 
 static const char usage_get_name[] =
     "usage: capc get-name CAP_FILE\n"
@@ -315,6 +316,10 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         fputs(usage_main, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("capc (ceon) %s\n", CEON_VERSION);
         return 0;
     }
     if (!strcmp(cmd, "get-name")) return cmd_get_name(argc - 1, argv + 1);

@@ -136,6 +136,7 @@ enum {
     OPT_AUTHORITATIVE,
     OPT_PROTO,
     OPT_HELP,
+    OPT_VERSION,
     OPT_STATE_DIR,
     OPT_CAPNP_LISTEN,
     OPT_CAPNP_KEY,
@@ -179,6 +180,7 @@ static const struct capd_option options[] = {
     {"capnp-disable-tls", OPT_CAPNP_NO_TLS, NULL, "serve Cap'n Proto without TLS",
      set_capnp_no_tls},
     {"help", OPT_HELP, NULL, "print this help and exit", NULL},
+    {"version", OPT_VERSION, NULL, "print the version and exit", NULL},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
@@ -201,7 +203,8 @@ static void usage(FILE *f)
                "Example: capd -z example.org.zone -b 127.0.0.1 -p 5353\n");
 }
 
-/* Fills c from argv. Returns 0, 1 if --help was printed, -1 on error. */
+/* Fills c from argv. Returns 0, 1 if --help or --version was printed, -1 on
+ * error. */
 static int parse_args(int argc, char **argv, struct capd_config *c, struct err *e)
 {
     struct option lo[NOPTIONS + 1];
@@ -231,6 +234,10 @@ static int parse_args(int argc, char **argv, struct capd_config *c, struct err *
         }
         if (ch == OPT_HELP) {
             usage(stdout);
+            return 1;
+        }
+        if (ch == OPT_VERSION) {
+            printf("capd (ceon) %s\n", CEON_VERSION);
             return 1;
         }
         for (size_t i = 0; i < NOPTIONS; i++)
