@@ -18,12 +18,12 @@ prefix=$(meson introspect --buildoptions "$build" |
 out=$(make -s -C "$root" install INSTALL_BUILD="$build" PREFIX="$prefix" DESTDIR="$tmp/dest" 2>&1) ||
   fail "make install: $out"
 d=$tmp/dest$prefix
-for f in sbin/capd bin/capc lib/systemd/system/capd.service \
+for f in sbin/capd bin/capc lib/systemd/system/capd.service share/man/man8/capd.8 share/man/man1/capc.1 \
   share/doc/ceon/examples/example.org.zone share/doc/ceon/examples/capd.default; do
   [ -f "$d/$f" ] || fail "make install did not install $prefix/$f: $(cd "$tmp/dest" && find . -type f)"
 done
 [ -x "$d/sbin/capd" ] && [ -x "$d/bin/capc" ] || fail "programs not executable"
-ok "make install DESTDIR: capd in sbin, capc in bin, unit, example zone"
+ok "make install DESTDIR: capd in sbin, capc in bin, man pages, unit, example zone"
 
 "$d/sbin/capd" --help | grep -q -- '--zonefile' || fail "installed capd --help"
 "$d/bin/capc" --help | grep -q 'get-name' || fail "installed capc --help"
