@@ -11,6 +11,8 @@
 #include "dns/zone.h"
 #include "eon/server.h"
 #include "net/addr.h"
+#include "net/metrics_http.h"
+#include "net/stats.h"
 #include "net/tcp.h"
 #include "net/udp.h"
 #include "util/err.h"
@@ -39,7 +41,8 @@ struct capd_config {
     uint16_t port;
     bool udp, tcp;
     int log_level;
-    struct eon_config eon; /* the Cap'n Proto side: src/eon/server.h */
+    const char *metrics_listen; /* --metrics-listen; NULL: no statistics endpoint */
+    struct eon_config eon;      /* the Cap'n Proto side: src/eon/server.h */
 };
 
 static int list_add(struct capd_list *l, const char *what, const char *v, struct err *e)
@@ -131,12 +134,20 @@ static int set_capnp_no_tls(struct capd_config *c, const char *a, struct err *e)
     return 0;
 }
 
+static int set_metrics_listen(struct capd_config *c, const char *a, struct err *e)
+{
+    (void)e;
+    c->metrics_listen = a;
+    return 0;
+}
+
 enum {
     OPT_LONG_ONLY = 256,
     OPT_AUTHORITATIVE,
     OPT_PROTO,
     OPT_HELP,
     OPT_VERSION,
+    OPT_METRICS_LISTEN,
     OPT_STATE_DIR,
     OPT_CAPNP_LISTEN,
     OPT_CAPNP_KEY,
@@ -179,6 +190,9 @@ static const struct capd_option options[] = {
      "address written into capability URIs (default: the listen address)", set_capnp_public},
     {"capnp-disable-tls", OPT_CAPNP_NO_TLS, NULL, "serve Cap'n Proto without TLS",
      set_capnp_no_tls},
+    {"metrics-listen", OPT_METRICS_LISTEN, "ADDR:PORT",
+     "serve statistics in the Prometheus text format at http://ADDR:PORT/metrics (default off)",
+     set_metrics_listen},
     {"help", OPT_HELP, NULL, "print this help and exit", NULL},
     {"version", OPT_VERSION, NULL, "print the version and exit", NULL},
 };
@@ -293,6 +307,7 @@ struct capd {
     struct dns_tcp *tcp;
     struct udp_server *udp;
     struct eon_server *eon;
+    struct metrics_http *metrics;
 };
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -303,6 +318,8 @@ static void on_signal(uv_signal_t *s, int signum)
     dns_tcp_stop(d->tcp);
     d->tcp = NULL;
     eon_server_stop(d->eon);
+    metrics_http_stop(d->metrics);
+    d->metrics = NULL;
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
 }
@@ -330,6 +347,18 @@ static int start_dns(struct capd *d, struct err *e)
         struct udp_config uc = {.addrs = d->addrs, .naddrs = d->naddrs, .zones = &d->zones};
         if (!(d->udp = udp_start(&uc, e))) return -1;
     }
+    return 0;
+}
+
+/* The statistics endpoint, if asked for: DNS counters and the services'. */
+static int start_metrics(struct capd *d, struct err *e)
+{
+    if (!d->cfg.metrics_listen) return 0;
+    struct metrics_source src[2] = {{net_stats_render, NULL}};
+    eon_server_metrics(d->eon, &src[1]);
+    if (metrics_http_start(&d->loop, d->cfg.metrics_listen, src, 2, &d->metrics, e) < 0)
+        return err_prefix(e, "--metrics-listen");
+    log_info("statistics at http://%s/metrics", d->cfg.metrics_listen);
     return 0;
 }
 
@@ -364,7 +393,7 @@ int main(int argc, char **argv)
      * already has every acknowledged update. */
     if (load_zones(&d.cfg, &d.zones, &e) < 0 ||
         eon_server_open(&d.cfg.eon, &d.zones, &d.eon, &e) < 0 || start_dns(&d, &e) < 0 ||
-        eon_server_listen(d.eon, &d.loop, &e) < 0)
+        eon_server_listen(d.eon, &d.loop, &e) < 0 || start_metrics(&d, &e) < 0)
         goto out;
     log_info("serving %zu zone(s) on port %u (%s%s%s, %zu UDP workers)",
              zone_set_current(&d.zones)->n, d.cfg.port, d.cfg.udp ? "udp" : "",
@@ -382,6 +411,7 @@ out:
     }
     dns_tcp_stop(d.tcp);
     eon_server_stop(d.eon);
+    metrics_http_stop(d.metrics);
     udp_stop(d.udp);
     /* Let close callbacks release what is left, then close the loop. */
     uv_run(&d.loop, UV_RUN_DEFAULT);

@@ -77,6 +77,7 @@ struct upd_job {
     int rc;
     uint32_t serial;
     struct err err;
+    uint64_t started_us; /* for the latency histogram (eon/stats.h) */
 };
 
 static void job_free(struct upd_job *j)
@@ -103,6 +104,7 @@ static void update_done(uv_work_t *w, int status)
         err_set(&j->err, "update cancelled: capd is stopping");
     }
     d->ctx->updates_in_flight--;
+    eon_stats_update_done(d->ctx, j->rc == 0, j->started_us);
     eon_Domain_update_Results_B res = eon_Domain_update_Results_init_ptr(rpc_call_results(j->call));
     eon_Domain_update_Results_set_success(res, j->rc == 0);
     if (j->rc == 0) {
@@ -159,15 +161,19 @@ static int check_owner_zones(struct eon_domain *d, const struct eon_update_req *
 
 static void do_update(struct eon_domain *d, struct rpc_call *call)
 {
+    uint64_t started_us = uv_hrtime() / 1000;
     struct upd_job *j = calloc(1, sizeof *j);
     struct err e;
     if (!j) {
+        eon_stats_update_done(d->ctx, false, started_us);
         rpc_call_fail(call, "out of memory");
         return;
     }
     j->call = call;
+    j->started_us = started_us;
     if (d->ctx->stopping) {
         free(j);
+        eon_stats_update_done(d->ctx, false, started_us);
         rpc_call_fail(call, "capd is stopping");
         return;
     }
@@ -176,6 +182,7 @@ static void do_update(struct eon_domain *d, struct rpc_call *call)
         check_owner_zones(d, &j->req, &e) < 0) {
         if (!d->zone) err_set(&e, "%s is no longer served by this capd", d->name);
         log_info("Domain(%s).update: failed: %s", d->name, e.msg);
+        eon_stats_update_done(d->ctx, false, started_us);
         eon_Domain_update_Results_B res =
             eon_Domain_update_Results_init_ptr(rpc_call_results(call));
         eon_Domain_update_Results_set_success(res, false);
@@ -192,6 +199,7 @@ static void do_update(struct eon_domain *d, struct rpc_call *call)
         d->ctx->updates_in_flight--;
         rpc_cap_unref(&d->obj.cap);
         job_free(j);
+        eon_stats_update_done(d->ctx, false, started_us);
         rpc_call_fail(call, "cannot queue the update");
     }
 }

@@ -12,6 +12,7 @@
  */
 #ifndef CEON_EON_DOMAIN_H
 #define CEON_EON_DOMAIN_H
+#include "eon/stats.h"
 #include "dns/zone.h"
 #include "rpc/rpc.h"
 #include "rpc/store.h"
@@ -30,6 +31,7 @@ struct eon_ctx {
     struct journal *journal;
     unsigned updates_in_flight;
     bool stopping; /* the vat is freed once the last update has answered */
+    struct eon_stats stats;
 };
 
 /* Frees c->vat once stopping and no update is in flight. */

@@ -324,3 +324,9 @@ void eon_server_free(struct eon_server *s)
     if (s->have_state) eon_state_close(&s->state);
     free(s);
 }
+
+void eon_server_metrics(struct eon_server *s, struct metrics_source *src)
+{
+    src->render = eon_stats_render;
+    src->ud = &s->ctx;
+}

@@ -22,6 +22,7 @@
 #define CEON_EON_SERVER_H
 #include "dns/zone.h"
 #include "util/err.h"
+#include "util/metrics.h"
 #include <stdbool.h>
 #include <uv.h>
 
@@ -44,4 +45,7 @@ int eon_server_open(const struct eon_config *cfg, struct zone_set_handle *zones,
 int eon_server_listen(struct eon_server *s, uv_loop_t *loop, struct err *e);
 void eon_server_stop(struct eon_server *s);
 void eon_server_free(struct eon_server *s);
+/* The statistics of s's services (eon/stats.h) for the metrics endpoint:
+ * fills src with a render function and its argument. */
+void eon_server_metrics(struct eon_server *s, struct metrics_source *src);
 #endif

@@ -1,7 +1,8 @@
 /*
  * serve: what the UDP and TCP transports share: answering one query with
- * the dns layer and the per-query log lines (only when the log level asks
- * for them; at level 0 this is dns_answer and one compare).
+ * the dns layer, the per-thread query counters (net/stats.h) and the
+ * per-query log lines (only when the log level asks for them; at level 0
+ * this is dns_answer, a few counter increments and one compare).
  */
 #ifndef CEON_NET_SERVE_H
 #define CEON_NET_SERVE_H
@@ -21,7 +22,7 @@
  * query_info; level 3 adds hex dumps of both messages. Logging may block on
  * stderr, so it is done with the thread offline (a slow log never delays a
  * zone update), after which *zs is reloaded: pointers from before the call
- * are then stale. At level 0 this is dns_answer and one compare.
+ * are then stale. Every query is counted (net/stats.h).
  */
 size_t net_answer(const struct zone_set_handle *zones, const struct zone_set **zs, const uint8_t *q,
                   size_t qlen, uint8_t *out, size_t outcap, bool over_tcp,
