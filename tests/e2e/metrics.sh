@@ -144,4 +144,14 @@ EOF
 scrape again
 ok "connection limit (16 of 20 kept), 400 for an oversized head, then GET /metrics still answers"
 
+# No secret in the log (at -l 1, every call logged): no service ID of the
+# zone's, the primary's or the delegated capability, no key material.
+for f in root.cap m.example.org.cap "$state/caps/primary/example.org.cap"; do
+  id=$(sed 's#.*/##' "$f")
+  [ ${#id} -ge 20 ] || die "no service ID in $f"
+  grep -qF -- "$id" "$work/capd.log" && die "service ID of $f in capd's log"
+done
+grep -q "PRIVATE KEY" "$work/capd.log" && die "key material in capd's log"
+ok "no service ID or key in capd's log"
+
 finish metrics
