@@ -33,6 +33,11 @@ struct tls_session {
     bool server, established;
     char expected[TLS_FP_LEN + 1];
     char peer_fp[TLS_FP_LEN + 1];
+    /* Compared as raw SHA-256 digests: a key that cannot be encoded
+     * (peer_ok false) or an expected value that is not 32 bytes never
+     * matches, where two empty strings would have. */
+    uint8_t expected_raw[32], peer_raw[32];
+    bool peer_ok;
     uint8_t *pend; /* plaintext written before the handshake finished */
     size_t pend_len, pend_cap;
 };
@@ -46,14 +51,20 @@ static int ssl_err(struct err *e, const char *what)
     return err_set(e, "%s: %s", what, buf);
 }
 
-static int fingerprint_pkey(EVP_PKEY *pk, char *out)
+static int digest_pkey(EVP_PKEY *pk, uint8_t md[32])
 {
     unsigned char *der = NULL;
     int n = i2d_PUBKEY(pk, &der);
     if (n <= 0) return -1;
-    uint8_t md[32];
     SHA256(der, (size_t)n, md);
     OPENSSL_free(der);
+    return 0;
+}
+
+static int fingerprint_pkey(EVP_PKEY *pk, char *out)
+{
+    uint8_t md[32];
+    if (digest_pkey(pk, md) < 0) return -1;
     b64url_encode(md, sizeof md, out);
     return 0;
 }
@@ -103,6 +114,9 @@ static SSL_CTX *make_ctx(bool server, EVP_PKEY *pk, X509 *cert)
                        server ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_PEER,
                        accept_any);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* A peer could make the server redo the expensive handshake on one
+     * connection again and again (TLS 1.2; 1.3 has no renegotiation). */
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
     return ctx;
 }
 
@@ -288,14 +302,20 @@ struct tls_session *tls_session_server(struct tls_key *k, struct err *e)
 
 struct tls_session *tls_session_client(const char *expected_fp, struct err *e)
 {
-    if (strlen(expected_fp) > TLS_FP_LEN) {
-        err_set(e, "bad server key fingerprint '%s'", expected_fp);
+    uint8_t raw[33];
+    size_t n = strlen(expected_fp);
+    if (n > TLS_FP_LEN || b64url_decode(expected_fp, n, raw, sizeof raw) != 32) {
+        err_set(e, "bad server key fingerprint '%s' (expected 43 base64url characters)",
+                expected_fp);
         return NULL;
     }
     SSL_CTX *ctx = get_client_ctx(e);
     if (!ctx) return NULL;
     struct tls_session *s = session_new(ctx, false, e);
-    if (s) strcpy(s->expected, expected_fp);
+    if (s) {
+        strcpy(s->expected, expected_fp);
+        memcpy(s->expected_raw, raw, 32);
+    }
     return s;
 }
 
@@ -325,13 +345,17 @@ static int finish_handshake(struct tls_session *s, struct err *e)
     X509 *peer = SSL_get1_peer_certificate(s->ssl);
     if (peer) {
         EVP_PKEY *pk = X509_get0_pubkey(peer);
-        if (!pk || fingerprint_pkey(pk, s->peer_fp) < 0) s->peer_fp[0] = 0;
+        s->peer_ok = pk && digest_pkey(pk, s->peer_raw) == 0;
+        if (s->peer_ok)
+            b64url_encode(s->peer_raw, sizeof s->peer_raw, s->peer_fp);
+        else
+            s->peer_fp[0] = 0;
         X509_free(peer);
     }
     if (!s->server) {
         if (!peer) return err_set(e, "server presented no certificate");
         /* Comparing public values: no need for constant time. */
-        if (strcmp(s->peer_fp, s->expected) != 0)
+        if (!s->peer_ok || memcmp(s->peer_raw, s->expected_raw, 32) != 0)
             return err_set(e, "server key fingerprint mismatch (expected %s, got %s)", s->expected,
                            s->peer_fp);
     }
