@@ -13,8 +13,7 @@
 
 struct rpc_call *call_new(struct rpc_vat *v)
 {
-    struct rpc_call *c = calloc(1, sizeof *c);
-    if (!c) return NULL;
+    struct rpc_call *c = xcalloc(1, sizeof *c);
     c->vat = v;
     capnp_builder_init(&c->out, 0);
     c->ret = rpc_Message_init_return(rpc_Message_new_root(&c->out));
@@ -36,7 +35,10 @@ void call_free(struct rpc_call *c)
         free(c->req_bld);
     }
     capnp_builder_free(&c->out);
-    if (c->conn) conn_unref(c->conn);
+    if (c->conn) {
+        if (c->held) conn_credit(c->conn, c->held);
+        conn_unref(c->conn);
+    }
     if (c->local) rpc_promise_unref(c->local);
     free(c);
 }
@@ -61,7 +63,7 @@ struct rpc_vat *rpc_call_vat(const struct rpc_call *call)
 bool rpc_call_cancelled(const struct rpc_call *call)
 {
     if (call->local) return false;
-    return call->cancelled || !call->answer || !call->conn || call->conn->closed;
+    return call->cancelled || !call->answer || !call->conn || conn_dead(call->conn);
 }
 
 struct rpc_cap *rpc_call_param_cap(struct rpc_call *call, uint32_t idx)
@@ -129,7 +131,7 @@ static void finish_call(struct rpc_call *call, const char *exception, int type)
 {
     if (call->local)
         local_return(call, exception, type);
-    else if (call->answer && call->conn && !call->conn->closed)
+    else if (call->answer && call->conn && !conn_dead(call->conn))
         proto_send_return(call, exception, type);
     call_free(call);
 }

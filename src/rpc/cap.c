@@ -10,8 +10,7 @@
 
 struct rpc_cap *cap_new(enum rpc_cap_kind kind)
 {
-    struct rpc_cap *c = calloc(1, sizeof *c);
-    if (!c) return NULL;
+    struct rpc_cap *c = xcalloc(1, sizeof *c);
     c->refs = 1;
     c->kind = kind;
     return c;
@@ -74,7 +73,7 @@ void rpc_cap_unref(struct rpc_cap *c)
         struct rpc_import *im = idmap_get(&conn->imports, c->id);
         if (im && im->cap == c) {
             idmap_del(&conn->imports, c->id);
-            if (!conn->closed) proto_send_release(conn, c->id, im->remote_refs);
+            if (!conn_dead(conn)) proto_send_release(conn, c->id, im->remote_refs);
             free(im);
         }
         conn_unref(conn);
@@ -235,7 +234,7 @@ void rpc_promise_unref(struct rpc_promise *p)
 {
     if (!p || --p->refs > 0) return;
     if (p->conn) {
-        if (p->returned && !p->finish_sent && !p->conn->closed) {
+        if (p->returned && !p->finish_sent && !conn_dead(p->conn)) {
             p->finish_sent = true;
             proto_send_finish(p->conn, p->id);
         }
@@ -311,7 +310,7 @@ struct rpc_promise *rpc_req_send(struct rpc_req *req, rpc_response_fn cb, void *
         break;
     case RPC_CAP_IMPORT:
     case RPC_CAP_PIPELINE:
-        if (t->conn->closed) {
+        if (conn_dead(t->conn)) {
             fail_now(p, t->conn->error ? t->conn->error : "disconnected", EXC_DISCONNECTED);
             break;
         }

@@ -24,16 +24,13 @@ void *idmap_get(const struct idmap *m, uint64_t k)
     }
 }
 
+/* The tables are bounded by the vat's limits: internal objects, which
+ * abort on allocation failure (util/xalloc.h). */
 static int grow(struct idmap *m)
 {
     uint32_t ncap = m->cap ? m->cap * 2 : 16;
-    uint64_t *keys = malloc(sizeof *keys * ncap);
-    void **vals = malloc(sizeof *vals * ncap);
-    if (!keys || !vals) {
-        free(keys);
-        free(vals);
-        return -1;
-    }
+    uint64_t *keys = xmalloc(sizeof *keys * ncap);
+    void **vals = xmalloc(sizeof *vals * ncap);
     for (uint32_t i = 0; i < ncap; i++)
         keys[i] = EMPTY;
     for (uint32_t j = 0; j < m->cap; j++) {
@@ -140,9 +137,7 @@ void idalloc_put(struct idalloc *a, uint32_t id)
 {
     if (a->nfree == a->cap) {
         uint32_t ncap = a->cap ? a->cap * 2 : 16;
-        uint32_t *nf = realloc(a->free, sizeof *nf * ncap);
-        if (!nf) return; /* the id is lost, nothing worse */
-        a->free = nf;
+        a->free = xrealloc(a->free, sizeof *a->free * ncap);
         a->cap = ncap;
     }
     uint32_t i = a->nfree++;

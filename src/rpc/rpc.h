@@ -195,6 +195,33 @@ struct rpc_vat_config {
      * (a Bootstrap answered with a capability) within this, else it is
      * closed. 0 = 10000 (10 s); UINT32_MAX = no deadline. */
     uint32_t auth_timeout_ms;
+    /* Flow control: bytes one connection may make us hold (output not yet
+     * written, params of its calls in flight, calls queued on unanswered
+     * questions, kept answers). Over it we stop reading from the peer
+     * until it drains. 0 = 4 MiB. */
+    size_t conn_budget_bytes;
+    /* Reading paused for this long (the peer does not read our output):
+     * close. 0 = 30000; UINT32_MAX = never. */
+    uint32_t drain_timeout_ms;
+    /* A closing connection's pending writes get this long, then the
+     * socket is closed anyway. 0 = 5000. */
+    uint32_t close_timeout_ms;
+    /* Open accepted TCP connections per source address prefix (/v4_prefix
+     * for IPv4, /v6_prefix for IPv6). 0 = 32 (and prefixes /32, /64). */
+    uint32_t max_conns_per_addr;
+    uint8_t v4_prefix, v6_prefix;
+    /* Slots of max_conns kept for connections that restored a service:
+     * unauthenticated ones get at most max_conns - this. 0 = max_conns/4;
+     * UINT32_MAX = none kept. */
+    uint32_t reserved_conns;
+    /* Connections that hold capabilities (which idle_timeout_ms spares):
+     * closed after this long without input. 0 = never. */
+    uint32_t holder_idle_timeout_ms;
+    /* Largest message before a service is restored. 0 = 64 KiB. */
+    size_t preauth_message_bytes;
+    /* Words each incoming message may read through pointers (the C++
+     * library's ReaderOptions.traversalLimitInWords). 0 = 8 Mi. */
+    uint64_t traversal_limit_words;
 };
 
 /* Also sets SIGPIPE to ignored if it has the default action. */
@@ -247,6 +274,10 @@ struct rpc_cap *rpc_vat_restore_uri(struct rpc_vat *v, const char *uri, struct e
 /* Counters for tests and logs. */
 struct rpc_stats {
     uint32_t conns, questions, answers, imports, exports;
+    uint32_t closing;  /* torn down, socket not closed yet (slot still held) */
+    uint32_t accepted; /* slots in use: accepted connections not yet closed */
+    uint32_t paused;   /* connections whose reading is paused (budget spent) */
+    size_t held;       /* bytes held for peers besides output */
 };
 void rpc_vat_stats(struct rpc_vat *v, struct rpc_stats *s);
 #endif

@@ -11,6 +11,8 @@
 #include "rpc/gen/rpc.capnp.h"
 #include "rpc/rpc.h"
 #include "rpc/tls.h"
+#include "util/addrlimit.h"
+#include "util/xalloc.h"
 
 #define RPC_MAX_OPS 64
 
@@ -68,14 +70,29 @@ struct answer_waiter {
     uint16_t ops[RPC_MAX_OPS];
 };
 
+/* A message parked on an answer that has not returned (a pipelined call
+ * or Disembargo); its bytes count against the connection's budget. */
 struct queued_msg {
     struct queued_msg *next;
     struct capnp_msg *msg;
+    struct rpc_answer *ans; /* the call's own answer (QUEUED), NULL for a Disembargo */
+    size_t bytes;
 };
 
+/* Every question the peer asked is in the answer table from its arrival:
+ * QUEUED (a call pipelined on an answer that has not returned; its
+ * message waits in that answer's queue), RUNNING (delivered, not
+ * returned), RETURNED (kept until the peer's Finish for pipelining).
+ * `finished` is the peer's Finish, which may come in any state. */
+enum answer_state { ANSWER_QUEUED, ANSWER_RUNNING, ANSWER_RETURNED };
+
+/* Owned by the connection's answer table alone; rpc_call and queued_msg
+ * point at it without a reference and are detached when it goes. */
 struct rpc_answer {
     uint32_t id;
-    bool returned, finished, release_on_return;
+    enum answer_state state;
+    bool finished, release_on_return;
+    size_t held;                  /* bytes of the kept Return, charged to the connection */
     bool yourself;                /* sendResultsTo.yourself: results stay here */
     struct rpc_promise *redirect; /* our question answered by takeFromOtherQuestion */
     struct rpc_call *call;        /* in flight */
@@ -105,8 +122,12 @@ struct rpc_promise {
     uint32_t nparam_exports;
 };
 
+/* Owned by whoever must answer it: the dispatch function (until
+ * rpc_call_return/fail), a promise cap's pending list, or a forwarded
+ * request's callback. */
 struct rpc_call {
     struct rpc_vat *vat;
+    size_t held;               /* bytes of the params message charged to conn */
     struct rpc_conn *conn;     /* network call: answer goes here */
     struct rpc_answer *answer; /* NULL once the connection dropped it */
     struct rpc_promise *local; /* local call: response goes here */
@@ -141,11 +162,30 @@ struct rpc_req {
     uint32_t ncaps, cap_cap;
 };
 
+/* A connection's life. DEAD: closed for the protocol (no input handled,
+ * nothing new sent) but its tables are intact until the vat's prepare or
+ * check callback tears it down (conn_reap), so a handler that caused the
+ * close still holds valid pointers until it has returned. GONE: torn
+ * down; the handle may still be closing, and an accepted connection
+ * keeps its slot until it is closed. */
+enum conn_state { CONN_CONNECTING, CONN_OPEN, CONN_DEAD, CONN_GONE };
+/* Flow control: PAUSED when the connection's budget is spent. */
+enum conn_read { READ_OFF, READ_ON, READ_PAUSED };
+
+/* References: the vat's list (until the handle has closed), each pending
+ * uv_write, each open libuv handle, the dirty and dead lists, every
+ * import cap, every promise and call on it. */
 struct rpc_conn {
-    struct rpc_vat *vat;
+    struct rpc_vat *vat;          /* NULL once the vat is freed (closing handles) */
     struct rpc_conn *next, *prev; /* vat's list */
-    struct rpc_conn *dirty_next;
+    struct rpc_conn *dirty_next, *dead_next;
     bool dirty;
+    enum conn_state state;
+    enum conn_read reading;
+    bool graceful;      /* DEAD: send what is queued, then shut down */
+    bool was_open;      /* reached CONN_OPEN (it has a connected stream) */
+    bool shutting_down; /* uv_shutdown pending */
+    bool slot_held;     /* accepted: counted in the vat's naccepted */
     int refs;
     union {
         uv_tcp_t tcp;
@@ -153,14 +193,21 @@ struct rpc_conn {
         uv_handle_t h;
         uv_stream_t s;
     } h;
-    bool is_pipe, handle_open, connected, closed, client;
-    uv_timer_t idle;
-    bool idle_open;
+    bool is_pipe, handle_open, client;
+    /* One timer for every deadline below (0 = not set). */
+    uv_timer_t timer;
+    bool timer_open;
     uint64_t last_rx;
-    /* Server side: until the peer restores a service (auth_timeout_ms). */
-    uv_timer_t auth;
-    bool auth_open, authed;
-    bool accepted; /* from a listener: counted in the vat's naccepted */
+    uint64_t auth_due;   /* server side: restore a service by then */
+    uint64_t drain_due;  /* reading paused: the peer must drain by then */
+    uint64_t close_due;  /* shutting down: force the close then */
+    uint64_t idle_due;   /* next look at how long the peer was quiet */
+    bool authed;         /* server side: a service was restored */
+    struct addr_key src; /* accepted TCP: the source prefix counted in per_addr */
+    bool src_counted;
+    /* Bytes this connection makes us hold besides its output: params of
+     * calls in flight, messages queued on answers, kept answers. */
+    size_t held;
     uv_connect_t connect_req;
     uv_getaddrinfo_t gai;
     struct sturdy_ref peer;                           /* client: where we connect to */
@@ -178,12 +225,24 @@ struct rpc_conn {
     /* tables */
     struct idmap questions, answers, imports, exports, export_by_cap;
     struct idalloc qids, eids;
-    uint32_t nanswers_live;
 };
+
+static inline bool conn_dead(const struct rpc_conn *c)
+{
+    return c->state >= CONN_DEAD;
+}
 
 struct svc_entry {
     uint8_t hash[32];
     struct rpc_cap *cap;
+};
+
+/* Restored capabilities by hashed ID: a repeated restore neither reads
+ * the store again nor makes a new object (which would be a new export). */
+struct restore_entry {
+    uint8_t hash[32];
+    struct rpc_cap *cap; /* strong */
+    uint64_t used;       /* for eviction: least recently used goes */
 };
 
 struct rpc_vat {
@@ -192,9 +251,13 @@ struct rpc_vat {
     bool tls;
     struct rpc_vat_config cfg;
     struct rpc_conn *conns;
-    struct rpc_conn *dirty;
+    struct rpc_conn *dirty, *dead;
+    /* Output and teardown run from both: prepare (before the loop
+     * polls) and check (right after, for closes caused by input). */
     uv_prepare_t flush;
+    uv_check_t check;
     bool flush_active;
+    int handles_open; /* flush and check: the vat is freed when both closed */
     uv_handle_t **listeners;
     uint32_t nlisteners;
     int bound_port;
@@ -206,7 +269,12 @@ struct rpc_vat {
     void *restore_ud;
     struct rpc_cap *bootstrap;
     bool freeing;
+    struct restore_entry *rcache;
+    uint32_t nrcache;
+    uint64_t rcache_clock;
     uint32_t naccepted;           /* open connections from listeners */
+    uint32_t nauthed;             /* of those, the ones that restored a service */
+    struct addr_limit per_addr;   /* accepted TCP connections per source prefix */
     uint64_t accept_error_logged; /* uv_now of the last accept error logged */
     uint64_t refusal_logged;      /* uv_now of the last over-the-limit log */
 };
@@ -261,27 +329,49 @@ void promise_cap_free(struct rpc_cap *pc);
 /* Resolves every promise waiting on answer a (returned or going away). */
 void answer_resolve_waiters(struct rpc_answer *a, const char *why);
 
-/* ------------------------------------------------------------ conn.c */
+/* ------------------------------------------------------------ conn.c, conn_io.c */
 
 void conn_ref(struct rpc_conn *c);
 void conn_unref(struct rpc_conn *c);
-/* Queues a message for sending (flushed before the loop polls). */
+/* Queues a message for sending (flushed before the loop polls). -1 when
+ * the connection is dead or went dead now (over its output limit). */
 int conn_send(struct rpc_conn *c, struct capnp_builder *b);
-/* Sends Abort (if possible) and closes. */
-void conn_abort(struct rpc_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Closes without a message (peer gone). */
+/* Sends Abort (if possible) and marks the connection dead. Returns -1,
+ * for handlers to pass up. */
+int conn_abort(struct rpc_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Marks the connection dead without a message (peer gone); the teardown
+ * runs from the loop (conn_reap), never inside the caller. */
 void conn_close(struct rpc_conn *c, const char *why);
 struct rpc_conn *conn_new(struct rpc_vat *v);
 void conn_start_reading(struct rpc_conn *c);
 /* The peer restored a service: the pre-authentication deadline is off. */
 void conn_authenticated(struct rpc_conn *c);
 struct rpc_conn *conn_connect(struct rpc_vat *v, const struct sturdy_ref *ref);
+/* Flushes output, resumes paused readers, tears down dead connections. */
 void vat_flush_now(struct rpc_vat *v);
+/* Frames and handles buffered input (conn_io.c). */
+void conn_drain_input(struct rpc_conn *c);
+/* uv_read_start on the stream (conn_io.c); closes on failure. */
+void conn_read_start(struct rpc_conn *c);
+/* Schedules a flush (and a resume check) from the loop. */
+void conn_mark_dirty(struct rpc_conn *c);
+/* Hands TLS output to the socket. */
+void conn_flush_tls(struct rpc_conn *c);
+/* (Re)arms the connection's one timer for its nearest deadline. */
+void conn_arm_timer(struct rpc_conn *c);
+void conn_timer_init(struct rpc_conn *c);
+/* Flow control: bytes held for the peer besides output (see held). */
+void conn_charge(struct rpc_conn *c, size_t n);
+void conn_credit(struct rpc_conn *c, size_t n);
+/* Output + held bytes against the budget: pauses or schedules resuming. */
+void conn_check_budget(struct rpc_conn *c);
+size_t msg_bytes(const struct capnp_msg *m);
 
 /* ------------------------------------------------------------ proto.c */
 
-/* Handles one complete incoming message (takes ownership of m). */
-void proto_handle(struct rpc_conn *c, struct capnp_msg *m);
+/* Handles one complete incoming message (takes ownership of m). Returns
+ * -1 when the connection went dead (the caller stops handling input). */
+int proto_handle(struct rpc_conn *c, struct capnp_msg *m);
 /* Writes a cap descriptor for cap into d, exporting as needed; records
  * new senderHosted ids in *exported (may be NULL). */
 void proto_write_capdesc(struct rpc_conn *c, rpc_CapDescriptor_B d, struct rpc_cap *cap,
@@ -293,6 +383,16 @@ void proto_send_return(struct rpc_call *call, const char *exception, int type);
 uint32_t proto_bootstrap(struct rpc_conn *c, struct rpc_promise *p, const uint8_t *id, size_t len);
 /* Drops every table entry (connection closed). */
 void proto_teardown(struct rpc_conn *c);
+/* Our question p was answered with takeFromOtherQuestion naming answer a
+ * (a tail call): a's results become p's response. */
+void proto_deliver_taken(struct rpc_promise *p, struct rpc_answer *a);
+/* A new outgoing Message in b; the caller picks its member. */
+rpc_Message_B proto_new_msg(struct capnp_builder *b);
+/* conn_send, then frees the builder. */
+void proto_send_free(struct rpc_conn *c, struct capnp_builder *b);
+/* Runs a call that waited in another answer's queue (its own answer a is
+ * QUEUED); takes m. -1 when the connection went dead. */
+int proto_run_queued_call(struct rpc_conn *c, struct rpc_answer *a, struct capnp_msg *m);
 
 /* ------------------------------------------------------------ tables.c */
 
@@ -311,11 +411,14 @@ void free_caps(struct rpc_cap **caps, uint32_t n);
 struct rpc_answer *answer_new(struct rpc_conn *c, uint32_t id);
 void answer_free(struct rpc_conn *c, struct rpc_answer *a);
 void release_result_exports(struct rpc_conn *c, struct rpc_answer *a);
-/* Parks a message until the answer returns (takes *m). */
-void queue_on(struct rpc_answer *a, struct capnp_msg **m);
+/* Parks a message until answer a returns (takes *m); own is the queued
+ * call's own answer (QUEUED), NULL for other messages. */
+void queue_on(struct rpc_conn *c, struct rpc_answer *a, struct capnp_msg **m,
+              struct rpc_answer *own);
 
 /* ------------------------------------------------------------ vat.c */
 
 struct rpc_cap *vat_lookup_service(struct rpc_vat *v, const uint8_t *id, size_t len, bool *found);
+/* The connection's handle is closed: off the vat's list, slot freed. */
 void vat_conn_closed(struct rpc_vat *v, struct rpc_conn *c);
 #endif

@@ -74,19 +74,25 @@ void proto_write_capdesc(struct rpc_conn *c, rpc_CapDescriptor_B d, struct rpc_c
     /* Local objects, broken caps and caps of other connections (proxied)
      * are hosted here. */
     struct rpc_export *e = idmap_get(&c->export_by_cap, (uintptr_t)cap);
-    if (e) {
+    if (e && e->refs < UINT32_MAX) {
         e->refs++;
     } else {
-        e = malloc(sizeof *e);
-        uint32_t id = idalloc_get(&c->eids);
-        if (!e || idmap_put(&c->exports, id, e) < 0 ||
-            idmap_put(&c->export_by_cap, (uintptr_t)cap, e) < 0) {
-            free(e);
-            idmap_del(&c->exports, id);
-            idalloc_put(&c->eids, id);
-            conn_abort(c, "out of memory");
+        /* Every export counts, whatever made it. Calls and Bootstraps
+         * fail once the table is over max_exports; one answer's cap
+         * table can still add to it, so this is the backstop: a peer
+         * that never releases loses the connection instead of growing
+         * the table. The abort only marks the connection dead, so the
+         * caller's answer stays valid. */
+        if (e || c->exports.len >= 2 * (size_t)c->vat->cfg.max_exports) {
+            rpc_CapDescriptor_set_none(d);
+            conn_abort(c, "too many capabilities exported on this connection (limit %u)",
+                       c->vat->cfg.max_exports);
             return;
         }
+        e = xmalloc(sizeof *e);
+        uint32_t id = idalloc_get(&c->eids);
+        idmap_put(&c->exports, id, e);
+        idmap_put(&c->export_by_cap, (uintptr_t)cap, e);
         e->id = id;
         e->cap = rpc_cap_ref(cap);
         e->refs = 1;
@@ -122,12 +128,8 @@ struct rpc_cap *import_cap(struct rpc_conn *c, uint32_t id)
     }
     if (c->imports.len >= c->vat->cfg.max_exports) return NULL;
     struct rpc_cap *cap = cap_new(RPC_CAP_IMPORT);
-    im = malloc(sizeof *im);
-    if (!cap || !im || idmap_put(&c->imports, id, im) < 0) {
-        free(cap);
-        free(im);
-        return NULL;
-    }
+    im = xmalloc(sizeof *im);
+    idmap_put(&c->imports, id, im);
     cap->conn = c;
     cap->id = id;
     conn_ref(c);
@@ -143,12 +145,16 @@ struct rpc_cap *answer_cap(struct rpc_conn *c, const struct wire_target *t, bool
     struct rpc_answer *a = idmap_get(&c->answers, t->id);
     *ans = a;
     if (!a) return NULL;
-    if (!a->returned) {
+    if (a->state != ANSWER_RETURNED) {
         *queue = true;
         return NULL;
     }
     if (a->exception) return rpc_cap_broken(a->exception);
     if (!a->have_msg) return rpc_cap_broken("called null capability");
+    /* Each pipelined call gets the whole traversal budget again: the
+     * kept answer is ours (we built it), and its budget would otherwise
+     * wear out after some millions of calls and fail every later one. */
+    capnp_msg_set_limits(&a->result_msg, c->vat->cfg.traversal_limit_words, CAPNP_DEFAULT_NESTING);
     return cap_from_path(a->content, t->ops, t->nops, a->caps, a->ncaps);
 }
 
@@ -191,12 +197,8 @@ int read_captable(struct rpc_conn *c, rpc_CapDescriptor_LR l, struct rpc_cap ***
             if (!a) goto fail;
             if (queue) {
                 /* Known when we answer that question. */
-                struct answer_waiter *w = malloc(sizeof *w);
+                struct answer_waiter *w = xmalloc(sizeof *w);
                 caps[i] = promise_cap_new();
-                if (!w || !caps[i]) {
-                    free(w);
-                    goto fail;
-                }
                 w->cap = rpc_cap_ref(caps[i]);
                 w->nops = t.nops;
                 memcpy(w->ops, t.ops, sizeof t.ops[0] * t.nops);
@@ -230,8 +232,8 @@ void free_caps(struct rpc_cap **caps, uint32_t n)
 void answer_free(struct rpc_conn *c, struct rpc_answer *a)
 {
     idmap_del(&c->answers, a->id);
-    answer_resolve_waiters(a, c->closed ? (c->error ? c->error : "disconnected")
-                                        : "the question was dropped before it returned");
+    answer_resolve_waiters(a, conn_dead(c) ? (c->error ? c->error : "disconnected")
+                                           : "the question was dropped before it returned");
     if (a->redirect) {
         struct rpc_promise *p = a->redirect;
         a->redirect = NULL;
@@ -239,6 +241,7 @@ void answer_free(struct rpc_conn *c, struct rpc_answer *a)
         rpc_promise_unref(p);
     }
     if (a->call) a->call->answer = NULL;
+    conn_credit(c, a->held);
     free_caps(a->caps, a->ncaps);
     if (a->have_msg) capnp_msg_free(&a->result_msg);
     if (a->bld) {
@@ -248,6 +251,7 @@ void answer_free(struct rpc_conn *c, struct rpc_answer *a)
     while (a->queue) {
         struct queued_msg *q = a->queue;
         a->queue = q->next;
+        conn_credit(c, q->bytes);
         msg_destroy(q->msg);
         free(q);
     }
@@ -258,7 +262,7 @@ void answer_free(struct rpc_conn *c, struct rpc_answer *a)
 
 void release_result_exports(struct rpc_conn *c, struct rpc_answer *a)
 {
-    for (uint32_t i = 0; i < a->nresult_exports && !c->closed; i++)
+    for (uint32_t i = 0; i < a->nresult_exports && !conn_dead(c); i++)
         release_export(c, a->result_exports[i], 1);
     a->nresult_exports = 0;
 }
@@ -273,22 +277,22 @@ struct rpc_answer *answer_new(struct rpc_conn *c, uint32_t id)
         conn_abort(c, "too many outstanding questions (limit %u)", c->vat->cfg.max_questions);
         return NULL;
     }
-    struct rpc_answer *a = calloc(1, sizeof *a);
-    if (!a || idmap_put(&c->answers, id, a) < 0) {
-        free(a);
-        conn_abort(c, "out of memory");
-        return NULL;
-    }
+    struct rpc_answer *a = xcalloc(1, sizeof *a);
+    idmap_put(&c->answers, id, a);
     a->id = id;
+    a->state = ANSWER_RUNNING;
     return a;
 }
 
-void queue_on(struct rpc_answer *a, struct capnp_msg **m)
+void queue_on(struct rpc_conn *c, struct rpc_answer *a, struct capnp_msg **m,
+              struct rpc_answer *own)
 {
-    struct queued_msg *q = malloc(sizeof *q);
-    if (!q) return; /* the caller frees the message; that call is lost */
+    struct queued_msg *q = xmalloc(sizeof *q);
     q->next = NULL;
     q->msg = *m;
+    q->ans = own;
+    q->bytes = msg_bytes(*m);
+    conn_charge(c, q->bytes);
     *m = NULL;
     if (a->queue_tail && a->queue)
         a->queue_tail->next = q;

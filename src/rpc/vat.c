@@ -16,11 +16,7 @@
 
 struct rpc_vat *rpc_vat_new(uv_loop_t *loop, const struct rpc_vat_config *cfg, struct err *e)
 {
-    struct rpc_vat *v = calloc(1, sizeof *v);
-    if (!v) {
-        err_set(e, "out of memory");
-        return NULL;
-    }
+    struct rpc_vat *v = xcalloc(1, sizeof *v);
     v->loop = loop;
     /* A peer that goes away while we write must cost a connection, not
      * the process: libuv leaves SIGPIPE alone, so ignore it unless the
@@ -28,24 +24,36 @@ struct rpc_vat *rpc_vat_new(uv_loop_t *loop, const struct rpc_vat_config *cfg, s
     struct sigaction old;
     if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL) signal(SIGPIPE, SIG_IGN);
     if (cfg) v->cfg = *cfg;
-    if (!v->cfg.max_message_bytes) v->cfg.max_message_bytes = 16u << 20;
-    if (!v->cfg.max_questions) v->cfg.max_questions = 4096;
-    if (!v->cfg.max_exports) v->cfg.max_exports = 65536;
-    if (!v->cfg.idle_timeout_ms) v->cfg.idle_timeout_ms = 600000;
-    if (!v->cfg.max_write_queue) v->cfg.max_write_queue = 64u << 20;
-    if (!v->cfg.max_conns) v->cfg.max_conns = 512;
-    if (!v->cfg.auth_timeout_ms) v->cfg.auth_timeout_ms = 10000;
-    if (!v->cfg.disable_tls && v->cfg.secret_key_file) {
-        v->key = tls_key_load(v->cfg.secret_key_file, e);
+    struct rpc_vat_config *c = &v->cfg;
+    if (!c->max_message_bytes) c->max_message_bytes = 16u << 20;
+    if (!c->max_questions) c->max_questions = 4096;
+    if (!c->max_exports) c->max_exports = 65536;
+    if (!c->idle_timeout_ms) c->idle_timeout_ms = 600000;
+    if (!c->max_write_queue) c->max_write_queue = 64u << 20;
+    if (!c->max_conns) c->max_conns = 512;
+    if (!c->auth_timeout_ms) c->auth_timeout_ms = 10000;
+    if (!c->conn_budget_bytes) c->conn_budget_bytes = 4u << 20;
+    if (!c->drain_timeout_ms) c->drain_timeout_ms = 30000;
+    if (!c->close_timeout_ms) c->close_timeout_ms = 5000;
+    if (!c->max_conns_per_addr) c->max_conns_per_addr = 32;
+    if (!c->reserved_conns) c->reserved_conns = c->max_conns / 4;
+    if (c->reserved_conns == UINT32_MAX || c->reserved_conns >= c->max_conns) c->reserved_conns = 0;
+    if (!c->preauth_message_bytes) c->preauth_message_bytes = 64u << 10;
+    if (!c->traversal_limit_words) c->traversal_limit_words = CAPNP_DEFAULT_TRAVERSAL_WORDS;
+    addr_limit_init(&v->per_addr, c->max_conns_per_addr, c->v4_prefix, c->v6_prefix);
+    if (!c->disable_tls && c->secret_key_file) {
+        v->key = tls_key_load(c->secret_key_file, e);
         if (!v->key) {
+            addr_limit_free(&v->per_addr);
             free(v);
             return NULL;
         }
         v->tls = true;
     }
-    v->cfg.secret_key_file = NULL; /* not kept: the caller's string */
+    c->secret_key_file = NULL; /* not kept: the caller's string */
     uv_prepare_init(loop, &v->flush);
-    v->flush.data = v;
+    uv_check_init(loop, &v->check);
+    v->flush.data = v->check.data = v;
     return v;
 }
 
@@ -58,9 +66,21 @@ static void free_handle(uv_handle_t *h)
 {
     free(h);
 }
-static void free_vat(uv_handle_t *h)
+static void vat_handle_closed(uv_handle_t *h)
 {
-    free(h->data);
+    struct rpc_vat *v = h->data;
+    if (--v->handles_open == 0) free(v);
+}
+
+static void rcache_forget(struct rpc_vat *v, const uint8_t h[32]);
+
+static void rcache_clear(struct rpc_vat *v)
+{
+    for (uint32_t i = 0; i < v->nrcache; i++)
+        rpc_cap_unref(v->rcache[i].cap);
+    free(v->rcache);
+    v->rcache = NULL;
+    v->nrcache = 0;
 }
 
 void rpc_vat_free(struct rpc_vat *v)
@@ -70,22 +90,43 @@ void rpc_vat_free(struct rpc_vat *v)
     for (uint32_t i = 0; i < v->nlisteners; i++)
         uv_close(v->listeners[i], free_handle);
     free(v->listeners);
-    while (v->conns)
-        conn_close(v->conns, "vat shut down");
+    for (struct rpc_conn *c = v->conns; c; c = c->next)
+        conn_close(c, "vat shut down");
     vat_flush_now(v);
+    /* What is left is closing its socket (or waiting for a shutdown):
+     * close now and let it finish without the vat. */
+    for (struct rpc_conn *c = v->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->shutting_down && !uv_is_closing(&c->h.h)) {
+            c->close_due = 1;
+            conn_arm_timer(c); /* fires at once: closes the socket */
+        }
+        c->vat = NULL;
+        c->next = c->prev = NULL;
+    }
+    v->conns = NULL;
     for (uint32_t i = 0; i < v->nsvcs; i++)
         rpc_cap_unref(v->svcs[i].cap);
     free(v->svcs);
+    rcache_clear(v);
+    addr_limit_free(&v->per_addr);
     rpc_cap_unref(v->bootstrap);
     tls_key_free(v->key);
-    uv_close((uv_handle_t *)&v->flush, free_vat);
+    v->handles_open = 2;
+    uv_close((uv_handle_t *)&v->flush, vat_handle_closed);
+    uv_close((uv_handle_t *)&v->check, vat_handle_closed);
 }
 
 void vat_conn_closed(struct rpc_vat *v, struct rpc_conn *c)
 {
-    if (c->accepted) {
-        c->accepted = false;
+    if (c->slot_held) {
+        c->slot_held = false;
         v->naccepted--;
+        if (c->authed) v->nauthed--;
+    }
+    if (c->src_counted) {
+        c->src_counted = false;
+        addr_limit_release(&v->per_addr, &c->src);
     }
     if (c->prev)
         c->prev->next = c->next;
@@ -124,6 +165,28 @@ static void refuse(struct rpc_vat *v, uv_stream_t *server)
         log_info("rpc: connection refused, %u connections open", v->naccepted);
 }
 
+/* Unauthenticated connections may use the slots but the reserved share:
+ * a flood of strangers never locks out a client that has a service ID. */
+static bool slot_free(struct rpc_vat *v)
+{
+    if (v->naccepted >= v->cfg.max_conns) return false;
+    return v->naccepted - v->nauthed < v->cfg.max_conns - v->cfg.reserved_conns;
+}
+
+/* Counts the connection against its source prefix: false when that
+ * prefix already has its share. */
+static bool count_source(struct rpc_vat *v, struct rpc_conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (c->is_pipe || uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &len) < 0 ||
+        !addr_limit_key(&v->per_addr, (const struct sockaddr *)&ss, &c->src))
+        return true; /* unix sockets: only local users, and 0600 */
+    if (!addr_limit_acquire(&v->per_addr, &c->src)) return false;
+    c->src_counted = true;
+    return true;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     struct rpc_vat *v = server->data;
@@ -132,13 +195,12 @@ static void on_connection(uv_stream_t *server, int status)
         if (log_now(v, &v->accept_error_logged)) log_error("rpc: accept: %s", uv_strerror(status));
         return;
     }
-    if (v->naccepted >= v->cfg.max_conns) {
+    if (!slot_free(v)) {
         refuse(v, server);
         return;
     }
     struct rpc_conn *c = conn_new(v);
-    if (!c) return;
-    c->accepted = true;
+    c->slot_held = true;
     v->naccepted++;
     bool pipe = server->type == UV_NAMED_PIPE;
     c->is_pipe = pipe;
@@ -151,6 +213,13 @@ static void on_connection(uv_stream_t *server, int status)
     c->handle_open = true;
     if ((r = uv_accept(server, &c->h.s)) < 0) {
         conn_close(c, uv_strerror(r));
+        return;
+    }
+    if (!count_source(v, c)) {
+        if (log_now(v, &v->refusal_logged))
+            log_info("rpc: connection refused: %u connections open from that address",
+                     addr_limit_count(&v->per_addr, &c->src));
+        conn_close(c, "too many connections from that address");
         return;
     }
     if (v->tls) {
@@ -167,7 +236,6 @@ static void on_connection(uv_stream_t *server, int status)
 int rpc_vat_serve_fd(struct rpc_vat *v, int fd, struct err *e)
 {
     struct rpc_conn *c = conn_new(v);
-    if (!c) return err_set(e, "out of memory");
     /* A pipe handle works for any stream socket. */
     c->is_pipe = true;
     int r = uv_pipe_init(v->loop, &c->h.pipe, 0);
@@ -339,8 +407,9 @@ void rpc_vat_remove_service(struct rpc_vat *v, const uint8_t *id, size_t len)
         if (CRYPTO_memcmp(v->svcs[i].hash, h, 32) == 0) {
             rpc_cap_unref(v->svcs[i].cap);
             v->svcs[i] = v->svcs[--v->nsvcs];
-            return;
+            break;
         }
+    rcache_forget(v, h);
 }
 
 void rpc_vat_set_restorer(struct rpc_vat *v, rpc_restore_fn fn, void *ud)
@@ -356,6 +425,46 @@ void rpc_vat_set_bootstrap(struct rpc_vat *v, struct rpc_cap *cap)
     v->bootstrap = cap;
 }
 
+/* At most this many restored capabilities are remembered. */
+#define RCACHE_MAX 1024
+
+static struct rpc_cap *rcache_get(struct rpc_vat *v, const uint8_t h[32])
+{
+    struct restore_entry *hit = NULL;
+    for (uint32_t i = 0; i < v->nrcache; i++)
+        if (CRYPTO_memcmp(v->rcache[i].hash, h, 32) == 0) hit = &v->rcache[i];
+    if (!hit) return NULL;
+    hit->used = ++v->rcache_clock;
+    return rpc_cap_ref(hit->cap);
+}
+
+static void rcache_put(struct rpc_vat *v, const uint8_t h[32], struct rpc_cap *cap)
+{
+    struct restore_entry *slot;
+    if (v->nrcache < RCACHE_MAX) {
+        v->rcache = xrealloc(v->rcache, sizeof *v->rcache * (v->nrcache + 1));
+        slot = &v->rcache[v->nrcache++];
+    } else {
+        slot = &v->rcache[0];
+        for (uint32_t i = 1; i < v->nrcache; i++)
+            if (v->rcache[i].used < slot->used) slot = &v->rcache[i];
+        rpc_cap_unref(slot->cap);
+    }
+    memcpy(slot->hash, h, 32);
+    slot->cap = rpc_cap_ref(cap);
+    slot->used = ++v->rcache_clock;
+}
+
+static void rcache_forget(struct rpc_vat *v, const uint8_t h[32])
+{
+    for (uint32_t i = 0; i < v->nrcache; i++)
+        if (CRYPTO_memcmp(v->rcache[i].hash, h, 32) == 0) {
+            rpc_cap_unref(v->rcache[i].cap);
+            v->rcache[i] = v->rcache[--v->nrcache];
+            return;
+        }
+}
+
 struct rpc_cap *vat_lookup_service(struct rpc_vat *v, const uint8_t *id, size_t len, bool *found)
 {
     /* Hash first, then compare every entry in constant time: the time
@@ -367,9 +476,17 @@ struct rpc_cap *vat_lookup_service(struct rpc_vat *v, const uint8_t *id, size_t 
         if (CRYPTO_memcmp(v->svcs[i].hash, h, 32) == 0) hit = v->svcs[i].cap;
     *found = hit != NULL;
     if (hit) return rpc_cap_ref(hit);
+    /* A restored service is the same object the next time: the store is
+     * read once, and a peer that restores it again and again gets one
+     * export, not one per Bootstrap. */
+    if ((hit = rcache_get(v, h))) {
+        *found = true;
+        return hit;
+    }
     if (v->restore) {
         struct rpc_cap *c = v->restore(v->restore_ud, id, len);
         *found = c != NULL;
+        if (c) rcache_put(v, h, c);
         return c;
     }
     return NULL;
@@ -380,10 +497,8 @@ struct rpc_cap *vat_lookup_service(struct rpc_vat *v, const uint8_t *id, size_t 
 struct rpc_cap *rpc_vat_restore(struct rpc_vat *v, const struct sturdy_ref *ref)
 {
     struct rpc_conn *c = conn_connect(v, ref);
-    if (!c) return rpc_cap_broken("out of memory");
-    if (c->closed) return rpc_cap_broken(c->error ? c->error : "disconnected");
-    struct rpc_promise *p = calloc(1, sizeof *p);
-    if (!p) return rpc_cap_broken("out of memory");
+    if (conn_dead(c)) return rpc_cap_broken(c->error ? c->error : "disconnected");
+    struct rpc_promise *p = xcalloc(1, sizeof *p);
     p->refs = 1;
     p->conn = c;
     conn_ref(c);
@@ -403,8 +518,15 @@ struct rpc_cap *rpc_vat_restore_uri(struct rpc_vat *v, const char *uri, struct e
 void rpc_vat_stats(struct rpc_vat *v, struct rpc_stats *s)
 {
     memset(s, 0, sizeof *s);
+    s->accepted = v->naccepted;
     for (struct rpc_conn *c = v->conns; c; c = c->next) {
+        if (c->state == CONN_GONE) {
+            s->closing++;
+            continue;
+        }
         s->conns++;
+        s->paused += c->reading == READ_PAUSED;
+        s->held += c->held;
         s->questions += c->questions.len;
         s->answers += c->answers.len;
         s->imports += c->imports.len;

@@ -11,6 +11,12 @@
  *   6 identity(cap) -> (cap)    returns the capability it was given
  *   7 nameOf(t) -> (text)       t.getName(), answered when that returns
  *   8 childLater(name) -> (cap) like 1, answered from a timer
+ *   9 badResults() -> (cap)     results with a capability whose message
+ *                                cannot be built (a list too long): the
+ *                                vat aborts the connection while returning
+ *  10 bigChild(name) -> (cap)   like 1, in a struct with a 520 KB data
+ *                                section: each pipelined call on it reads
+ *                                65001 words of the kept answer
  * Callback interface CB_IFACE: 0 notify(text) -> ().
  */
 #ifndef RPC_TEST_SERVICE_H
@@ -200,6 +206,24 @@ static void test_dispatch(struct rpc_object *self, struct rpc_call *call)
         capnp_struct_b r = capnp_ptr_b_init_struct(rpc_call_results(call), 0, 1);
         capnp_ptr_b_set_cap(capnp_struct_b_ptr(r, 0), rpc_call_add_cap(call, c));
         rpc_cap_unref(c);
+        rpc_call_return(call);
+        return;
+    }
+    case 9: {
+        capnp_struct_b r = capnp_ptr_b_init_struct(rpc_call_results(call), 0, 2);
+        capnp_ptr_b_set_cap(capnp_struct_b_ptr(r, 0), rpc_call_add_cap(call, &o->o.cap));
+        capnp_ptr_b_init_list(capnp_struct_b_ptr(r, 1), CAPNP_ES_BYTE, 1u << 29);
+        rpc_call_return(call);
+        return;
+    }
+    case 10: {
+        s = p0_text(rpc_call_params(call), &n);
+        char name[128];
+        snprintf(name, sizeof name, "%.*s.%.40s", (int)(n > 20 ? 20 : n), s, o->name);
+        struct test_obj *child = test_obj_new(name, o->destroyed);
+        capnp_struct_b r = capnp_ptr_b_init_struct(rpc_call_results(call), 65000, 1);
+        capnp_ptr_b_set_cap(capnp_struct_b_ptr(r, 0), rpc_call_add_cap(call, &child->o.cap));
+        rpc_cap_unref(&child->o.cap);
         rpc_call_return(call);
         return;
     }
