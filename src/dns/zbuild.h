@@ -51,4 +51,13 @@ int zb_freeze_onto(struct zbuild *b, const struct zone_version *old, uint32_t se
  * serial. The builder can be freed afterwards (nothing is shared). */
 int zb_freeze(struct zbuild *b, bool set_serial, uint32_t serial, struct zone_version **out,
               struct err *e);
+
+/* Checks a whole version as loading a zone file would: every RR through
+ * zb_add's checks (owner in the zone, storable type, well-formed RDATA),
+ * then zb_freeze's rules on every name. zb_freeze_onto checks only the
+ * names a change touched, so this is how tests and fuzz targets confirm
+ * that incremental changes keep the whole zone valid. If rebuilt is not
+ * NULL it gets the version built from scratch (the caller frees it), to
+ * compare with v. */
+int zb_check_version(const struct zone_version *v, struct zone_version **rebuilt, struct err *e);
 #endif

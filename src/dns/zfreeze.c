@@ -362,3 +362,27 @@ int zb_freeze_onto(struct zbuild *b, const struct zone_version *old, uint32_t se
 {
     return freeze(b, old, true, serial, out, e);
 }
+
+int zb_check_version(const struct zone_version *v, struct zone_version **rebuilt, struct err *e)
+{
+    struct zbuild *b = zb_new(v->apex);
+    if (!b) return err_set(e, "out of memory");
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < v->nnodes; i++) {
+        const struct zone_node *n = &v->nodes[i];
+        for (uint16_t k = 0; r == 0 && k < n->nrrsets; k++) {
+            const struct dns_rrset *s = &n->rrsets[k];
+            for (const uint8_t *p = rrset_first(s); r == 0 && p; p = rrset_next(s, p))
+                if (zb_add(b, n->name, s->type, s->ttl, rr_rdata(p), rr_rdlen(p), true, 0, e) < 0)
+                    r = -1;
+        }
+    }
+    struct zone_version *out = NULL;
+    if (r == 0) r = zb_freeze(b, false, 0, &out, e);
+    zb_free(b);
+    if (r == 0 && rebuilt)
+        *rebuilt = out;
+    else
+        zone_version_free(out);
+    return r;
+}

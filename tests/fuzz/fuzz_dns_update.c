@@ -6,13 +6,21 @@
  *   odd:  a list of prerequisites and updates applied to a fixed zone, each
  *         u8 what (bit 7: prerequisite, low bits: kind), u8 owner-label
  *         count, then that many labels from a small alphabet, u16 type,
- *         u32 ttl, u16 value length, value. The zone must stay valid.
+ *         u32 ttl, u16 value length, value. The zone must stay valid:
+ *         after every call the current version passes the zone builder's
+ *         checks on every name (zb_check_version; the update path checks
+ *         only the names it touched) and equals, node for node and byte for
+ *         byte, the version built from scratch from the same records. A
+ *         failed update publishes nothing.
  */
 #include "dns/name.h"
 #include "dns/update.h"
 #include "dns/wire.h"
+#include "dns/zbuild.h"
 #include "dns/zone.h"
 #include "util/buf.h"
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +35,64 @@ static const char *ZONE = "$ORIGIN example.org.\n$TTL 3600\n"
 static const char *LABELS[] = {"www", "alias", "a", "b", "ent", "sub", "ns1", "*", "wild", "x"};
 
 #define MAX_OPS 32
+
+static void bad(const struct zone_node *n, const char *fmt, ...)
+{
+    char t[DNS_NAME_TEXT_MAX] = "-";
+    if (n) dns_name_to_text(n->name, t, sizeof t);
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "fuzz_dns_update: zone invalid at %s: ", t);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    abort();
+}
+
+static long index_of(const struct zone_version *v, const struct zone_node *n)
+{
+    return n ? (long)(n - v->nodes) : -1;
+}
+
+/* v (built incrementally by the update) against r (built from scratch from
+ * v's records): same nodes in the same order, same flags and parents, same
+ * RRsets byte for byte, every node found through v's hash table. */
+static void same_version(const struct zone_version *v, const struct zone_version *r)
+{
+    if (v->nnodes != r->nnodes) bad(NULL, "%zu nodes, %zu from scratch", v->nnodes, r->nnodes);
+    if (v->serial != r->serial || v->nrecords != r->nrecords)
+        bad(NULL, "serial %u / %zu records, from scratch %u / %zu", v->serial, v->nrecords,
+            r->serial, r->nrecords);
+    for (size_t i = 0; i < v->nnodes; i++) {
+        const struct zone_node *a = &v->nodes[i], *b = &r->nodes[i];
+        if (a->name_len != b->name_len || memcmp(a->name, b->name, a->name_len) != 0)
+            bad(a, "node %zu differs from scratch", i);
+        if (a->labels != b->labels || a->hash != b->hash || a->flags != b->flags)
+            bad(a, "labels/hash/flags %u/%u/%#x, from scratch %u/%u/%#x", a->labels, a->hash,
+                a->flags, b->labels, b->hash, b->flags);
+        if (index_of(v, a->parent) != index_of(r, b->parent))
+            bad(a, "parent node %ld, from scratch %ld", index_of(v, a->parent),
+                index_of(r, b->parent));
+        if (zone_version_find(v, a->name, a->name_len) != a) bad(a, "not found by lookup");
+        if (a->nrrsets != b->nrrsets) bad(a, "%u RRsets, from scratch %u", a->nrrsets, b->nrrsets);
+        for (uint16_t k = 0; k < a->nrrsets; k++) {
+            const struct dns_rrset *x = &a->rrsets[k], *y = &b->rrsets[k];
+            if (x->type != y->type || x->count != y->count || x->ttl != y->ttl ||
+                x->rdata_size != y->rdata_size || memcmp(x->rdata, y->rdata, x->rdata_size) != 0)
+                bad(a, "RRset %u (type %u, %u RRs) differs from scratch (type %u, %u RRs)", k,
+                    x->type, x->count, y->type, y->count);
+        }
+    }
+}
+
+static void check_zone(const struct zone_version *v)
+{
+    struct zone_version *r = NULL;
+    struct err e;
+    if (zb_check_version(v, &r, &e) < 0) bad(NULL, "%s", e.msg);
+    same_version(v, r);
+    zone_version_free(r);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -78,12 +144,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             u[nu++] =
                 (struct dns_update){(enum dns_update_kind)(what % 4), n, type, ttl, val, vlen};
     }
-    uint32_t before = zone_current(zone)->serial, serial;
+    const struct zone_version *old = zone_current(zone);
+    uint32_t before = old->serial, serial;
     int rc =
         dns_update_apply(zone, (const uint8_t *)"\7example\3org", p, np, u, nu, NULL, &serial, &e);
     const struct zone_version *v = zone_current(zone);
     if (rc == 0 && serial != v->serial) abort();
-    if (rc < 0 && v->serial != before) abort();
+    if (rc < 0 && (v != old || v->serial != before)) abort(); /* nothing published */
     if (zone_version_soa(v)->count != 1) abort();
+    check_zone(v);
     return 0;
 }
