@@ -51,20 +51,29 @@ static struct net_stats_block *my_block(void)
     return mine = b;
 }
 
+/* Index into rcodes[] / qtypes[] plus one (0: "other"), by value, so the
+ * query path does one table load instead of a scan. Types above 255 with a
+ * label (CAA) are looked up in qtype_index. */
+static const uint8_t rcode_slot[17] = {
+    [0] = 1, [1] = 2, [2] = 3, [3] = 4, [4] = 5, [5] = 6, [9] = 7, [16] = 8};
+static const uint8_t qtype_slot[256] = {
+    [1] = 1,   [2] = 2,   [5] = 3,   [6] = 4,    [12] = 5,   [15] = 6,
+    [16] = 7,  [28] = 8,  [33] = 9,  [35] = 10,  [43] = 11,  [48] = 12,
+    [64] = 13, [65] = 14, [99] = 15, [251] = 16, [252] = 17, [255] = 18};
+
 static size_t rcode_index(uint16_t rc)
 {
-    for (size_t i = 0; i < NRCODES; i++)
-        if (rcodes[i].rcode == rc) return i;
-    return NRCODES;
+    unsigned s = rc < sizeof rcode_slot ? rcode_slot[rc] : 0;
+    return s ? s - 1 : NRCODES;
 }
 
 static size_t qtype_index(uint16_t t)
 {
-    /* The common types first: a short scan is cheaper than a table of
-     * 65536 entries in cache. */
-    for (size_t i = 0; i < NQTYPES; i++)
-        if (qtypes[i].type == t) return i;
-    return NQTYPES;
+    if (t < 256) {
+        unsigned s = qtype_slot[t];
+        return s ? s - 1 : NQTYPES;
+    }
+    return t == 257 ? NQTYPES - 1 : NQTYPES; /* CAA, the last of qtypes[] */
 }
 
 void net_stats_count(const struct query_info *qi, size_t alen, bool over_tcp)
@@ -146,4 +155,13 @@ void net_stats_render(void *ud, struct metrics_text *t)
         const char *l[] = {"transport", transport[tr], NULL};
         metrics_sample(t, "capd_dns_dropped_total", l, s.no_answer[tr]);
     }
+}
+
+bool net_stats_tables_agree(void)
+{
+    for (size_t i = 0; i < NRCODES; i++)
+        if (rcode_index(rcodes[i].rcode) != i) return false;
+    for (size_t i = 0; i < NQTYPES; i++)
+        if (qtype_index(qtypes[i].type) != i) return false;
+    return rcode_index(6) == NRCODES && qtype_index(3) == NQTYPES && qtype_index(258) == NQTYPES;
 }

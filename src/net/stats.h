@@ -28,6 +28,10 @@ struct net_stats_totals {
 };
 void net_stats_totals(struct net_stats_totals *out);
 
+/* The value-to-slot tables of the query path agree with the label tables
+ * (for the unit test). */
+bool net_stats_tables_agree(void);
+
 /* Writes the capd_dns_* families (the shape of struct metrics_source's
  * render; ud is unused). */
 void net_stats_render(void *ud, struct metrics_text *t);

@@ -1,5 +1,6 @@
-/* net/metrics_http: what each request head is taken for. */
+/* net/metrics_http: what each request head is taken for; net/stats tables. */
 #include "net/metrics_http.h"
+#include "net/stats.h"
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,8 +36,15 @@ static void requests(void **state)
     assert_int_equal(parse("\n\n"), METRICS_REQ_BAD);
 }
 
+/* net/stats: the query path's lookup tables match the labels. */
+static void stats_tables(void **state)
+{
+    (void)state;
+    assert_true(net_stats_tables_agree());
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(requests)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(requests), cmocka_unit_test(stats_tables)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
