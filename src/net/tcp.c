@@ -1,4 +1,5 @@
 #include "net/tcp.h"
+#include "util/addrlimit.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include <netinet/in.h>
@@ -25,7 +26,9 @@ struct tcp_conn {
     unsigned pending_writes;
     int open_handles; /* h and idle: freed when both are closed */
     bool reading, eof, closing;
-    bool in_frame; /* a partial frame is buffered: the timer is its deadline */
+    bool in_frame;       /* a partial frame is buffered: the timer is its deadline */
+    bool src_counted;    /* src is counted in the server's per_addr */
+    struct addr_key src; /* the source prefix */
 };
 
 struct tcp_write {
@@ -43,9 +46,11 @@ struct dns_tcp {
     size_t nlisteners;
     size_t live; /* handles and connections not yet released */
     size_t nconns;
+    struct addr_limit per_addr; /* open connections per source prefix */
     struct tcp_conn *conns;
     bool stopping;
     uint64_t accept_error_logged; /* uv_now of the last accept error logged */
+    uint64_t refusal_logged;      /* uv_now of the last per-address refusal logged */
     /* One answer at a time: the loop is single-threaded. */
     uint8_t answer[2 + TCP_MSG_MAX];
 };
@@ -53,6 +58,7 @@ struct dns_tcp {
 static void maybe_free_server(struct dns_tcp *t)
 {
     if (t->stopping && t->live == 0) {
+        addr_limit_free(&t->per_addr);
         free(t->listeners);
         free(t);
     }
@@ -80,6 +86,8 @@ static void conn_close(struct tcp_conn *c)
         t->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     t->nconns--;
+    if (c->src_counted) addr_limit_release(&t->per_addr, &c->src);
+    c->src_counted = false;
     if (log_enabled(LOG_DEBUG)) {
         char ps[NET_ADDR_STRLEN];
         net_addr_format((struct sockaddr *)&c->peer, ps, sizeof ps);
@@ -338,6 +346,19 @@ static void connection_cb(uv_stream_t *l, int status)
         conn_close(c);
         return;
     }
+    if (addr_limit_key(&t->per_addr, (struct sockaddr *)&c->peer, &c->src)) {
+        if (!addr_limit_acquire(&t->per_addr, &c->src)) {
+            uint64_t now = uv_now(t->loop);
+            if (now - t->refusal_logged >= 1000 || t->refusal_logged == 0) {
+                log_info("tcp: connection refused, %u connections open from that address",
+                         t->per_addr.max);
+                t->refusal_logged = now ? now : 1;
+            }
+            conn_close(c);
+            return;
+        }
+        c->src_counted = true;
+    }
     /* Each answer is one complete write: do not hold it back for an ACK. */
     uv_tcp_nodelay(&c->h, 1);
     uv_timer_start(&c->idle, idle_cb, t->idle_ms, 0);
@@ -419,6 +440,9 @@ int dns_tcp_start(uv_loop_t *loop, const struct dns_tcp_config *cfg, struct dns_
     t->max_conns = cfg->max_conns ? cfg->max_conns : DNS_TCP_MAX_CONNS;
     t->idle_ms = cfg->idle_timeout_ms ? cfg->idle_timeout_ms : DNS_TCP_IDLE_MS;
     t->frame_ms = cfg->frame_timeout_ms ? cfg->frame_timeout_ms : t->idle_ms;
+    addr_limit_init(&t->per_addr,
+                    cfg->max_conns_per_addr ? cfg->max_conns_per_addr : DNS_TCP_MAX_PER_ADDR,
+                    cfg->v4_prefix, cfg->v6_prefix);
     for (size_t i = 0; i < cfg->naddrs; i++) {
         if (listen_one(t, &t->listeners[i], &cfg->addrs[i], e) < 0) {
             dns_tcp_stop(t);

@@ -9,8 +9,9 @@
  * on which no complete query is read and no answer written for
  * idle_timeout_ms is closed, a frame (length and message) must arrive
  * whole within frame_timeout_ms of its first byte (later bytes do not
- * extend it: no slowloris), and connections beyond max_conns are closed
- * as soon as they are accepted.
+ * extend it: no slowloris), and connections beyond max_conns, or beyond
+ * max_conns_per_addr from one source prefix (so one client cannot take
+ * every slot), are closed as soon as they are accepted.
  *
  * RCU: the loop thread must be registered as a liburcu QSBR reader
  * (rcu_register_thread) and kept offline (rcu_thread_offline) while it runs
@@ -28,6 +29,7 @@
 
 #define DNS_TCP_MAX_CONNS 256
 #define DNS_TCP_IDLE_MS 10000
+#define DNS_TCP_MAX_PER_ADDR 32
 
 struct dns_tcp_config {
     const struct net_addr *addrs; /* addresses to listen on, port included */
@@ -35,6 +37,8 @@ struct dns_tcp_config {
     unsigned max_conns;                  /* 0: DNS_TCP_MAX_CONNS */
     unsigned idle_timeout_ms;            /* 0: DNS_TCP_IDLE_MS */
     unsigned frame_timeout_ms;           /* 0: the idle timeout */
+    unsigned max_conns_per_addr;         /* 0: DNS_TCP_MAX_PER_ADDR */
+    unsigned char v4_prefix, v6_prefix;  /* what "one source" is; 0: /32 and /64 */
     const struct zone_set_handle *zones; /* the served zones (RCU-published) */
 };
 

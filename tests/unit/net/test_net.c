@@ -493,6 +493,51 @@ static void tcp_pipelined_partial(void **state)
     tcp_end(&x);
 }
 
+/* One source address gets at most max_conns_per_addr connections (issue
+ * 9 point 6): the next is closed at once, the others are served. */
+static void tcp_per_address_limit(void **state)
+{
+    struct fixture *f = *state;
+    struct tcp_fix x;
+    struct err e;
+    assert_int_equal(uv_loop_init(&x.loop), 0);
+    x.port = free_port(SOCK_STREAM);
+    struct net_addr a;
+    net_addr_parse(&a, "127.0.0.1", x.port, &e);
+    struct dns_tcp_config cfg = {
+        .addrs = &a, .naddrs = 1, .max_conns_per_addr = 3, .zones = &f->zones};
+    assert_int_equal(dns_tcp_start(&x.loop, &cfg, &x.t, &e), 0);
+    int fds[3];
+    for (int i = 0; i < 3; i++)
+        fds[i] = tcp_client(x.port);
+    for (int i = 0; i < 1000 && dns_tcp_connections(x.t) < 3; i++)
+        pump(&x, 0.001);
+    assert_int_equal(dns_tcp_connections(x.t), 3);
+    int d = tcp_client(x.port);
+    assert_true(pump_until_readable(&x, d, 1.0));
+    uint8_t byte;
+    ssize_t r = recv(d, &byte, 1, 0);
+    assert_true(r == 0 || (r < 0 && errno == ECONNRESET));
+    close(d);
+    assert_int_equal(dns_tcp_connections(x.t), 3);
+    uint8_t q[512], ans[65535];
+    size_t n = make_query(q + 2, 9, "t.example.", DNS_T_SOA);
+    put_be16(q, (uint16_t)n);
+    assert_int_equal(send(fds[2], q, n + 2, 0), (ssize_t)(n + 2));
+    assert_true(tcp_read_msg(&x, fds[2], ans, sizeof ans) > 12);
+    /* A slot given back is free again for that address. */
+    close(fds[0]);
+    for (int i = 0; i < 1000 && dns_tcp_connections(x.t) > 2; i++)
+        pump(&x, 0.001);
+    int g = tcp_client(x.port);
+    assert_int_equal(send(g, q, n + 2, 0), (ssize_t)(n + 2));
+    assert_true(tcp_read_msg(&x, g, ans, sizeof ans) > 12);
+    close(g);
+    close(fds[1]);
+    close(fds[2]);
+    tcp_end(&x);
+}
+
 static void tcp_limit_and_idle(void **state)
 {
     struct fixture *f = *state;
@@ -616,6 +661,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(udp_port_in_use, setup, teardown),
         cmocka_unit_test_setup_teardown(tcp_pipelined_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(tcp_limit_and_idle, setup, teardown),
+        cmocka_unit_test_setup_teardown(tcp_per_address_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(tcp_trickle_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(tcp_port_in_use, setup, teardown),
     };
