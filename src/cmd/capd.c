@@ -41,8 +41,10 @@ struct capd_config {
     uint16_t port;
     bool udp, tcp;
     int log_level;
-    const char *metrics_listen; /* --metrics-listen; NULL: no statistics endpoint */
-    struct eon_config eon;      /* the Cap'n Proto side: src/eon/server.h */
+    const char *metrics_listen;         /* --metrics-listen; NULL: no statistics endpoint */
+    unsigned tcp_per_addr;              /* DNS over TCP connections per source prefix; 0: default */
+    unsigned char v4_prefix, v6_prefix; /* what one source is, for both limits */
+    struct eon_config eon;              /* the Cap'n Proto side: src/eon/server.h */
 };
 
 static int list_add(struct capd_list *l, const char *what, const char *v, struct err *e)
@@ -134,6 +136,77 @@ static int set_capnp_no_tls(struct capd_config *c, const char *a, struct err *e)
     return 0;
 }
 
+/* Limits (docs/security.md). */
+static int set_limit(const char *what, const char *a, long lo, long hi, long *v, struct err *e)
+{
+    if (parse_uint(a, lo, hi, v) < 0)
+        return err_set(e, "bad %s '%s': expected a number from %ld to %ld", what, a, lo, hi);
+    return 0;
+}
+static int set_capnp_max_conns(struct capd_config *c, const char *a, struct err *e)
+{
+    long v;
+    if (set_limit("--capnp-max-connections", a, 1, 1000000, &v, e) < 0) return -1;
+    c->eon.limits.max_conns = (uint32_t)v;
+    return 0;
+}
+static int set_capnp_per_addr(struct capd_config *c, const char *a, struct err *e)
+{
+    long v;
+    if (set_limit("--capnp-max-connections-per-address", a, 1, 1000000, &v, e) < 0) return -1;
+    c->eon.limits.max_conns_per_addr = (uint32_t)v;
+    return 0;
+}
+static int set_capnp_reserved(struct capd_config *c, const char *a, struct err *e)
+{
+    long v;
+    if (set_limit("--capnp-reserved-connections", a, 0, 1000000, &v, e) < 0) return -1;
+    c->eon.limits.reserved_conns = v ? (uint32_t)v : UINT32_MAX;
+    return 0;
+}
+static int set_capnp_budget(struct capd_config *c, const char *a, struct err *e)
+{
+    long v;
+    if (set_limit("--capnp-connection-budget", a, 65536, 1L << 30, &v, e) < 0) return -1;
+    c->eon.limits.conn_budget_bytes = (size_t)v;
+    return 0;
+}
+static int set_capnp_idle(struct capd_config *c, const char *a, struct err *e)
+{
+    long v;
+    if (set_limit("--capnp-idle-timeout", a, 0, 86400000, &v, e) < 0) return -1;
+    c->eon.limits.idle_timeout_ms = v ? (uint32_t)v : UINT32_MAX;
+    return 0;
+}
+static int set_capnp_holder_idle(struct capd_config *c, const char *a, struct err *e)
+{
+    long v;
+    if (set_limit("--capnp-holder-idle-timeout", a, 0, 86400000 * 7L, &v, e) < 0) return -1;
+    c->eon.limits.holder_idle_timeout_ms = (uint32_t)v;
+    return 0;
+}
+static int set_tcp_per_addr(struct capd_config *c, const char *a, struct err *e)
+{
+    long v;
+    if (set_limit("--tcp-max-connections-per-address", a, 1, 1000000, &v, e) < 0) return -1;
+    c->tcp_per_addr = (unsigned)v;
+    return 0;
+}
+static int set_prefix_v4(struct capd_config *c, const char *a, struct err *e)
+{
+    long v;
+    if (set_limit("--connection-prefix-v4", a, 1, 32, &v, e) < 0) return -1;
+    c->v4_prefix = c->eon.limits.v4_prefix = (uint8_t)v;
+    return 0;
+}
+static int set_prefix_v6(struct capd_config *c, const char *a, struct err *e)
+{
+    long v;
+    if (set_limit("--connection-prefix-v6", a, 1, 128, &v, e) < 0) return -1;
+    c->v6_prefix = c->eon.limits.v6_prefix = (uint8_t)v;
+    return 0;
+}
+
 static int set_metrics_listen(struct capd_config *c, const char *a, struct err *e)
 {
     (void)e;
@@ -153,6 +226,15 @@ enum {
     OPT_CAPNP_KEY,
     OPT_CAPNP_PUBLIC,
     OPT_CAPNP_NO_TLS,
+    OPT_CAPNP_MAX_CONNS,
+    OPT_CAPNP_PER_ADDR,
+    OPT_CAPNP_RESERVED,
+    OPT_CAPNP_BUDGET,
+    OPT_CAPNP_IDLE,
+    OPT_CAPNP_HOLDER_IDLE,
+    OPT_TCP_PER_ADDR,
+    OPT_PREFIX_V4,
+    OPT_PREFIX_V6,
 };
 
 struct capd_option {
@@ -190,6 +272,27 @@ static const struct capd_option options[] = {
      "address written into capability URIs (default: the listen address)", set_capnp_public},
     {"capnp-disable-tls", OPT_CAPNP_NO_TLS, NULL, "serve Cap'n Proto without TLS",
      set_capnp_no_tls},
+    {"capnp-max-connections", OPT_CAPNP_MAX_CONNS, "N",
+     "open Cap'n Proto connections at most (default 512)", set_capnp_max_conns},
+    {"capnp-max-connections-per-address", OPT_CAPNP_PER_ADDR, "N",
+     "of which from one source address prefix (default 32)", set_capnp_per_addr},
+    {"capnp-reserved-connections", OPT_CAPNP_RESERVED, "N",
+     "of which kept for clients that restored a service (default a quarter; 0 none)",
+     set_capnp_reserved},
+    {"capnp-connection-budget", OPT_CAPNP_BUDGET, "BYTES",
+     "memory one connection may make capd hold before it stops reading it (default 4194304)",
+     set_capnp_budget},
+    {"capnp-idle-timeout", OPT_CAPNP_IDLE, "MS",
+     "close a quiet connection holding nothing after MS (default 600000; 0 never)", set_capnp_idle},
+    {"capnp-holder-idle-timeout", OPT_CAPNP_HOLDER_IDLE, "MS",
+     "close a quiet connection holding capabilities after MS (default 0, never)",
+     set_capnp_holder_idle},
+    {"tcp-max-connections-per-address", OPT_TCP_PER_ADDR, "N",
+     "DNS over TCP connections from one source address prefix (default 32)", set_tcp_per_addr},
+    {"connection-prefix-v4", OPT_PREFIX_V4, "BITS",
+     "IPv4 prefix that counts as one source for the limits above (default 32)", set_prefix_v4},
+    {"connection-prefix-v6", OPT_PREFIX_V6, "BITS",
+     "IPv6 prefix that counts as one source for the limits above (default 64)", set_prefix_v6},
     {"metrics-listen", OPT_METRICS_LISTEN, "ADDR:PORT",
      "serve statistics in the Prometheus text format at http://ADDR:PORT/metrics (default off)",
      set_metrics_listen},
@@ -340,7 +443,12 @@ static int start_dns(struct capd *d, struct err *e)
                        NULL);
 
     if (c->tcp) {
-        struct dns_tcp_config tc = {.addrs = d->addrs, .naddrs = d->naddrs, .zones = &d->zones};
+        struct dns_tcp_config tc = {.addrs = d->addrs,
+                                    .naddrs = d->naddrs,
+                                    .zones = &d->zones,
+                                    .max_conns_per_addr = c->tcp_per_addr,
+                                    .v4_prefix = c->v4_prefix,
+                                    .v6_prefix = c->v6_prefix};
         if (dns_tcp_start(&d->loop, &tc, &d->tcp, e) < 0) return -1;
     }
     if (c->udp) {

@@ -262,7 +262,7 @@ int eon_server_listen(struct eon_server *s, uv_loop_t *loop, struct err *e)
     s->ctx.zones = s->zones;
     s->ctx.store = s->store;
     s->ctx.journal = s->journal;
-    struct rpc_vat_config vc = {0};
+    struct rpc_vat_config vc = s->cfg.limits;
     /* Fixed service IDs come from the key; without a key file (TLS off)
      * an ephemeral one still derives them, but they change every start. */
     vc.secret_key_file = s->cfg.secret_key_file ? s->cfg.secret_key_file : "";

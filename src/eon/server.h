@@ -21,6 +21,7 @@
 #ifndef CEON_EON_SERVER_H
 #define CEON_EON_SERVER_H
 #include "dns/zone.h"
+#include "rpc/rpc.h"
 #include "util/err.h"
 #include "util/metrics.h"
 #include <stdbool.h>
@@ -32,6 +33,9 @@ struct eon_config {
     const char *secret_key_file; /* PEM path, "" ephemeral; NULL: not given */
     const char *public_address;  /* for URIs; NULL: the listen address */
     bool disable_tls;
+    /* The vat's limits (docs/security.md); 0 fields take the defaults,
+     * the key and TLS fields are taken from above instead. */
+    struct rpc_vat_config limits;
 };
 
 struct eon_server;
