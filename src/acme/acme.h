@@ -29,7 +29,8 @@
  * clear_txt removes exactly that value) -> once every set_txt has called
  * its done callback, each challenge is answered -> authorizations, then the
  * order, polled to a final state (every Retry-After honoured, 1 s when
- * absent, clamped to 1..60 s; the whole order bounded by order_timeout_s)
+ * absent, clamped to 1..60 s; a poll failing in transport or with a 5xx
+ * tried again, 5 times per order; the whole order bounded by order_timeout_s)
  * -> finalize with a CSR (subject emailAddress=email, O=org, DNS SANs, no
  * CN) -> the PEM chain downloaded and checked (leaf first, our key, our
  * names) -> clear_txt for every value set, whatever the outcome, and the

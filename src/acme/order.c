@@ -44,6 +44,9 @@ static const char *const state_what[] = {
     [ORDER_DONE] = "done",
 };
 
+/* Poll failures (transport, 5xx) retried per order before giving up. */
+#define MAX_TRANSIENT_FAILURES 5
+
 /* One authorization of the order and its DNS-01 record. */
 struct record {
     char *authz_url;
@@ -60,6 +63,7 @@ struct record {
  * hooks may still call back later (then order is NULL). */
 struct hook_ticket {
     struct acme_order *order;
+    struct record *record;
     struct hook_ticket *prev, *next;
 };
 
@@ -81,6 +85,7 @@ struct acme_order {
     struct record *records;
     size_t n_records, cursor;
     size_t hooks_outstanding;
+    int transient_failures; /* while polling, see on_response */
     struct hook_ticket *tickets;
     bool failed;
     struct acme_error error;
@@ -222,6 +227,7 @@ static void on_hook_done(void *arg, int ok, const char *why)
 {
     struct hook_ticket *t = arg;
     struct acme_order *o = t->order;
+    struct record *r = t->record;
     if (o) {
         if (t->prev)
             t->prev->next = t->next;
@@ -235,10 +241,10 @@ static void on_hook_done(void *arg, int ok, const char *why)
         why = why ? why : "failed";
         if (o->state == ORDER_SETTING_TXT && !o->failed) {
             o->failed = true;
-            snprintf(o->error.message, sizeof o->error.message,
-                     "adding the challenge TXT record: %s", why);
+            snprintf(o->error.message, sizeof o->error.message, "adding TXT %s to %s: %s",
+                     r->txt_value, r->txt_name, why);
         } else if (o->state == ORDER_CLEARING_TXT) {
-            log_error("acme: removing a challenge TXT record: %s", why);
+            log_error("acme: removing TXT %s from %s: %s", r->txt_value, r->txt_name, why);
         }
     }
     hooks_finished(o);
@@ -248,6 +254,7 @@ static void call_hook(struct acme_order *o, struct record *r, bool set)
 {
     struct hook_ticket *t = xcalloc(1, sizeof *t);
     t->order = o;
+    t->record = r;
     t->next = o->tickets;
     if (o->tickets) o->tickets->prev = t;
     o->tickets = t;
@@ -458,6 +465,16 @@ static void on_response(void *arg, const struct acme_http_response *resp,
                         const struct acme_problem *problem, const char *err)
 {
     struct acme_order *o = arg;
+    /* A poll is only a read: a dropped connection or a 5xx from a busy CA
+     * is worth another try within the order's time bound. */
+    bool polling = o->state == ORDER_POLLING_AUTHZ || o->state == ORDER_POLLING_READY ||
+                   o->state == ORDER_POLLING_VALID;
+    if (polling && (err || (resp && resp->status >= 500)) &&
+        o->transient_failures++ < MAX_TRANSIENT_FAILURES) {
+        log_info("acme: %s: %s; trying again", state_what[o->state], err ? err : problem->type);
+        wait_and_poll(o, resp ? resp->retry_after : -1);
+        return;
+    }
     if (problem) {
         char text[400];
         acme_problem_format(problem, text, sizeof text);
