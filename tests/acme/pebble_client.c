@@ -12,7 +12,10 @@
  * 2. A third client with A's account key (through PEM) must find A's
  *    account (onlyReturnExisting) and order fail.example.test with a wrong
  *    TXT value: the callback must carry pebble's problem document, and
- *    every record must be gone afterwards.
+ *    every record must be gone afterwards. The callback frees its client.
+ * 3. B's client orders two names and set_txt fails for one: the order
+ *    fails without answering any challenge (pebble asks no DNS query) and
+ *    both records are cleared.
  * Exit 0 when all holds; every check that fails prints one line.
  */
 #include <stdio.h>
@@ -40,6 +43,9 @@ static struct txt_server dns;
 struct run {
     const char *label;
     bool async_hooks, wrong_value;
+    const char *refuse; /* set_txt fails for names containing this */
+    struct acme_client **free_in_callback;
+    char account_url[512];
     size_t sets, clears, live; /* live: set and not yet cleared */
     bool done, ok;
     char *cert_pem;
@@ -85,6 +91,10 @@ static void set_txt(void *ctx, const char *name, const char *value, acme_hook_do
     printf("%s: set_txt %s %s\n", r->label, name, value);
     CHECK(strncmp(name, "_acme-challenge.", 16) == 0 && !strchr(name, '*'), "bad name %s", name);
     CHECK(strlen(value) == 43, "value %s is not 43 characters", value);
+    if (r->refuse && strstr(name, r->refuse)) {
+        answer(r, done, done_arg, -1);
+        return;
+    }
     int rc =
         txt_server_add(&dns, name, r->wrong_value ? "this-is-not-the-key-authorization" : value);
     answer(r, done, done_arg, rc);
@@ -99,7 +109,9 @@ static void clear_txt(void *ctx, const char *name, const char *value, acme_hook_
     printf("%s: clear_txt %s %s\n", r->label, name, value);
     int rc =
         txt_server_remove(&dns, name, r->wrong_value ? "this-is-not-the-key-authorization" : value);
-    CHECK(rc == 0, "%s: clear_txt for a value that was not set", r->label);
+    /* A refused set is cleared too: a failed update may have half-happened. */
+    CHECK(rc == 0 || (r->refuse && strstr(name, r->refuse)),
+          "%s: clear_txt for a value that was not set", r->label);
     answer(r, done, done_arg, rc);
 }
 
@@ -121,6 +133,12 @@ static void on_done(void *arg, const char *cert_pem, const struct acme_error *er
         }
         printf("%s: failed: %s\n%s: problem document: %s\n", r->label, err->message, r->label,
                err->problem ? err->problem->json : "(none)");
+    }
+    if (r->free_in_callback) { /* allowed by acme.h: the deferred free path */
+        const char *url = acme_client_account_url(*r->free_in_callback);
+        snprintf(r->account_url, sizeof r->account_url, "%s", url ? url : "");
+        acme_client_free(*r->free_in_callback);
+        *r->free_in_callback = NULL;
     }
 }
 
@@ -216,7 +234,8 @@ int main(int argc, char **argv)
     CHECK(again, "account key PEM round trip: %s", e.msg);
     struct acme_client *cc_client = client(url, ca, again, ACME_KEY_P256);
     const char *names_c[] = {"fail.example.test"};
-    struct run c = {.label = "C", .async_hooks = true, .wrong_value = true};
+    struct run c = {
+        .label = "C", .async_hooks = true, .wrong_value = true, .free_in_callback = &cc_client};
     start(cc_client, names_c, 1, cert_key_a, &c);
     uv_run(loop, UV_RUN_DEFAULT);
     CHECK(c.done && !c.ok, "C: a wrong TXT value was accepted");
@@ -230,16 +249,31 @@ int main(int argc, char **argv)
     CHECK(c.sets == 1 && c.clears == 1 && c.live == 0 && dns.n == 0,
           "C: records not cleared (%zu set, %zu cleared, %zu in the table)", c.sets, c.clears,
           dns.n);
-    CHECK(acme_client_account_url(cc_client) && account_a &&
-              strcmp(acme_client_account_url(cc_client), account_a) == 0,
-          "C: did not find A's account (%s vs %s)", acme_client_account_url(cc_client), account_a);
-    printf("badNonce answers retried: %zu + %zu + %zu\n", acme_client_bad_nonce_retries(ca_client),
-           acme_client_bad_nonce_retries(cb_client), acme_client_bad_nonce_retries(cc_client));
+    CHECK(account_a && strcmp(c.account_url, account_a) == 0,
+          "C: did not find A's account (%s vs %s)", c.account_url, account_a);
+    CHECK(!cc_client, "C: the client was not freed from the callback");
+
+    /* 3. a hook failing: no challenge answered, every record cleared */
+    const char *names_d[] = {"d1.example.test", "d2.example.test"};
+    struct run d = {.label = "D", .async_hooks = true, .refuse = "d2."};
+    size_t queries_before = dns.queries;
+    start(cb_client, names_d, 2, cert_key_b, &d);
+    uv_run(loop, UV_RUN_DEFAULT);
+    CHECK(d.done && !d.ok && strstr(d.error.message, "_acme-challenge.d2.example.test"),
+          "D: a refused set_txt did not fail the order: %s", d.error.message);
+    CHECK(d.problem_type[0] == 0, "D: a local failure carries a CA problem");
+    CHECK(d.sets == 2 && d.clears == 2 && dns.n == 0, "D: %zu set, %zu cleared, %zu left", d.sets,
+          d.clears, dns.n);
+    CHECK(dns.queries == queries_before,
+          "D: pebble validated (%zu DNS queries): a challenge was "
+          "answered after a hook failed",
+          dns.queries - queries_before);
+    printf("badNonce answers retried: %zu (A and C's account) + %zu (B, D)\n",
+           acme_client_bad_nonce_retries(ca_client), acme_client_bad_nonce_retries(cb_client));
     printf("pebble asked %zu DNS queries, %zu answered with TXT\n", dns.queries, dns.txt_answers);
 
     acme_client_free(ca_client);
     acme_client_free(cb_client);
-    acme_client_free(cc_client);
     txt_server_stop(&dns);
     uv_run(loop, UV_RUN_DEFAULT);
     EVP_PKEY_free(again);
