@@ -238,3 +238,24 @@ out:
     sk_X509_pop_free(chain, X509_free);
     return rc;
 }
+
+/* A DNS name as CAs accept it: letters, digits, hyphens, dots between
+ * non-empty labels of at most 63, at most 253 in all, and "*." only first. */
+bool acme_name_ok(const char *name)
+{
+    const char *p = strncmp(name, "*.", 2) == 0 ? name + 2 : name;
+    size_t len = strlen(p), label = 0;
+    if (len == 0 || len > 253) return false;
+    for (; *p; p++) {
+        if (*p == '.') {
+            if (label == 0) return false;
+            label = 0;
+        } else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                   (*p >= '0' && *p <= '9') || *p == '-') {
+            if (++label > 63) return false;
+        } else {
+            return false;
+        }
+    }
+    return label > 0;
+}

@@ -13,6 +13,11 @@
 
 #include "util/err.h"
 
+/* A DNS name a CA issues for: letters, digits and hyphens in labels of 1 to
+ * 63, at most 253 in all, no trailing dot, "*." allowed only first. The
+ * eon layer can refuse a name with it before the CA is contacted. */
+bool acme_name_ok(const char *name);
+
 /* eon renews 30 days before notAfter. */
 #define ACME_RENEW_BEFORE_DEFAULT_S (30L * 24 * 3600)
 

@@ -86,6 +86,7 @@ struct acme_order {
     size_t n_records, cursor;
     size_t hooks_outstanding;
     int transient_failures; /* while polling, see on_response */
+    bool cancelled;
     struct hook_ticket *tickets;
     bool failed;
     struct acme_error error;
@@ -202,6 +203,10 @@ static void wait_and_poll(struct acme_order *o, long retry_after)
 static void on_wait_over(uv_timer_t *timer)
 {
     struct acme_order *o = timer->data;
+    if (o->cancelled) {
+        fail(o, NULL, "cancelled");
+        return;
+    }
     if (o->state == ORDER_POLLING_AUTHZ)
         post(o, o->state, o->records[o->cursor].authz_url, NULL);
     else /* POLLING_READY or POLLING_VALID */
@@ -215,6 +220,8 @@ static void hooks_finished(struct acme_order *o)
     if (--o->hooks_outstanding) return;
     if (o->state == ORDER_CLEARING_TXT) {
         finish(o);
+    } else if (o->cancelled) {
+        fail(o, NULL, "cancelled");
     } else if (o->failed) {
         clear_records(o);
     } else {
@@ -465,6 +472,10 @@ static void on_response(void *arg, const struct acme_http_response *resp,
                         const struct acme_problem *problem, const char *err)
 {
     struct acme_order *o = arg;
+    if (o->cancelled) {
+        fail(o, NULL, "cancelled");
+        return;
+    }
     /* A poll is only a read: a dropped connection or a 5xx from a busy CA
      * is worth another try within the order's time bound. */
     bool polling = o->state == ORDER_POLLING_AUTHZ || o->state == ORDER_POLLING_READY ||
@@ -515,8 +526,8 @@ static void on_response(void *arg, const struct acme_http_response *resp,
 static void on_account_ready(void *arg, const char *err, const struct acme_problem *problem)
 {
     struct acme_order *o = arg;
-    if (err) {
-        fail(o, problem, "%s", err);
+    if (err || o->cancelled) {
+        fail(o, problem, "%s", err ? err : "cancelled");
         return;
     }
     json_t *ids = json_array();
@@ -532,28 +543,11 @@ static void on_account_ready(void *arg, const char *err, const struct acme_probl
 static void on_start(uv_timer_t *timer)
 {
     struct acme_order *o = timer->data;
-    acme_account_ensure(o->client, on_account_ready, o);
-}
-
-/* A DNS name as CAs accept it: letters, digits, hyphens, dots between
- * non-empty labels of at most 63, at most 253 in all, and "*." only first. */
-static bool name_ok(const char *name)
-{
-    const char *p = strncmp(name, "*.", 2) == 0 ? name + 2 : name;
-    size_t len = strlen(p), label = 0;
-    if (len == 0 || len > 253) return false;
-    for (; *p; p++) {
-        if (*p == '.') {
-            if (label == 0) return false;
-            label = 0;
-        } else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                   (*p >= '0' && *p <= '9') || *p == '-') {
-            if (++label > 63) return false;
-        } else {
-            return false;
-        }
+    if (o->cancelled) {
+        fail(o, NULL, "cancelled");
+        return;
     }
-    return label > 0;
+    acme_account_ensure(o->client, on_account_ready, o);
 }
 
 struct acme_order *acme_order_start(struct acme_client *c, const char *const names[], size_t n,
@@ -566,7 +560,7 @@ struct acme_order *acme_order_start(struct acme_client *c, const char *const nam
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
-        if (!name_ok(names[i])) {
+        if (!acme_name_ok(names[i])) {
             err_set(e, "%.260s: not a DNS name a CA issues for", names[i]);
             return NULL;
         }
@@ -607,4 +601,13 @@ struct acme_order *acme_order_start(struct acme_client *c, const char *const nam
     o->state = ORDER_STARTING;
     uv_timer_start(&o->timer, on_start, 0, 0); /* from the loop, never from inside this call */
     return o;
+}
+
+void acme_order_cancel(struct acme_order *o)
+{
+    if (o->cancelled || o->failed || o->state >= ORDER_CLEARING_TXT) return;
+    o->cancelled = true;
+    /* A request or hook in flight ends the order when it answers (no new
+     * one is started); a wait is cut short. */
+    if (uv_is_active((uv_handle_t *)&o->timer)) uv_timer_start(&o->timer, on_wait_over, 0, 0);
 }

@@ -16,6 +16,8 @@
  * 3. B's client orders two names and set_txt fails for one: the order
  *    fails without answering any challenge (pebble asks no DNS query) and
  *    both records are cleared.
+ * 4. An order cancelled from inside set_txt: "cancelled", cleared, no
+ *    challenge answered.
  * Exit 0 when all holds; every check that fails prints one line.
  */
 #include <stdio.h>
@@ -45,6 +47,8 @@ struct run {
     bool async_hooks, wrong_value;
     const char *refuse; /* set_txt fails for names containing this */
     struct acme_client **free_in_callback;
+    bool cancel_in_set; /* acme_order_cancel from inside set_txt */
+    struct acme_order *order;
     char account_url[512];
     size_t sets, clears, live; /* live: set and not yet cleared */
     bool done, ok;
@@ -91,6 +95,7 @@ static void set_txt(void *ctx, const char *name, const char *value, acme_hook_do
     printf("%s: set_txt %s %s\n", r->label, name, value);
     CHECK(strncmp(name, "_acme-challenge.", 16) == 0 && !strchr(name, '*'), "bad name %s", name);
     CHECK(strlen(value) == 43, "value %s is not 43 characters", value);
+    if (r->cancel_in_set) acme_order_cancel(r->order);
     if (r->refuse && strstr(name, r->refuse)) {
         answer(r, done, done_arg, -1);
         return;
@@ -160,16 +165,18 @@ static struct acme_client *client(const char *url, const char *ca, EVP_PKEY *key
     return c;
 }
 
-static void start(struct acme_client *c, const char *const *names, size_t n, EVP_PKEY *cert_key,
-                  struct run *r)
+static struct acme_order *start(struct acme_client *c, const char *const *names, size_t n,
+                                EVP_PKEY *cert_key, struct run *r)
 {
     struct err e;
     struct acme_dns_hooks hooks = {.ctx = r, .set_txt = set_txt, .clear_txt = clear_txt};
-    if (!acme_order_start(c, names, n, cert_key, "ryan@example.test", "ceon test", &hooks, on_done,
-                          r, &e)) {
+    r->order = acme_order_start(c, names, n, cert_key, "ryan@example.test", "ceon test", &hooks,
+                                on_done, r, &e);
+    if (!r->order) {
         fprintf(stderr, "acme_order_start: %s\n", e.msg);
         exit(2);
     }
+    return r->order;
 }
 
 static void check_issued(struct run *r, const char *const *names, size_t n, size_t authzs,
@@ -268,6 +275,17 @@ int main(int argc, char **argv)
           "D: pebble validated (%zu DNS queries): a challenge was "
           "answered after a hook failed",
           dns.queries - queries_before);
+    /* 4. cancelled while its records are being added: cleared, no challenge answered */
+    const char *names_f[] = {"f.example.test"};
+    struct run f = {.label = "F", .async_hooks = true, .cancel_in_set = true};
+    queries_before = dns.queries;
+    start(cb_client, names_f, 1, cert_key_b, &f);
+    uv_run(loop, UV_RUN_DEFAULT);
+    CHECK(f.done && !f.ok && strcmp(f.error.message, "cancelled") == 0, "F: %s", f.error.message);
+    CHECK(f.sets == 1 && f.clears == 1 && dns.n == 0, "F: %zu set, %zu cleared, %zu left", f.sets,
+          f.clears, dns.n);
+    CHECK(dns.queries == queries_before, "F: a challenge was answered after the cancel");
+
     printf("badNonce answers retried: %zu (A and C's account) + %zu (B, D)\n",
            acme_client_bad_nonce_retries(ca_client), acme_client_bad_nonce_retries(cb_client));
     printf("pebble asked %zu DNS queries, %zu answered with TXT\n", dns.queries, dns.txt_answers);

@@ -197,13 +197,32 @@ static void generated_key_types(void **state)
     EVP_PKEY_free(k);
 }
 
+static void names_a_ca_issues_for(void **state)
+{
+    (void)state;
+    const char *ok[] = {"example.org", "*.example.org", "a-b.c0.example", "x", "*.x"};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        assert_true(acme_name_ok(ok[i]));
+    char long_label[80], long_name[300];
+    memset(long_label, 'a', 64);
+    long_label[64] = 0;
+    memset(long_name, 'a', 254);
+    for (int i = 63; i < 254; i += 64)
+        long_name[i] = '.';
+    long_name[254] = 0;
+    const char *bad[] = {"",         "example.org.", "*.*.example.org", "a.*.org", "*",
+                         "a..b",     ".a",           "under_score.org", "sp ace",  "ü.org",
+                         long_label, long_name};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (acme_name_ok(bad[i])) fail_msg("accepted: %s", bad[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(csr_like_eon),
-        cmocka_unit_test(info_and_renewal),
-        cmocka_unit_test(chain_check),
-        cmocka_unit_test(generated_key_types),
+        cmocka_unit_test(csr_like_eon),          cmocka_unit_test(info_and_renewal),
+        cmocka_unit_test(chain_check),           cmocka_unit_test(generated_key_types),
+        cmocka_unit_test(names_a_ca_issues_for),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -109,11 +109,42 @@ static void order_refusals_and_unreachable_ca(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+static void cancel_before_any_request(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct err e;
+    struct acme_client_config cfg = {.directory_url = "https://127.0.0.1:1/dir",
+                                     .account_key_type = ACME_KEY_P256};
+    struct acme_client *c = acme_client_new(&loop, &cfg, &e);
+    EVP_PKEY *key = acme_key_generate(ACME_KEY_P256, &e);
+    struct acme_dns_hooks hooks = {.set_txt = hook, .clear_txt = hook};
+    const char *names[] = {"example.org"};
+    struct result r = {0};
+    hook_calls = 0;
+    struct acme_order *o =
+        acme_order_start(c, names, 1, key, "a@b.c", NULL, &hooks, on_done, &r, &e);
+    assert_non_null(o);
+    acme_order_cancel(o);
+    acme_order_cancel(o); /* twice is harmless */
+    assert_int_equal(r.calls, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.calls, 1);
+    assert_string_equal(r.message, "cancelled");
+    assert_int_equal(hook_calls, 0);
+    acme_client_free(c);
+    EVP_PKEY_free(key);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(client_refusals),
         cmocka_unit_test(order_refusals_and_unreachable_ca),
+        cmocka_unit_test(cancel_before_any_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
