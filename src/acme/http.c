@@ -187,7 +187,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
     return len;
 }
 
-static long parse_retry_after(const char *v)
+long acme_http_parse_retry_after(const char *v)
 {
     if (isdigit((unsigned char)*v)) {
         long s = 0;
@@ -235,7 +235,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
         if (vlen < sizeof tmp) {
             memcpy(tmp, v, vlen);
             tmp[vlen] = 0;
-            r->resp.retry_after = parse_retry_after(tmp);
+            r->resp.retry_after = acme_http_parse_retry_after(tmp);
         }
         return len;
     }

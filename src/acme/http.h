@@ -46,6 +46,9 @@ struct acme_http *acme_http_new(uv_loop_t *loop, const char *ca_file, const char
  * The callback runs later from the loop, never from inside this call. */
 int acme_http_request(struct acme_http *h, const char *method, const char *url, const char *body,
                       const char *content_type, acme_http_cb cb, void *arg, struct err *e);
+/* A Retry-After value (RFC 9110 §10.2.3): delay-seconds or an HTTP date,
+ * as seconds from now (0 for a date past); -1 if it is neither. */
+long acme_http_parse_retry_after(const char *value);
 /* Number of requests started and not yet called back. */
 size_t acme_http_pending(const struct acme_http *h);
 /* Aborts pending requests without calling their callbacks and closes the

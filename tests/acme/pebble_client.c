@@ -18,6 +18,7 @@
  *    both records are cleared.
  * 4. An order cancelled from inside set_txt: "cancelled", cleared, no
  *    challenge answered.
+ * 5. A client without the CA file: pebble's certificate is refused.
  * Exit 0 when all holds; every check that fails prints one line.
  */
 #include <stdio.h>
@@ -285,6 +286,16 @@ int main(int argc, char **argv)
     CHECK(f.sets == 1 && f.clears == 1 && dns.n == 0, "F: %zu set, %zu cleared, %zu left", f.sets,
           f.clears, dns.n);
     CHECK(dns.queries == queries_before, "F: a challenge was answered after the cancel");
+
+    /* 5. without the CA file pebble's HTTPS certificate is not trusted */
+    struct acme_client *untrusting = client(url, NULL, NULL, ACME_KEY_P256);
+    struct run g = {.label = "G"};
+    start(untrusting, names_f, 1, cert_key_b, &g);
+    uv_run(loop, UV_RUN_DEFAULT);
+    CHECK(g.done && !g.ok && strstr(g.error.message, "certificate"),
+          "G: pebble's certificate was not refused: %s", g.error.message);
+    CHECK(g.sets == 0 && !acme_client_account_url(untrusting), "G: went past the directory");
+    acme_client_free(untrusting);
 
     printf("badNonce answers retried: %zu (A and C's account) + %zu (B, D)\n",
            acme_client_bad_nonce_retries(ca_client), acme_client_bad_nonce_retries(cb_client));

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "acme/http.h"
@@ -139,13 +140,30 @@ static void free_with_requests_pending(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+static void retry_after_values(void **state)
+{
+    (void)state;
+    assert_int_equal(acme_http_parse_retry_after("0"), 0);
+    assert_int_equal(acme_http_parse_retry_after("120"), 120);
+    assert_int_equal(acme_http_parse_retry_after("12a"), -1);
+    assert_int_equal(acme_http_parse_retry_after("99999999999999999999"), -1);
+    assert_int_equal(acme_http_parse_retry_after(""), -1);
+    assert_int_equal(acme_http_parse_retry_after("soon"), -1);
+    assert_int_equal(acme_http_parse_retry_after("Fri, 31 Dec 1999 23:59:59 GMT"), 0);
+    /* a date ahead: about an hour, whatever the clock says now */
+    char date[64];
+    time_t later = time(NULL) + 3600;
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", gmtime(&later));
+    long s = acme_http_parse_retry_after(date);
+    assert_true(s > 3500 && s <= 3600);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(bodies_are_bounded),
-        cmocka_unit_test(https_only_and_transport_errors),
-        cmocka_unit_test(ca_file_refusals),
-        cmocka_unit_test(free_with_requests_pending),
+        cmocka_unit_test(bodies_are_bounded), cmocka_unit_test(https_only_and_transport_errors),
+        cmocka_unit_test(ca_file_refusals),   cmocka_unit_test(free_with_requests_pending),
+        cmocka_unit_test(retry_after_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
