@@ -71,6 +71,14 @@ struct acme_client_config {
 struct acme_client;
 struct acme_order;
 
+/* A key generated on libuv's thread pool, so the loop keeps serving (an
+ * RSA-4096 key can take seconds). cb(arg, key, NULL) with a key the callee
+ * owns, or cb(arg, NULL, why), from the loop. acme_client_new generates
+ * its account key synchronously when given none: give it one from here. */
+typedef void (*acme_keygen_cb)(void *arg, EVP_PKEY *key, const char *err);
+int acme_key_generate_async(uv_loop_t *loop, enum acme_key_type type, acme_keygen_cb cb, void *arg,
+                            struct err *e);
+
 struct acme_client *acme_client_new(uv_loop_t *loop, const struct acme_client_config *cfg,
                                     struct err *e);
 /* The account key (borrowed), for the caller to store after a success. */

@@ -139,12 +139,55 @@ static void cancel_before_any_request(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+struct generated {
+    int calls;
+    EVP_PKEY *key;
+};
+
+static void on_key(void *arg, EVP_PKEY *key, const char *err)
+{
+    struct generated *g = arg;
+    assert_null(err);
+    g->calls++;
+    g->key = key;
+}
+
+static void keys_off_the_loop(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct err e;
+    struct generated rsa = {0}, ec = {0};
+    assert_int_equal(acme_key_generate_async(&loop, ACME_KEY_RSA2048, on_key, &rsa, &e), 0);
+    assert_int_equal(acme_key_generate_async(&loop, ACME_KEY_P256, on_key, &ec, &e), 0);
+    assert_int_equal(rsa.calls + ec.calls, 0); /* from the loop only */
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(rsa.calls, 1);
+    assert_int_equal(ec.calls, 1);
+    assert_string_equal(acme_jws_alg(rsa.key), "RS256");
+    assert_int_equal(EVP_PKEY_get_bits(rsa.key), 2048);
+    assert_string_equal(acme_jws_alg(ec.key), "ES256");
+    /* such a key is what acme_client_new takes */
+    struct acme_client_config cfg = {.directory_url = "https://127.0.0.1:1/dir",
+                                     .account_key = rsa.key};
+    struct acme_client *c = acme_client_new(&loop, &cfg, &e);
+    assert_non_null(c);
+    assert_ptr_equal(acme_client_account_key(c), rsa.key);
+    acme_client_free(c);
+    EVP_PKEY_free(rsa.key);
+    EVP_PKEY_free(ec.key);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(client_refusals),
         cmocka_unit_test(order_refusals_and_unreachable_ca),
         cmocka_unit_test(cancel_before_any_request),
+        cmocka_unit_test(keys_off_the_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
