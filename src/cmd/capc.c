@@ -73,8 +73,14 @@ static const char usage_update[] =
     "\n"
     "VALUE is zone-file presentation format for any type, names absolute, e.g.\n"
     "  -u 'add|test.example.org|A|128.232.113.136|3600'\n"
-    "  -u 'add|_dmarc.example.org|TXT|\"v=DMARC1; p=none\"|300'\n"
-    "  -u 'add|example.org|MX|10 mail.example.org.|3600'\n";
+    "  -u 'add|example.org|MX|10 mail.example.org.|3600'\n"
+    "except a TXT VALUE that does not start with '\"': that is one string, taken\n"
+    "byte for byte (spaces, ';' and quotes inside are kept), as eon takes it:\n"
+    "  -u 'add|example.org|TXT|v=spf1 -all|300'            one string\n"
+    "A TXT VALUE starting with '\"' is presentation format: one or more quoted\n"
+    "strings with \\\" \\\\ and \\DDD escapes:\n"
+    "  -u 'add|example.org|TXT|\"v=DMARC1; p=none\"|300'     one string\n"
+    "  -u 'add|example.org|TXT|\"part one\" \"part two\"|300' two strings\n";
 
 /* One line, whatever the server put in its error text. */
 static const char usage_cert[] =

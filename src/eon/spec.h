@@ -5,7 +5,9 @@
  *           name-inuse|NAME   not-name-inuse|NAME
  *   UPDATE  add|NAME|TYPE|VALUE|TTL  remove|NAME|TYPE  remove|NAME
  *           remove|NAME|TYPE|VALUE
- * VALUE is zone-file presentation format. Unlike the original (which splits
+ * VALUE is zone-file presentation format, except that a TXT VALUE not
+ * starting with '"' is one string taken verbatim, as the original takes
+ * every TXT value (eon/specenc.h). Unlike the original (which splits
  * on every '|'), VALUE is everything between TYPE and the next fixed field,
  * so a TXT value may itself contain '|'. ("name-not-inuse" is accepted as
  * a synonym: the original's help text spells it that way.)

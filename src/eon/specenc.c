@@ -7,6 +7,29 @@
 
 static const uint8_t root_name[1] = {0};
 
+/* An unquoted TXT value is one string, byte for byte, as the original
+ * takes it (`v=spf1 -all` is one string, not two): on the wire it becomes
+ * as many 255-byte character-strings as it needs, split the way the
+ * original's encoder splits it, so both send the same RDATA. */
+static int txt_verbatim(const char *value, struct eon_rec *r, struct err *e)
+{
+    size_t len = strlen(value);
+    size_t chunks = (len + 254) / 255;
+    if (len + chunks > 65535)
+        return err_set(e, "invalid TXT value: %zu bytes do not fit in one record", len);
+    r->rdata = malloc(len + chunks);
+    if (!r->rdata) return err_set(e, "out of memory");
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 255) {
+        size_t n = len - i < 255 ? len - i : 255;
+        r->rdata[o++] = (uint8_t)n;
+        memcpy(r->rdata + o, value + i, n);
+        o += n;
+    }
+    r->rdlen = (uint16_t)o;
+    return 0;
+}
+
 int eon_spec_encode(const struct eon_spec *s, struct eon_rec *r, struct err *e)
 {
     memset(r, 0, sizeof *r);
@@ -30,6 +53,7 @@ int eon_spec_encode(const struct eon_spec *s, struct eon_rec *r, struct err *e)
         return err_set(e, "record type '%s' cannot be used here", s->type);
     r->type = (uint16_t)t;
     if (!s->value) return 0;
+    if (r->type == DNS_T_TXT && s->value[0] != '"') return txt_verbatim(s->value, r, e);
     struct dns_rr *rr = malloc(sizeof *rr);
     if (!rr) return err_set(e, "out of memory");
     char owner[DNS_NAME_TEXT_MAX + 2];

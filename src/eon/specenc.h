@@ -6,6 +6,13 @@
  * presentation format by the dns layer (libzscanner: every type it knows,
  * and RFC 3597 "\# len hex"). Names in NAME and VALUE are absolute, with or
  * without the trailing dot, as in the original.
+ *
+ * TXT is the exception, for compatibility with the original's capc: a
+ * value that does not start with '"' is one string, byte for byte (so
+ * `v=spf1 -all` stays one string, quotes and ';' inside are characters),
+ * split into 255-byte character-strings on the wire as the original
+ * splits it; a value starting with '"' is presentation format (several
+ * strings, escapes).
  */
 #ifndef CEON_EON_SPECENC_H
 #define CEON_EON_SPECENC_H
