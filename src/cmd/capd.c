@@ -364,10 +364,14 @@ static int parse_args(int argc, char **argv, struct capd_config *c, struct err *
     return 0;
 }
 
-static int serve_zone(struct zone_set_handle *h, struct zone_version *v, struct err *e)
+/* as_written: the apex as the operator spelled it, which names the zone's
+ * capabilities (eon/server.h). */
+static int serve_zone(struct zone_set_handle *h, struct zone_version *v, const uint8_t *as_written,
+                      struct err *e)
 {
     struct zone *z = zone_new(v, e);
     if (!z) return -1;
+    zone_set_apex_as_written(z, as_written);
     if (zone_set_add(h, z, e) < 0) {
         zone_free(z);
         return -1;
@@ -379,22 +383,23 @@ static int load_zones(const struct capd_config *c, struct zone_set_handle *h, st
 {
     for (size_t i = 0; i < c->zonefiles.n; i++) {
         struct zone_version *v;
-        if (zone_load_file(c->zonefiles.v[i], NULL, &v, e) < 0) return -1;
-        if (serve_zone(h, v, e) < 0) return err_prefix(e, "%s", c->zonefiles.v[i]);
+        uint8_t as_written[DNS_NAME_MAX];
+        if (zone_load_file_as_written(c->zonefiles.v[i], NULL, &v, as_written, e) < 0) return -1;
+        if (serve_zone(h, v, as_written, e) < 0) return err_prefix(e, "%s", c->zonefiles.v[i]);
     }
     static const uint8_t root[1] = {0};
     for (size_t i = 0; i < c->authoritative.n; i++) {
         const char *name = c->authoritative.v[i];
-        uint8_t apex[DNS_NAME_MAX];
+        uint8_t apex[DNS_NAME_MAX], as_written[DNS_NAME_MAX];
         /* "example.org" means the absolute name, as on the command line of
          * every DNS tool. */
-        if (dns_name_from_text(name, root, apex, e) < 0)
+        if (dns_name_from_text(name, root, as_written, e) < 0)
             return err_prefix(e, "bad --authoritative name '%s'", name);
-        dns_name_lower(apex, apex);
+        dns_name_lower(apex, as_written);
         /* A zone file for the same name already serves it. */
         if (zone_set_get(zone_set_current(h), apex)) continue;
         struct zone_version *v;
-        if (zone_synthesize(apex, 0, &v, e) < 0 || serve_zone(h, v, e) < 0)
+        if (zone_synthesize(apex, 0, &v, e) < 0 || serve_zone(h, v, as_written, e) < 0)
             return err_prefix(e, "--authoritative %s", name);
     }
     return 0;
