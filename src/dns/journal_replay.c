@@ -4,6 +4,7 @@
  */
 #include "dns/journal_int.h"
 #include "dns/update.h"
+#include "dns/wire.h"
 #include "dns/zbuild.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -56,6 +57,35 @@ static int start_fresh(struct journal *j, MDB_txn *t, MDB_dbi dbi, const struct 
     return jr_meta_put(j, t, fv->apex, &m, e);
 }
 
+/*
+ * Applies one change of entry d. At run time every version's SOA carries
+ * that version's serial (zone_version_apply writes it), so the change set
+ * of an update that set the SOA deletes the SOA with the serial d->from.
+ * Replay builds one version from all entries and writes the serial only at
+ * the end: the builder's SOA still carries the file's serial (or that of
+ * the last SOA update), so deleting by exact RDATA would miss it and leave
+ * two SOAs. Instead that deletion, once its serial is checked, removes the
+ * builder's SOA (a zone has exactly one) and the SOA the entry adds
+ * replaces it, as it did when the update was made. This also holds when
+ * the file's SOA was edited without a newer serial (rule 3): the SOA an
+ * update set wins over the edit, whose other changes stay.
+ */
+static int apply_change(struct zbuild *b, const uint8_t *apex, const struct decoded *d,
+                        const struct dns_change *c, struct err *e)
+{
+    if (c->op == DNS_CHANGE_ADD)
+        return zb_add(b, c->owner, c->type, c->ttl, c->rdata, c->rdlen, false, 0, e) < 0 ? -1 : 0;
+    if (c->op == DNS_CHANGE_DEL && c->type == DNS_T_SOA && dns_name_equal(c->owner, apex)) {
+        if (!dns_rdata_check(DNS_T_SOA, c->rdata, c->rdlen))
+            return err_set(e, "it deletes a malformed SOA");
+        uint32_t serial = be32(c->rdata + c->rdlen - 20);
+        if (serial != d->from)
+            return err_set(e, "it deletes an SOA of serial %u (the zone's is %u)", serial, d->from);
+        return zb_del(b, DNS_CHANGE_DEL_RRSET, c->owner, DNS_T_SOA, NULL, 0, e);
+    }
+    return zb_del(b, c->op, c->owner, c->type, c->rdata, c->rdlen, e);
+}
+
 /* Builds the replayed version: the snapshot (or the file's version), then
  * every change set after it, checking that the serials chain from the
  * snapshot (or from the serial the journal began at, whatever the file's
@@ -102,11 +132,7 @@ static int replay_entries(MDB_txn *t, MDB_dbi dbi, const struct zone_version *fv
             goto done;
         }
         for (size_t i = 0; i < d.n; i++) {
-            const struct dns_change *c = &d.ch[i];
-            int x = c->op == DNS_CHANGE_ADD
-                        ? zb_add(b, c->owner, c->type, c->ttl, c->rdata, c->rdlen, false, 0, e)
-                        : zb_del(b, c->op, c->owner, c->type, c->rdata, c->rdlen, e);
-            if (x < 0) {
+            if (apply_change(b, fv->apex, &d, &d.ch[i], e) < 0) {
                 err_prefix(e, "entry %llu (serial %u -> %u) does not apply", seq, d.from, d.to);
                 goto done;
             }

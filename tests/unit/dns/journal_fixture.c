@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +92,35 @@ int update(struct zone *z, struct journal *j, unsigned i, uint32_t *serial, stru
     struct dns_update u[] = {{DNS_UPDATE_ADD, a, DNS_T_A, 300, ip, 4},
                              {DNS_UPDATE_ADD, b, DNS_T_TXT, 300, txt, (uint16_t)(tl + 1)}};
     return dns_update_apply(z, APEX, NULL, 0, u, 2, j, serial, e);
+}
+
+uint16_t soa_rdata(uint8_t rd[SOA_RDLEN], uint32_t serial, uint32_t refresh)
+{
+    static const uint8_t names[] = "\3ns1\7example\3org\0\12hostmaster\7example\3org";
+    static_assert(sizeof names + 20 == SOA_RDLEN, "SOA_RDLEN");
+    memcpy(rd, names, sizeof names); /* both names with their terminating root label */
+    const uint32_t timers[5] = {serial, refresh, 3600, 1209600, 300};
+    for (int i = 0; i < 5; i++)
+        put_be32(rd + sizeof names + 4 * i, timers[i]);
+    return SOA_RDLEN;
+}
+
+int soa_update(struct zone *z, struct journal *j, uint32_t serial, uint32_t refresh, uint32_t *out,
+               struct err *e)
+{
+    uint8_t rd[SOA_RDLEN];
+    struct dns_update u = {DNS_UPDATE_ADD, APEX, DNS_T_SOA,
+                           3600,           rd,   soa_rdata(rd, serial, refresh)};
+    return dns_update_apply(z, APEX, NULL, 0, &u, 1, j, out, e);
+}
+
+uint32_t soa_refresh(const struct zone_version *v)
+{
+    const struct dns_rrset *s = zone_version_soa(v);
+    assert_non_null(s);
+    assert_int_equal(s->count, 1);
+    const uint8_t *p = rrset_first(s);
+    return be32(rr_rdata(p) + rr_rdlen(p) - 16);
 }
 
 bool present(const struct zone_version *v, const char *fmt, unsigned i)

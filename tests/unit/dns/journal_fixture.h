@@ -27,6 +27,16 @@ struct zone *start(struct journal *j, uint32_t serial, const char *extra,
                    struct journal_replay_info *info);
 /* Update number i: adds a-i A and b-i TXT in one change set. */
 int update(struct zone *z, struct journal *j, unsigned i, uint32_t *serial, struct err *e);
+/* The apex SOA's RDATA with this serial and refresh (MNAME, RNAME and the
+ * other timers as the file's); returns its length. */
+#define SOA_RDLEN 61
+uint16_t soa_rdata(uint8_t rd[SOA_RDLEN], uint32_t serial, uint32_t refresh);
+/* An update that replaces the apex SOA with one of this serial and refresh
+ * (MNAME, RNAME and the other timers as the file's). */
+int soa_update(struct zone *z, struct journal *j, uint32_t serial, uint32_t refresh, uint32_t *out,
+               struct err *e);
+/* The apex SOA's refresh timer in v (the field after the serial). */
+uint32_t soa_refresh(const struct zone_version *v);
 /* Is the name fmt (with %u = i) in v? */
 bool present(const struct zone_version *v, const char *fmt, unsigned i);
 #endif
