@@ -16,8 +16,10 @@ struct load_ctx {
     struct zbuild *b;
     struct err *e;
     bool failed;
-    bool apex_known;  /* with no origin given, the first SOA owner is the apex */
-    const char *name; /* file name for messages when zscanner has none */
+    bool apex_known;            /* with no origin given, the first SOA owner is the apex */
+    const char *name;           /* file name for messages when zscanner has none */
+    uint8_t apex[DNS_NAME_MAX]; /* once apex_known: the origin given, or the SOA owner */
+    uint8_t *apex_as_written;   /* NULL, or the last spelling of the apex seen */
 };
 
 static const char *scan_file(const zs_scanner_t *s, const struct load_ctx *c)
@@ -48,6 +50,7 @@ static void on_record(zs_scanner_t *s)
     if (s->r_class != DNS_CLASS_IN) why = "only class IN is supported";
     if (!why && s->r_type == DNS_T_SOA && !c->apex_known) {
         c->apex_known = true;
+        memcpy(c->apex, s->r_owner, dns_name_len(s->r_owner));
         struct zbuild *nb = zb_new(s->r_owner);
         if (!nb) {
             why = "out of memory";
@@ -63,6 +66,8 @@ static void on_record(zs_scanner_t *s)
     if (!why && zb_add(c->b, s->r_owner, s->r_type, s->r_ttl, s->r_data, (uint16_t)s->r_data_length,
                        true, (unsigned long)s->line_counter, &e) < 0)
         why = e.msg;
+    if (!why && c->apex_as_written && dns_name_equal(s->r_owner, c->apex))
+        memcpy(c->apex_as_written, s->r_owner, dns_name_len(s->r_owner));
     if (why) {
         c->failed = true;
         err_set(c->e, "%s:%llu: %s", scan_file(s, c), (unsigned long long)s->line_counter, why);
@@ -71,12 +76,16 @@ static void on_record(zs_scanner_t *s)
 }
 
 static int load(const char *text, size_t len, const char *path, const char *name,
-                const uint8_t *origin, struct zone_version **out, struct err *e)
+                const uint8_t *origin, struct zone_version **out, uint8_t *apex_as_written,
+                struct err *e)
 {
     char otext[DNS_NAME_TEXT_MAX] = ".";
     if (origin) dns_name_to_text(origin, otext, sizeof otext);
     zs_scanner_t *s = malloc(sizeof *s);
-    struct load_ctx c = {.e = e, .apex_known = origin != NULL, .name = name};
+    struct load_ctx c = {
+        .e = e, .apex_known = origin != NULL, .name = name, .apex_as_written = apex_as_written};
+    if (origin) memcpy(c.apex, origin, dns_name_len(origin));
+    if (apex_as_written) memcpy(apex_as_written, c.apex, dns_name_len(c.apex));
     if (!s) return err_set(e, "out of memory");
     c.b = zb_new(origin ? origin : (const uint8_t *)"");
     if (!c.b || zs_init(s, otext, DNS_CLASS_IN, DEFAULT_TTL) != 0) {
@@ -113,20 +122,26 @@ out:
     return r;
 }
 
-int zone_load_file(const char *path, const uint8_t *origin, struct zone_version **out,
-                   struct err *e)
+int zone_load_file_as_written(const char *path, const uint8_t *origin, struct zone_version **out,
+                              uint8_t *apex_as_written, struct err *e)
 {
     FILE *f = fopen(path, "r"); /* for a clear message: zscanner only says "file error" */
     if (!f) return err_set(e, "%s: %s", path, strerror(errno));
     fclose(f);
     errno = 0;
-    return load(NULL, 0, path, path, origin, out, e);
+    return load(NULL, 0, path, path, origin, out, apex_as_written, e);
+}
+
+int zone_load_file(const char *path, const uint8_t *origin, struct zone_version **out,
+                   struct err *e)
+{
+    return zone_load_file_as_written(path, origin, out, NULL, e);
 }
 
 int zone_load_string(const char *text, const char *name, const uint8_t *origin,
                      struct zone_version **out, struct err *e)
 {
-    return load(text, strlen(text), NULL, name, origin, out, e);
+    return load(text, strlen(text), NULL, name, origin, out, NULL, e);
 }
 
 /* ---- single records ---- */

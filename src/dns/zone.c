@@ -107,9 +107,17 @@ struct zone *zone_new(struct zone_version *initial, struct err *e)
         return NULL;
     }
     z->apex_len = (uint8_t)dns_name_lower(z->apex, initial->apex);
+    memcpy(z->apex_as_written, z->apex, z->apex_len);
     pthread_mutex_init(&z->writer, NULL);
     rcu_assign_pointer(z->version, initial);
     return z;
+}
+
+int zone_set_apex_as_written(struct zone *z, const uint8_t *as_written)
+{
+    if (!dns_name_equal(as_written, z->apex)) return 0;
+    memcpy(z->apex_as_written, as_written, dns_name_len(as_written));
+    return 1;
 }
 
 void zone_free(struct zone *z)

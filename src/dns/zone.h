@@ -181,6 +181,13 @@ int zone_version_apply(const struct zone_version *old, const struct dns_change *
  */
 int zone_load_file(const char *path, const uint8_t *origin, struct zone_version **out,
                    struct err *e);
+/* zone_load_file that also copies into apex_as_written (DNS_NAME_MAX bytes)
+ * the apex as the file spells it, case kept: the owner of the last record
+ * at the apex. That is the spelling the OCaml original keeps: its zone
+ * parser maps owner names case-insensitively, each record's name replacing
+ * the key, so its zone is named after the last spelling in the file. */
+int zone_load_file_as_written(const char *path, const uint8_t *origin, struct zone_version **out,
+                              uint8_t *apex_as_written, struct err *e);
 /* Same from a NUL-terminated string; `name` is used as the file name in
  * messages. $INCLUDE paths are relative to the current directory. */
 int zone_load_string(const char *text, const char *name, const uint8_t *origin,
@@ -201,6 +208,11 @@ int zone_synthesize(const uint8_t *apex, uint32_t serial, struct zone_version **
 struct zone {
     uint8_t apex[DNS_NAME_MAX]; /* lowercase */
     uint8_t apex_len;
+    /* The apex as the operator spelled it (case kept): capd's Cap'n Proto
+     * side names the zone this way, as the OCaml original does, because its
+     * service IDs are derived from the name's bytes. Same as apex unless
+     * zone_set_apex_as_written was called. */
+    uint8_t apex_as_written[DNS_NAME_MAX];
     /* RCU-protected current version: readers use zone_current(). */
     struct zone_version *version;
     /* Serialises writers (zone_lock). Readers never take it. */
@@ -211,6 +223,9 @@ struct zone {
 /* Creates a zone serving `initial` (ownership passes to the zone, also on
  * failure). */
 struct zone *zone_new(struct zone_version *initial, struct err *e);
+/* Sets z->apex_as_written. Ignored (0 returned) unless the name equals the
+ * apex case-insensitively; returns 1 when set. */
+int zone_set_apex_as_written(struct zone *z, const uint8_t *as_written);
 /* Frees the zone and its version. Only when no reader can reach it any more
  * (after it left every published zone_set and a grace period passed). */
 void zone_free(struct zone *z);

@@ -18,7 +18,7 @@ struct eon_domain {
     struct rpc_object obj; /* first */
     struct eon_ctx *ctx;
     struct zone *zone;
-    char name[DNS_NAME_TEXT_MAX];    /* presentation, no trailing dot */
+    char name[DNS_NAME_TEXT_MAX];    /* presentation, no trailing dot, case as given */
     char primary[DNS_NAME_TEXT_MAX]; /* the zone apex, same form */
     uint8_t wire[DNS_NAME_MAX];      /* lowercase */
 };
@@ -313,14 +313,15 @@ struct rpc_cap *eon_domain_new(struct eon_ctx *c, const char *name, const char *
                                const uint8_t *id, size_t id_len, struct err *e)
 {
     uint8_t wire[DNS_NAME_MAX], pwire[DNS_NAME_MAX];
+    uint8_t name_as_given[DNS_NAME_MAX], primary_as_given[DNS_NAME_MAX];
     struct err ne;
-    if (dns_name_from_text(name, root_name, wire, &ne) < 0 ||
-        dns_name_from_text(primary, root_name, pwire, &ne) < 0) {
+    if (dns_name_from_text(name, root_name, name_as_given, &ne) < 0 ||
+        dns_name_from_text(primary, root_name, primary_as_given, &ne) < 0) {
         err_set(e, "invalid saved name '%s' / '%s': %s", name, primary, ne.msg);
         return NULL;
     }
-    dns_name_lower(wire, wire);
-    dns_name_lower(pwire, pwire);
+    dns_name_lower(wire, name_as_given);
+    dns_name_lower(pwire, primary_as_given);
     struct zone *z = find_zone(c, wire);
     if (z && !dns_name_equal(z->apex, pwire) && dns_name_is_subdomain(z->apex, pwire)) {
         /* A zone cut between: capd answers those names from the other
@@ -348,8 +349,10 @@ struct rpc_cap *eon_domain_new(struct eon_ctx *c, const char *name, const char *
     d->ctx = c;
     d->zone = z;
     memcpy(d->wire, wire, dns_name_len(wire));
-    name_text(wire, d->name, sizeof d->name);
-    name_text(pwire, d->primary, sizeof d->primary);
+    /* Case kept, as the original keeps it: getName answers with it, and a
+     * delegation saves it (and derives nothing from a lowercased copy). */
+    name_text(name_as_given, d->name, sizeof d->name);
+    name_text(primary_as_given, d->primary, sizeof d->primary);
     if (id) {
         char *uri = rpc_vat_sturdy_uri(c->vat, id, id_len);
         if (!uri || rpc_object_set_sturdy_uri(&d->obj, uri) < 0) {

@@ -278,7 +278,9 @@ int eon_server_listen(struct eon_server *s, uv_loop_t *loop, struct err *e)
     size_t n = zs->n;
     char(*names)[DNS_NAME_TEXT_MAX] = malloc((n ? n : 1) * sizeof *names);
     for (size_t i = 0; names && i < n; i++) {
-        dns_name_to_text(zs->zones[i]->apex, names[i], sizeof names[i]);
+        /* As the operator spelled it: the derived IDs hash these bytes, so
+         * eon and ceon give a mixed-case zone the same capabilities. */
+        dns_name_to_text(zs->zones[i]->apex_as_written, names[i], sizeof names[i]);
         size_t l = strlen(names[i]);
         if (l > 1 && names[i][l - 1] == '.') names[i][l - 1] = 0;
     }

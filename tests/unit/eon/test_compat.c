@@ -8,9 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "dns/zone.h"
 #include "eon/spec.h"
 #include "eon/specenc.h"
+#include "rpc/sturdy.h"
+#include "util/b64url.h"
 
 static int encode_arg(const char *arg, struct eon_rec *r, struct err *e)
 {
@@ -93,12 +97,75 @@ static void txt_quoted_is_presentation(void **state)
     expect_rdata("add|example.org|A|192.0.2.1|300", "\xc0\x00\x02\x01", 4);
 }
 
+#define EXAMPLE_ORG_ID "FcGh5YzLYGvV4kToC8yA1F8K5f65zf8UvmA1KuqreOY"
+#define PRIMARY_EXAMPLE_ORG_ID "D0NjJ5GbN-DafK9lVycr0cKWXPiWNsq6Nrl1E5Ch514"
+
+/* HMAC-SHA256 vectors computed apart from ceon (openssl dgst -sha256 -mac
+ * HMAC -macopt hexkey:<32 bytes 0x01..0x20>), for the names as written:
+ * derivation must not lowercase. */
+static void derived_ids_keep_case(void **state)
+{
+    (void)state;
+    uint8_t secret[32];
+    for (int i = 0; i < 32; i++)
+        secret[i] = (uint8_t)(i + 1);
+    uint8_t id[32];
+    char b64[48];
+    sturdy_derive_id(secret, "Example.ORG", id);
+    b64url_encode(id, 32, b64);
+    assert_string_equal(b64, EXAMPLE_ORG_ID);
+    sturdy_derive_id(secret, "primary_Example.ORG", id);
+    b64url_encode(id, 32, b64);
+    assert_string_equal(b64, PRIMARY_EXAMPLE_ORG_ID);
+    sturdy_derive_id(secret, "example.org", id);
+    b64url_encode(id, 32, b64);
+    assert_string_not_equal(b64, EXAMPLE_ORG_ID);
+}
+
+/* The zone's name is its apex as the file spells it: the owner of the
+ * file's last apex record, as the original's zone parser keeps it. */
+static void zone_apex_as_written(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ceon-compat-zone-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("$ORIGIN Example.ORG.\n"
+          "@ 3600 IN SOA ns1 hostmaster 1 3600 900 1814400 3600\n"
+          "@ 3600 IN NS ns1\n"
+          "ns1 3600 IN A 192.0.2.1\n",
+          f);
+    fclose(f);
+    struct zone_version *v;
+    uint8_t as_written[DNS_NAME_MAX];
+    struct err e = {0};
+    char text[DNS_NAME_TEXT_MAX];
+    assert_int_equal(zone_load_file_as_written(path, NULL, &v, as_written, &e), 0);
+    dns_name_to_text(as_written, text, sizeof text);
+    assert_string_equal(text, "Example.ORG.");
+    dns_name_to_text(v->apex, text, sizeof text);
+    assert_string_equal(text, "example.org.");
+    zone_version_free(v);
+    /* a later apex record in another spelling renames it */
+    f = fopen(path, "a");
+    fputs("EXAMPLE.org. 3600 IN TXT \"last\"\nwww 3600 IN A 192.0.2.2\n", f);
+    fclose(f);
+    assert_int_equal(zone_load_file_as_written(path, NULL, &v, as_written, &e), 0);
+    dns_name_to_text(as_written, text, sizeof text);
+    assert_string_equal(text, "EXAMPLE.org.");
+    zone_version_free(v);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(txt_unquoted_is_one_string),
         cmocka_unit_test(txt_unquoted_long_is_split_as_eon_splits),
         cmocka_unit_test(txt_quoted_is_presentation),
+        cmocka_unit_test(derived_ids_keep_case),
+        cmocka_unit_test(zone_apex_as_written),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
