@@ -1,9 +1,11 @@
 #include "rpc/sturdy.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -231,10 +233,24 @@ int sturdy_parse_address(const char *addr, struct sturdy_ref *r, struct err *e)
 {
     if (strncmp(addr, "unix:", 5) == 0) {
         const char *p = addr + 5;
-        if (p[0] != '/') return err_set(e, "unix socket path '%s' must be absolute", p);
-        if (strlen(p) >= sizeof r->path) return err_set(e, "unix socket path too long");
+        if (!*p) return err_set(e, "empty unix socket path in '%s'", addr);
+        if (p[0] == '/') {
+            if (strlen(p) >= sizeof r->path) return err_set(e, "unix socket path too long");
+            strcpy(r->path, p);
+        } else {
+            /* Relative to the current directory, made absolute the way the
+             * original does (the directory, '/', the path as given, nothing
+             * normalised), so both write the same URI into cap files. */
+            char cwd[STURDY_MAX_PATH];
+            if (!getcwd(cwd, sizeof cwd))
+                return err_set(e, "unix socket path '%s': cannot make it absolute: %s", p,
+                               strerror(errno));
+            size_t cl = strlen(cwd);
+            const char *sep = cl > 0 && cwd[cl - 1] == '/' ? "" : "/";
+            int n = snprintf(r->path, sizeof r->path, "%s%s%s", cwd, sep, p);
+            if (n < 0 || (size_t)n >= sizeof r->path) return err_set(e, "unix socket path too long");
+        }
         r->kind = STURDY_UNIX;
-        strcpy(r->path, p);
         r->host[0] = 0;
         r->port = 0;
         return 0;

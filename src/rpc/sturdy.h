@@ -45,7 +45,9 @@ int sturdy_load_file(const char *path, struct sturdy_ref *r, struct err *e);
 int sturdy_save_file(const char *path, const char *uri, struct err *e);
 
 /* Parses a listen/public address "tcp:HOST:PORT" or "unix:PATH" (as the
- * original's --capnp-listen-address) into r's address part. */
+ * original's --capnp-listen-address) into r's address part. A relative
+ * PATH is made absolute as the original does: the current directory, '/',
+ * PATH as given. */
 int sturdy_parse_address(const char *addr, struct sturdy_ref *r, struct err *e);
 
 /* "HOST:PORT" (IPv6 in brackets) or the unix path, for messages. */
