@@ -5,7 +5,7 @@
 #include "dns/update.h"
 #include "dns/wire.h"
 #include "eon/gen/eon.capnp.h"
-#include "eon/gen/store.capnp.h"
+#include "eon/saved.h"
 #include "rpc/sturdy.h"
 #include "util/log.h"
 #include <stdlib.h>
@@ -209,18 +209,10 @@ static void do_update(struct eon_domain *d, struct rpc_call *call)
 static int save_domain(struct eon_ctx *c, const uint8_t *id, size_t idlen, const char *name,
                        const char *primary, struct err *e)
 {
-    struct capnp_builder b;
-    capnp_builder_init(&b, 64);
-    store_SavedService_B s = store_SavedService_new_root(&b);
-    store_SavedDomain_B dom = store_SavedService_init_domain(s);
-    store_SavedDomain_set_name(dom, name, (uint32_t)strlen(name));
-    store_SavedDomain_set_primary(dom, primary, (uint32_t)strlen(primary));
     uint8_t *buf = NULL;
     size_t len = 0;
-    int rc = capnp_builder_serialize(&b, &buf, &len, e);
-    capnp_builder_free(&b);
-    if (rc < 0) return -1;
-    rc = svc_store_put(c->store, id, idlen, buf, len, e);
+    if (eon_saved_domain_encode(name, primary, &buf, &len, e) < 0) return -1;
+    int rc = svc_store_put(c->store, id, idlen, buf, len, e);
     free(buf);
     struct err de;
     /* put can fail after the rename (fsync of the directory): no entry
@@ -418,6 +410,21 @@ struct rpc_cap *eon_primary_new(struct eon_ctx *c, const char *name, const uint8
 
 /* ------------------------------------------------------------ restorer */
 
+/* The zone of a name saved by an older eon, which saved no zone: the
+ * served zone the name is in, spelled as capd names it. */
+static int primary_of(struct eon_ctx *c, const char *name, char *out, struct err *e)
+{
+    uint8_t wire[DNS_NAME_MAX];
+    struct err ne;
+    if (dns_name_from_text(name, root_name, wire, &ne) < 0)
+        return err_set(e, "invalid saved name '%s': %s", name, ne.msg);
+    dns_name_lower(wire, wire);
+    struct zone *z = find_zone(c, wire);
+    if (!z) return err_set(e, "%s is not in a zone this capd serves", name);
+    name_text(z->apex_as_written, out, DNS_NAME_TEXT_MAX);
+    return 0;
+}
+
 struct rpc_cap *eon_restore(void *ctx, const uint8_t *id, size_t len)
 {
     struct eon_ctx *c = ctx;
@@ -430,22 +437,13 @@ struct rpc_cap *eon_restore(void *ctx, const uint8_t *id, size_t len)
         return NULL;
     }
     struct rpc_cap *cap = NULL;
-    struct capnp_msg m;
-    if (capnp_msg_init_bytes(&m, data, dlen, &e) == 0) {
-        store_SavedService_R s = store_SavedService_read_root(&m);
-        if (store_SavedService_which(s) == store_SavedService_domain) {
-            store_SavedDomain_R d = store_SavedService_get_domain(s);
-            capnp_text name = store_SavedDomain_get_name(d);
-            capnp_text primary = store_SavedDomain_get_primary(d);
-            if (!capnp_msg_error(&m) && strlen(name.str) == name.len &&
-                strlen(primary.str) == primary.len)
-                cap = eon_domain_new(c, name.str, primary.str, id, len, &e);
-            else
-                err_set(&e, "damaged saved service");
-        } else {
-            err_set(&e, "saved service of a kind this capd does not serve");
-        }
-        capnp_msg_free(&m);
+    struct eon_saved saved;
+    if (eon_saved_decode(data, dlen, &saved, &e) == 0) {
+        if (saved.kind != EON_SAVED_DOMAIN)
+            err_set(&e, "saved service for %s is a secondary, which this capd does not serve",
+                    saved.name);
+        else if (saved.primary[0] || primary_of(c, saved.name, saved.primary, &e) == 0)
+            cap = eon_domain_new(c, saved.name, saved.primary, id, len, &e);
     }
     if (!cap) log_error("restore: %s", e.msg);
     free(data);

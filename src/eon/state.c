@@ -20,11 +20,15 @@ static char *join(const char *a, const char *b)
     return p;
 }
 
-/* Makes sure `dir` exists as a real directory we can use, mode 0700. */
+/* Directories are 0750, as the original makes them (an admin's group may
+ * look in; every file capd writes is 0600, so listing is all it gets). */
+#define STATE_DIR_MODE 0750
+
+/* Makes sure `dir` exists as a real directory we can use, at most 0750. */
 static int prepare_dir(const char *dir, struct err *e)
 {
     struct stat sb;
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+    if (mkdir(dir, STATE_DIR_MODE) < 0 && errno != EEXIST)
         return err_set(e, "state dir %s: cannot create: %s", dir, strerror(errno));
     if (lstat(dir, &sb) < 0) return err_set(e, "state dir %s: %s", dir, strerror(errno));
     if (S_ISLNK(sb.st_mode)) {
@@ -33,12 +37,13 @@ static int prepare_dir(const char *dir, struct err *e)
         if (stat(dir, &sb) < 0) return err_set(e, "state dir %s: %s", dir, strerror(errno));
     }
     if (!S_ISDIR(sb.st_mode)) return err_set(e, "state dir %s: exists but is not a directory", dir);
-    if ((sb.st_mode & 077) != 0) {
+    if ((sb.st_mode & 027) != 0) {
         if (sb.st_uid != geteuid())
             return err_set(e, "state dir %s: mode %03o is too open and it is not ours to fix", dir,
                            (unsigned)(sb.st_mode & 0777));
-        if (chmod(dir, 0700) < 0)
-            return err_set(e, "state dir %s: chmod 0700: %s", dir, strerror(errno));
+        if (chmod(dir, sb.st_mode & 0750) < 0)
+            return err_set(e, "state dir %s: chmod %03o: %s", dir, (unsigned)(sb.st_mode & 0750),
+                           strerror(errno));
     }
     if (access(dir, R_OK | W_OK | X_OK) < 0)
         return err_set(e, "state dir %s: not usable: %s", dir, strerror(errno));
@@ -58,9 +63,9 @@ int eon_state_open(struct eon_state *st, const char *dir, struct err *e)
     memset(st, 0, sizeof *st);
     st->lock_fd = -1;
     if (!dir || !*dir) return err_set(e, "state dir: empty path");
-    /* mkdir -p for the parents (an admin's /var/lib/eon), 0700 for ours. */
+    /* mkdir -p for the parents (an admin's /var/lib/eon), 0750 for ours. */
     struct err pe;
-    if (mkdir_p(dir, 0700, &pe) < 0)
+    if (mkdir_p(dir, STATE_DIR_MODE, &pe) < 0)
         return err_set(e, "state dir %s: cannot create: %s", dir, pe.msg);
     if (prepare_dir(dir, e) < 0) return -1;
     st->root = strdup(dir);

@@ -13,10 +13,10 @@ cd "$work" || exit 1
 cp "$state/caps/domain/example.org.cap" root.cap
 cp "$state/caps/primary/example.org.cap" primary.cap
 [ "$(stat -c %a "$state/caps/domain/example.org.cap")" = 600 ] || die "cap file mode 0600"
-[ "$(stat -c %a "$state/caps/domain")" = 700 ] || die "cap dir mode 0700"
-[ "$(stat -c %a "$state")" = 700 ] || die "state dir mode 0700"
+[ "$(stat -c %a "$state/caps/domain")" = 750 ] || die "cap dir mode 0750 (as eon)"
+[ "$(stat -c %a "$state")" = 750 ] || die "state dir mode 0750 (as eon)"
 grep -q "caps/domain/example.org.cap" capd.log || die "capd logs where the cap files are"
-ok "cap files 0600 in 0700 dirs, location logged"
+ok "cap files 0600 in 0750 dirs, location logged"
 
 expect_ok "get-name primary" get-name primary.cap
 [ "$last_out" = example.org ] || die "Primary.getName: $last_out"

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "dns/zone.h"
+#include "eon/saved.h"
 #include "eon/spec.h"
 #include "eon/specenc.h"
 #include "rpc/sturdy.h"
@@ -97,6 +98,62 @@ static void txt_quoted_is_presentation(void **state)
     expect_rdata("add|example.org|A|192.0.2.1|300", "\xc0\x00\x02\x01", 4);
 }
 
+/* `capnp encode --flat schema/store.capnp SavedService` of
+ * (domain = (name = "Sub.Example.ORG", primary = "Example.ORG")): what the
+ * original's file store holds for a delegation. */
+static const uint8_t eon_domain_record[] = {
+    0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x05, 0x00, 0x00, 0x00, 0x82, 0x00,
+    0x00, 0x00, 0x09, 0x00, 0x00, 0x00, 0x62, 0x00, 0x00, 0x00, 'S',  'u',  'b',  '.',  'E',
+    'x',  'a',  'm',  'p',  'l',  'e',  '.',  'O',  'R',  'G',  0x00, 'E',  'x',  'a',  'm',
+    'p',  'l',  'e',  '.',  'O',  'R',  'G',  0x00, 0x00, 0x00, 0x00, 0x00};
+
+static void saved_records_match_eon(void **state)
+{
+    (void)state;
+    struct eon_saved saved;
+    struct err e = {0};
+    assert_int_equal(eon_saved_decode(eon_domain_record, sizeof eon_domain_record, &saved, &e), 0);
+    assert_int_equal(saved.kind, EON_SAVED_DOMAIN);
+    assert_string_equal(saved.name, "Sub.Example.ORG");
+    assert_string_equal(saved.primary, "Example.ORG");
+    /* and ceon writes the very same bytes */
+    uint8_t *flat;
+    size_t len;
+    assert_int_equal(eon_saved_domain_encode("Sub.Example.ORG", "Example.ORG", &flat, &len, &e), 0);
+    assert_int_equal(len, sizeof eon_domain_record);
+    assert_memory_equal(flat, eon_domain_record, len);
+    free(flat);
+}
+
+static void saved_records_damaged(void **state)
+{
+    (void)state;
+    struct eon_saved saved;
+    struct err e = {0};
+    uint8_t rec[sizeof eon_domain_record];
+    /* not whole words, empty */
+    assert_int_equal(eon_saved_decode(eon_domain_record, 13, &saved, &e), -1);
+    assert_non_null(strstr(e.msg, "damaged"));
+    assert_int_equal(eon_saved_decode(eon_domain_record, 0, &saved, &e), -1);
+    /* a text pointer running past the segment */
+    memcpy(rec, eon_domain_record, sizeof rec);
+    rec[28] = 0xf2;
+    assert_int_equal(eon_saved_decode(rec, sizeof rec, &saved, &e), -1);
+    /* a union tag this schema does not have */
+    memcpy(rec, eon_domain_record, sizeof rec);
+    rec[8] = 7;
+    assert_int_equal(eon_saved_decode(rec, sizeof rec, &saved, &e), -1);
+    /* a NUL inside the name */
+    memcpy(rec, eon_domain_record, sizeof rec);
+    rec[41] = 0;
+    assert_int_equal(eon_saved_decode(rec, sizeof rec, &saved, &e), -1);
+    assert_non_null(strstr(e.msg, "NUL"));
+    /* the root is null: no name */
+    static const uint8_t null_root[8] = {0};
+    assert_int_equal(eon_saved_decode(null_root, 8, &saved, &e), -1);
+}
+
 #define EXAMPLE_ORG_ID "FcGh5YzLYGvV4kToC8yA1F8K5f65zf8UvmA1KuqreOY"
 #define PRIMARY_EXAMPLE_ORG_ID "D0NjJ5GbN-DafK9lVycr0cKWXPiWNsq6Nrl1E5Ch514"
 
@@ -164,6 +221,8 @@ int main(void)
         cmocka_unit_test(txt_unquoted_is_one_string),
         cmocka_unit_test(txt_unquoted_long_is_split_as_eon_splits),
         cmocka_unit_test(txt_quoted_is_presentation),
+        cmocka_unit_test(saved_records_match_eon),
+        cmocka_unit_test(saved_records_damaged),
         cmocka_unit_test(derived_ids_keep_case),
         cmocka_unit_test(zone_apex_as_written),
     };

@@ -16,6 +16,10 @@
 #include "rpc/store.h"
 #include "rpc/sturdy.h"
 #include "rpc/tls.h"
+#include "util/atomicfile.h"
+#include "util/b64url.h"
+
+#include <openssl/sha.h>
 
 #define FP "gWlYqKJv0Dq3X7Jy4CdWdH1fL3gMvZwqPZr4yEo7s2k"
 
@@ -231,17 +235,20 @@ static void test_store(void **state)
     assert_non_null(s);
     struct stat st;
     assert_int_equal(stat(sub, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0700);
-    assert_int_equal(svc_store_put(s, (const uint8_t *)"svc", 3, "record", 6, &e), 0);
+    assert_int_equal(st.st_mode & 0777, 0750);
+    /* A record is one segment: whole 8-byte words, stored as it is. */
+    assert_int_equal(svc_store_put(s, (const uint8_t *)"svc", 3, "record", 6, &e), -1);
+    assert_int_equal(svc_store_put(s, (const uint8_t *)"svc", 3, "record!!", 8, &e), 0);
     char path[256];
     snprintf(path, sizeof path, "%s/NIxlhoKuhwHT6dIfGRhySRzxXmrLsWgXcLHLeHwc9_8", sub);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(st.st_size, 8);
     uint8_t *data;
     size_t len;
     assert_int_equal(svc_store_get(s, (const uint8_t *)"svc", 3, &data, &len, &e), 1);
-    assert_int_equal(len, 6);
-    assert_memory_equal(data, "record", 6);
+    assert_int_equal(len, 8);
+    assert_memory_equal(data, "record!!", 8);
     free(data);
     assert_int_equal(svc_store_get(s, (const uint8_t *)"svd", 3, &data, &len, &e), 0);
     char cmd[600];
@@ -252,26 +259,64 @@ static void test_store(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
-static void test_store_damaged(void **state)
+/* A file in the container earlier ceon versions wrote: "ceonsvc1", the
+ * hash, a framed message of one segment holding `words`. */
+static void write_legacy(const char *path, const uint8_t hash[32], const uint8_t *seg,
+                         uint32_t words)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    uint8_t table[8] = {0, 0, 0, 0, (uint8_t)words, 0, 0, 0};
+    fwrite("ceonsvc1", 1, 8, f);
+    fwrite(hash, 1, 32, f);
+    fwrite(table, 1, 8, f);
+    fwrite(seg, 8, words, f);
+    fclose(f);
+}
+
+static void test_store_legacy(void **state)
 {
     (void)state;
     char dir[] = "/tmp/ceon-store-XXXXXX";
     assert_non_null(mkdtemp(dir));
+    /* Root: struct pointer, 0 data words, 1 pointer; that pointer: a text
+     * "ab" (list of 3 bytes). */
+    static const uint8_t seg[] = {0,  0, 0, 0, 0,   0,   1, 0, 1, 0, 0, 0,
+                                  26, 0, 0, 0, 'a', 'b', 0, 0, 0, 0, 0, 0};
+    uint8_t hash_svc[32], hash_a[32];
+    SHA256((const uint8_t *)"svc", 3, hash_svc);
+    SHA256((const uint8_t *)"a", 1, hash_a);
+    char path[256], path_a[256];
+    snprintf(path, sizeof path, "%s/NIxlhoKuhwHT6dIfGRhySRzxXmrLsWgXcLHLeHwc9_8", dir);
+    write_legacy(path, hash_svc, seg, 3);
+    /* Stored under svc's name but made for "a": damaged, left alone. */
+    snprintf(path_a, sizeof path_a, "%s/%s", dir, "ypeBEsobvcr6wjGzmiPcTaeG7_gUfE5yuYB3ha_uSLs");
+    write_legacy(path_a, hash_svc, seg, 3);
     struct err e;
+    /* Opening converts the good one in place, to the flat segment. */
     struct svc_store *s = svc_store_open(dir, &e);
-    assert_int_equal(svc_store_put(s, (const uint8_t *)"a", 1, "AAAA", 4, &e), 0);
-    assert_int_equal(svc_store_put(s, (const uint8_t *)"svc", 3, "SSSS", 4, &e), 0);
-    /* Put a's file in svc's place: the stored hash no longer matches. */
-    char cmd[600];
-    snprintf(cmd, sizeof cmd,
-             "cd %s && cp \"$(ls | grep -v NIxlho)\" NIxlhoKuhwHT6dIfGRhySRzxXmrLsWgXcLHLeHwc9_8",
-             dir);
-    assert_int_equal(system(cmd), 0);
+    assert_non_null(s);
+    size_t n;
+    char *raw = read_file(path, 4096, &n, &e);
+    assert_non_null(raw);
+    assert_int_equal(n, sizeof seg);
+    assert_memory_equal(raw, seg, sizeof seg);
+    free(raw);
     uint8_t *data;
     size_t len;
+    assert_int_equal(svc_store_get(s, (const uint8_t *)"svc", 3, &data, &len, &e), 1);
+    assert_int_equal(len, sizeof seg);
+    free(data);
+    assert_int_equal(svc_store_get(s, (const uint8_t *)"a", 1, &data, &len, &e), -1);
+    assert_non_null(strstr(e.msg, "damaged"));
+    /* Not a whole segment: damaged, said so. */
+    FILE *f = fopen(path, "wb");
+    fwrite("short", 1, 5, f);
+    fclose(f);
     assert_int_equal(svc_store_get(s, (const uint8_t *)"svc", 3, &data, &len, &e), -1);
     assert_non_null(strstr(e.msg, "damaged"));
     svc_store_close(s);
+    char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
 }
@@ -333,10 +378,10 @@ static void test_idalloc(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sturdy_forms),  cmocka_unit_test(test_sturdy_errors),
-        cmocka_unit_test(test_addresses),     cmocka_unit_test(test_derived_id),
-        cmocka_unit_test(test_tls_key),       cmocka_unit_test(test_store),
-        cmocka_unit_test(test_store_damaged), cmocka_unit_test(test_idmap),
+        cmocka_unit_test(test_sturdy_forms), cmocka_unit_test(test_sturdy_errors),
+        cmocka_unit_test(test_addresses),    cmocka_unit_test(test_derived_id),
+        cmocka_unit_test(test_tls_key),      cmocka_unit_test(test_store),
+        cmocka_unit_test(test_store_legacy), cmocka_unit_test(test_idmap),
         cmocka_unit_test(test_idalloc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
