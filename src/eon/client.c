@@ -12,8 +12,6 @@
 /* Long enough for a durable update on a slow disk; a capc that hangs
  * forever on a stuck server is worse than a clear timeout. */
 #define CALL_TIMEOUT_MS 60000
-/* rpc.capnp Exception.Type.unimplemented */
-#define EXC_UNIMPLEMENTED 3
 
 struct session {
     uv_loop_t loop;
@@ -59,10 +57,12 @@ static int get_name(struct session *s, char *out, size_t cap, struct err *e)
     struct rpc_req *req = rpc_req_new(s->cap, eon_Domain_ID, eon_Domain_getName_ORDINAL);
     eon_Domain_getName_Params_init_ptr(rpc_req_params(req));
     struct err ce;
-    struct rpc_response *r = rpc_call_wait(req, CALL_TIMEOUT_MS, &ce);
+    int exception_type;
+    struct rpc_response *r = rpc_call_wait_typed(req, CALL_TIMEOUT_MS, &exception_type, &ce);
     if (!r) {
-        /* A Primary capability: its getName has another interface ID. */
-        if (!strcasestr(ce.msg, "implemented")) return err_set(e, "%s", ce.msg);
+        /* A Primary capability: its getName has another interface ID. By
+         * the exception's type: its text differs between capd and eon. */
+        if (exception_type != RPC_EXCEPTION_UNIMPLEMENTED) return err_set(e, "%s", ce.msg);
         req = rpc_req_new(s->cap, eon_Primary_ID, eon_Primary_getName_ORDINAL);
         eon_Primary_getName_Params_init_ptr(rpc_req_params(req));
         r = rpc_call_wait(req, CALL_TIMEOUT_MS, e);

@@ -368,6 +368,13 @@ static void wait_timeout(uv_timer_t *t)
 
 struct rpc_response *rpc_promise_wait(struct rpc_promise *p, unsigned timeout_ms, struct err *e)
 {
+    return rpc_promise_wait_typed(p, timeout_ms, NULL, e);
+}
+
+struct rpc_response *rpc_promise_wait_typed(struct rpc_promise *p, unsigned timeout_ms,
+                                            int *exception_type, struct err *e)
+{
+    if (exception_type) *exception_type = -1;
     if (!p) {
         err_set(e, "out of memory");
         return NULL;
@@ -399,6 +406,7 @@ struct rpc_response *rpc_promise_wait(struct rpc_promise *p, unsigned timeout_ms
     }
     p->resp = NULL;
     if (r->error) {
+        if (exception_type) *exception_type = r->error_type;
         err_set(e, "%s", r->error);
         rpc_response_free(r);
         return NULL;
@@ -408,8 +416,14 @@ struct rpc_response *rpc_promise_wait(struct rpc_promise *p, unsigned timeout_ms
 
 struct rpc_response *rpc_call_wait(struct rpc_req *req, unsigned timeout_ms, struct err *e)
 {
+    return rpc_call_wait_typed(req, timeout_ms, NULL, e);
+}
+
+struct rpc_response *rpc_call_wait_typed(struct rpc_req *req, unsigned timeout_ms,
+                                         int *exception_type, struct err *e)
+{
     struct rpc_promise *p = rpc_req_send(req, NULL, NULL);
-    struct rpc_response *r = rpc_promise_wait(p, timeout_ms, e);
+    struct rpc_response *r = rpc_promise_wait_typed(p, timeout_ms, exception_type, e);
     rpc_promise_unref(p);
     return r;
 }

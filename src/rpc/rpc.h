@@ -174,6 +174,23 @@ struct rpc_response *rpc_promise_wait(struct rpc_promise *p, unsigned timeout_ms
 /* Send + wait + unref: the blocking helper for command-line tools. */
 struct rpc_response *rpc_call_wait(struct rpc_req *req, unsigned timeout_ms, struct err *e);
 
+/* rpc.capnp Exception.Type: what kind of failure an exception reports. */
+enum rpc_exception_type {
+    RPC_EXCEPTION_FAILED = 0,
+    RPC_EXCEPTION_OVERLOADED = 1,
+    RPC_EXCEPTION_DISCONNECTED = 2,
+    RPC_EXCEPTION_UNIMPLEMENTED = 3,
+};
+/* The same, and when they fail with an exception (the peer's, or a local
+ * one such as a lost connection) *exception_type gets its type; -1 when
+ * no answer came (timeout). Callers that decide by the kind of failure
+ * (e.g. trying another interface when a method is unimplemented) must use
+ * this, never the exception's text, which differs between peers. */
+struct rpc_response *rpc_promise_wait_typed(struct rpc_promise *p, unsigned timeout_ms,
+                                            int *exception_type, struct err *e);
+struct rpc_response *rpc_call_wait_typed(struct rpc_req *req, unsigned timeout_ms,
+                                         int *exception_type, struct err *e);
+
 /* Persistent.save on cap: the sturdy ref URI (malloc'd) or NULL. */
 char *rpc_save_wait(struct rpc_cap *cap, unsigned timeout_ms, struct err *e);
 
