@@ -30,9 +30,12 @@
  *  1. no journal for the zone, or one without entries: it is (re)started,
  *     recording the file's serial and content hash; the file's version is
  *     served.
- *  2. the file's serial is newer (RFC 1982) than the journal's latest
- *     serial: the file wins. The zone's journal is dropped (with a warning
- *     if it had entries) and restarted from the file.
+ *  2. the file's content changed since it was last seen (different hash)
+ *     and its serial is newer (RFC 1982) than the journal's latest serial:
+ *     the file wins. The zone's journal is dropped (with a warning if it
+ *     had entries) and restarted from the file. An unchanged file never
+ *     wins, whatever its serial: SOA updates may have moved the journal's
+ *     serial more than 2^31 past it, making the file's look newer.
  *  3. otherwise the journal is replayed: from its snapshot if it has one,
  *     else on top of the file's version. If the file's content changed
  *     since the journal began (different hash) but its serial is not newer,

@@ -185,7 +185,10 @@ int journal_replay(struct journal *j, const struct zone_version *fv, struct zone
     if (got == 0) {
         info->started = true;
         if (start_fresh(j, t, dbi, fv, hash, 1, e) < 0) goto abort;
-    } else if (serial_newer(fv->serial, m.last_serial)) {
+    } else if (serial_newer(fv->serial, m.last_serial) && hash != m.file_hash) {
+        /* Only an edited file wins: SOA updates can move the journal's
+         * serial more than 2^31 past an unchanged file's, which then looks
+         * newer (RFC 1982) although nobody touched it. */
         info->dropped = true;
         info->entries = m.entries;
         if (m.snap_seq || m.entries)

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Restarts after update sequences that used to break the journal (issue 9
-# point 10), each on a fresh state dir:
+# points 10, 11), each on a fresh state dir:
 #  10. an SOA update between other updates: capd refused to start ("more
 #      than one SOA record");
+#  11. SOA updates that move the serial more than 2^31 past the zone file's:
+#      the unchanged file looked newer (RFC 1982) and the restart dropped
+#      every acknowledged update; an edited file with a newer serial must
+#      still win;
 #   journal_restart.sh CAPD CAPC
 CAPD=$1 CAPC=$2
 . "$(dirname "$0")/eon_lib.sh"
@@ -45,5 +49,28 @@ restart "after a second SOA update"
 [ "$(q c.example.org TXT)" = '"later"' ] || die "update after the second SOA update replayed"
 [ "$(q a.example.org TXT)" = '"before"' ] || die "first update still there"
 ok "10: SOA updates between other updates replay exactly, restart after restart"
+
+# ---- 11: the journal's serial more than 2^31 ahead of an unchanged file
+fresh
+# 1 -> 2^31 (newer: 2^31 - 1 ahead) -> 4000000000 (newer: 1852516352 ahead).
+# Now 1 - 4000000000 = 294967297 (mod 2^32) < 2^31: the file's 1 is "newer".
+expect_ok "SOA to 2^31" update root.cap -u "add|example.org|SOA|$(soa 2147483648 3600)|3600"
+expect_ok "SOA to 4000000000" update root.cap -u "add|example.org|SOA|$(soa 4000000000 3600)|3600"
+expect_ok "update at 4000000000" update root.cap -u 'add|kept.example.org|TXT|"acknowledged"|60'
+[ "$(serial)" = 4000000001 ] || die "serial 4000000001 after the updates: $(serial)"
+restart "unchanged zone file, journal 2^31+ ahead"
+new_log | grep -q "the zone file wins" && die "an unchanged zone file dropped the journal"
+[ "$(serial)" = 4000000001 ] || die "the journal's serial after the restart: $(serial)"
+[ "$(q kept.example.org TXT)" = '"acknowledged"' ] || die "acknowledged update lost by the restart"
+# The admin's way back still works: an edit with a serial newer than 4000000001.
+sed -i 's/ dns 1 / dns 4000000005 /' "$work/example.org"
+echo 'edit IN TXT "edited"' >>"$work/example.org"
+restart "zone file edited with a newer serial"
+new_log | grep -q "has serial 4000000005, newer than the journal's 4000000001: the zone file wins" ||
+  die "the edited file wins with a warning"
+[ "$(serial)" = 4000000005 ] || die "the edited file's serial: $(serial)"
+[ "$(q edit.example.org TXT)" = '"edited"' ] || die "the edit is served"
+expect_nx kept.example.org TXT "the dropped journal's update"
+ok "11: an unchanged zone file keeps the journal across the 2^31 distance; an edited newer one wins"
 
 finish journal_restart

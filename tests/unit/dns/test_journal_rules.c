@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "dns/journal.h"
+#include "dns/update.h"
 #include "dns/zone.h"
 
 #include "journal_fixture.h"
@@ -139,6 +140,43 @@ static void test_zone_file_lowered_serial(void **st)
     }
 }
 
+/* Issue 9 point 11: SOA updates moved the journal's serial more than 2^31
+ * past the unchanged file's (1 -> 2^31 -> 4000000000), so that the file's
+ * serial is newer by RFC 1982. The file did not change: the journal is
+ * replayed, at every start. A file that did change, with that serial or a
+ * newer one, still wins. */
+static void test_unchanged_file_far_behind(void **st)
+{
+    struct fixture *f = *st;
+    struct journal *j = jopen(f->dir);
+    struct zone *z = start(j, 1, "", NULL);
+    uint32_t s;
+    struct err e;
+    if (soa_update(z, j, 0x80000000u, 7200, &s, &e) < 0) fail_msg("%s", e.msg);
+    if (soa_update(z, j, 4000000000u, 7200, &s, &e) < 0) fail_msg("%s", e.msg);
+    if (update(z, j, 1, &s, &e) < 0) fail_msg("%s", e.msg);
+    assert_int_equal(s, 4000000001u);
+    assert_true(serial_newer(1, s));
+    zone_free(z);
+    struct journal_replay_info info;
+    for (int round = 0; round < 2; round++) {
+        z = start(j, 1, "", &info);
+        assert_false(info.dropped || info.content_changed || info.started);
+        assert_int_equal(info.entries, 3);
+        assert_int_equal(zone_current(z)->serial, 4000000001u);
+        assert_true(present(zone_current(z), "a-%u.example.org.", 1));
+        zone_free(z);
+    }
+    z = start(j, 1, "edited A 192.0.2.99\n", &info);
+    assert_true(info.dropped);
+    assert_int_equal(info.entries, 3);
+    assert_int_equal(zone_current(z)->serial, 1);
+    assert_true(present(zone_current(z), "edited.example.org.", 0));
+    assert_false(present(zone_current(z), "a-%u.example.org.", 1));
+    zone_free(z);
+    journal_close(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +184,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_zone_file_empty_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zone_file_edited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zone_file_lowered_serial, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unchanged_file_far_behind, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
