@@ -48,6 +48,31 @@ void zone_version_free(struct zone_version *v)
     free(v);
 }
 
+/* holds counts the holders other than the zone, so a fresh (calloc'd)
+ * version needs no set-up. Every release, the zone's included, takes one
+ * off; the release that finds 0 is the last holder and frees. The version
+ * is const to readers; only this counter changes, atomically. */
+void zone_version_hold(const struct zone_version *v)
+{
+    __atomic_add_fetch(&((struct zone_version *)v)->holds, 1, __ATOMIC_RELAXED);
+}
+
+void zone_version_release(const struct zone_version *v)
+{
+    if (!v) return;
+    struct zone_version *w = (struct zone_version *)v;
+    if (__atomic_fetch_sub(&w->holds, 1, __ATOMIC_ACQ_REL) == 0) zone_version_free(w);
+}
+
+static zone_publish_hook publish_hook;
+static void *publish_hook_ctx;
+
+void zone_set_publish_hook(zone_publish_hook fn, void *ctx)
+{
+    __atomic_store_n(&publish_hook_ctx, ctx, __ATOMIC_RELAXED);
+    __atomic_store_n(&publish_hook, fn, __ATOMIC_RELEASE);
+}
+
 int zone_version_apply(const struct zone_version *old, const struct dns_change *changes, size_t n,
                        uint32_t new_serial, struct zone_version **out, struct err *e)
 {
@@ -123,7 +148,7 @@ int zone_set_apex_as_written(struct zone *z, const uint8_t *as_written)
 void zone_free(struct zone *z)
 {
     if (!z) return;
-    zone_version_free(z->version);
+    zone_version_release(z->version);
     pthread_mutex_destroy(&z->writer);
     free(z);
 }
@@ -147,7 +172,9 @@ void zone_publish(struct zone *z, struct zone_version *v)
     struct zone_version *old = z->version;
     rcu_assign_pointer(z->version, v);
     synchronize_rcu();
-    zone_version_free(old);
+    zone_version_release(old);
+    zone_publish_hook fn = __atomic_load_n(&publish_hook, __ATOMIC_ACQUIRE);
+    if (fn) fn(__atomic_load_n(&publish_hook_ctx, __ATOMIC_RELAXED), z->apex, v->serial);
 }
 
 int zone_apply(struct zone *z, const struct dns_change *changes, size_t n, uint32_t new_serial,

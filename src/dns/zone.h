@@ -114,6 +114,8 @@ struct zone_version {
     const struct zone_node **table; /* open-addressing hash table, mask+1 slots */
     uint32_t mask;
     struct arena arena;
+    /* Holders besides the zone that publishes it: see zone_version_hold. */
+    unsigned long holds;
 };
 
 /* Finds the node of lname (lowercase wire name, length len), or NULL. */
@@ -131,6 +133,29 @@ typedef int (*zone_rrset_fn)(void *ctx, const struct zone_node *node, const stru
 int zone_version_foreach(const struct zone_version *v, zone_rrset_fn fn, void *ctx);
 
 void zone_version_free(struct zone_version *v);
+
+/*
+ * Keeping a published version beyond a read-side section (a zone transfer
+ * that streams it over many loop iterations, with the thread offline in
+ * between). Call zone_version_hold inside the read-side section in which
+ * the version was found; then the version stays valid, even after it is
+ * replaced and the grace period has passed, until zone_version_release.
+ * zone_publish and zone_free release the zone's own hold instead of freeing,
+ * so whichever lets go last frees it. Why a count rather than staying
+ * online: a QSBR reader that stays online through a long transfer would
+ * block every zone_publish (and so every update) until it ends.
+ */
+void zone_version_hold(const struct zone_version *v);
+void zone_version_release(const struct zone_version *v);
+
+/*
+ * Called after every zone_publish (any zone, any thread, with the zone's
+ * writer lock held): the apex (lowercase wire) and the new serial. Used to
+ * send NOTIFY; it must not block and must not call back into the zone.
+ * Set once, before updates can start; NULL turns it off.
+ */
+typedef void (*zone_publish_hook)(void *ctx, const uint8_t *apex, uint32_t serial);
+void zone_set_publish_hook(zone_publish_hook fn, void *ctx);
 
 /* ---- change sets ---- */
 enum dns_change_op {
