@@ -7,6 +7,7 @@
  * (names, argument, help, setter), and the code that uses the field in
  * main's start-up sequence. Usage text and getopt tables come from the rows.
  */
+#include "cmd/capd_xfr.h"
 #include "dns/name.h"
 #include "dns/zone.h"
 #include "eon/server.h"
@@ -45,6 +46,7 @@ struct capd_config {
     unsigned tcp_per_addr;              /* DNS over TCP connections per source prefix; 0: default */
     unsigned char v4_prefix, v6_prefix; /* what one source is, for both limits */
     struct eon_config eon;              /* the Cap'n Proto side: src/eon/server.h */
+    struct capd_xfr xfr;                /* zone transfers and NOTIFY: cmd/capd_xfr.h */
 };
 
 static int list_add(struct capd_list *l, const char *what, const char *v, struct err *e)
@@ -214,8 +216,24 @@ static int set_metrics_listen(struct capd_config *c, const char *a, struct err *
     return 0;
 }
 
+static int set_allow_transfer(struct capd_config *c, const char *a, struct err *e)
+{
+    return capd_xfr_add_allow(&c->xfr, a, e);
+}
+static int set_tsig_key(struct capd_config *c, const char *a, struct err *e)
+{
+    return capd_xfr_add_key(&c->xfr, a, e);
+}
+static int set_notify(struct capd_config *c, const char *a, struct err *e)
+{
+    return capd_xfr_add_notify(&c->xfr, a, e);
+}
+
 enum {
     OPT_LONG_ONLY = 256,
+    OPT_ALLOW_TRANSFER,
+    OPT_TSIG_KEY,
+    OPT_NOTIFY,
     OPT_AUTHORITATIVE,
     OPT_PROTO,
     OPT_HELP,
@@ -296,6 +314,16 @@ static const struct capd_option options[] = {
     {"metrics-listen", OPT_METRICS_LISTEN, "ADDR:PORT",
      "serve statistics in the Prometheus text format at http://ADDR:PORT/metrics (default off)",
      set_metrics_listen},
+    {"allow-transfer", OPT_ALLOW_TRANSFER, "ADDR[/LEN]",
+     "allow AXFR/IXFR over TCP from these addresses (repeatable; default: none, REFUSED)",
+     set_allow_transfer},
+    {"tsig-key", OPT_TSIG_KEY, "NAME:BASE64",
+     "require transfers signed with this TSIG key (hmac-sha256; repeatable); NOTIFY is signed "
+     "with the first",
+     set_tsig_key},
+    {"notify", OPT_NOTIFY, "ADDR[:PORT]",
+     "send NOTIFY to this secondary after every change (repeatable; [V6]:PORT for IPv6)",
+     set_notify},
     {"help", OPT_HELP, NULL, "print this help and exit", NULL},
     {"version", OPT_VERSION, NULL, "print the version and exit", NULL},
 };
@@ -425,6 +453,7 @@ static void on_signal(uv_signal_t *s, int signum)
     sd_notify(0, "STOPPING=1");
     dns_tcp_stop(d->tcp);
     d->tcp = NULL;
+    capd_xfr_stop(&d->cfg.xfr);
     eon_server_stop(d->eon);
     metrics_http_stop(d->metrics);
     d->metrics = NULL;
@@ -447,8 +476,10 @@ static int start_dns(struct capd *d, struct err *e)
         net_addr_parse(&d->addrs[d->naddrs++], net_ipv6_available() ? "::" : "0.0.0.0", c->port,
                        NULL);
 
+    if (c->tcp && capd_xfr_start_server(&d->cfg.xfr, eon_server_journal(d->eon), e) < 0) return -1;
     if (c->tcp) {
-        struct dns_tcp_config tc = {.addrs = d->addrs,
+        struct dns_tcp_config tc = {.xfr = d->cfg.xfr.out,
+                                    .addrs = d->addrs,
                                     .naddrs = d->naddrs,
                                     .zones = &d->zones,
                                     .max_conns_per_addr = c->tcp_per_addr,
@@ -506,6 +537,7 @@ int main(int argc, char **argv)
      * already has every acknowledged update. */
     if (load_zones(&d.cfg, &d.zones, &e) < 0 ||
         eon_server_open(&d.cfg.eon, &d.zones, &d.eon, &e) < 0 || start_dns(&d, &e) < 0 ||
+        capd_xfr_start_notify(&d.cfg.xfr, &d.loop, &e) < 0 ||
         eon_server_listen(d.eon, &d.loop, &e) < 0 || start_metrics(&d, &e) < 0)
         goto out;
     log_info("serving %zu zone(s) on port %u (%s%s%s, %zu UDP workers)",
@@ -523,12 +555,14 @@ out:
         uv_close((uv_handle_t *)&d.sigint, NULL);
     }
     dns_tcp_stop(d.tcp);
+    capd_xfr_stop(&d.cfg.xfr);
     eon_server_stop(d.eon);
     metrics_http_stop(d.metrics);
     udp_stop(d.udp);
     /* Let close callbacks release what is left, then close the loop. */
     uv_run(&d.loop, UV_RUN_DEFAULT);
     eon_server_free(d.eon);
+    capd_xfr_free(&d.cfg.xfr);
     uv_loop_close(&d.loop);
     zone_set_handle_destroy(&d.zones);
     rcu_thread_online();

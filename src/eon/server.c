@@ -332,3 +332,8 @@ void eon_server_metrics(struct eon_server *s, struct metrics_source *src)
     src->render = eon_stats_render;
     src->ud = &s->ctx;
 }
+
+struct journal *eon_server_journal(const struct eon_server *s)
+{
+    return s ? s->journal : NULL;
+}

@@ -52,4 +52,7 @@ void eon_server_free(struct eon_server *s);
 /* The statistics of s's services (eon/stats.h) for the metrics endpoint:
  * fills src with a render function and its argument. */
 void eon_server_metrics(struct eon_server *s, struct metrics_source *src);
+/* The update journal (for IXFR), or NULL when there is none (DNS only
+ * without a state dir). Valid until eon_server_free. */
+struct journal *eon_server_journal(const struct eon_server *s);
 #endif

@@ -1,4 +1,5 @@
 #include "net/tcp.h"
+#include "dns/xfr.h"
 #include "util/addrlimit.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -29,6 +30,8 @@ struct tcp_conn {
     bool in_frame;       /* a partial frame is buffered: the timer is its deadline */
     bool src_counted;    /* src is counted in the server's per_addr */
     struct addr_key src; /* the source prefix */
+    /* A zone transfer writing on this connection: its other queries wait. */
+    struct xfr_transfer *xfr;
 };
 
 struct tcp_write {
@@ -41,6 +44,7 @@ struct tcp_write {
 struct dns_tcp {
     uv_loop_t *loop;
     const struct zone_set_handle *zones;
+    struct xfr_out *xfr; /* NULL: AXFR/IXFR are answered by the query engine (REFUSED) */
     unsigned max_conns, idle_ms, frame_ms;
     uv_tcp_t *listeners;
     size_t nlisteners;
@@ -86,6 +90,8 @@ static void conn_close(struct tcp_conn *c)
         t->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     t->nconns--;
+    xfr_transfer_abort(c->xfr);
+    c->xfr = NULL;
     if (c->src_counted) addr_limit_release(&t->per_addr, &c->src);
     c->src_counted = false;
     if (log_enabled(LOG_DEBUG)) {
@@ -107,6 +113,7 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 }
 
 static void process_frames(struct tcp_conn *c);
+static void idle_restart(struct tcp_conn *c);
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void idle_cb(uv_timer_t *timer);
 
@@ -182,6 +189,19 @@ static void send_answer(struct tcp_conn *c, const uint8_t *data, size_t len)
     c->pending_bytes += w->len;
 }
 
+/* A transfer wrote a message, or ended: the next queries wait for it. */
+static void xfr_progress(void *conn, int status, bool finished)
+{
+    struct tcp_conn *c = conn;
+    if (finished) c->xfr = NULL;
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    idle_restart(c);
+    if (finished) process_frames(c);
+}
+
 /* Answers every complete query in the input buffer, in order, unless the
  * client is not reading its answers; then keeps the rest for later. */
 static void process_frames(struct tcp_conn *c)
@@ -191,15 +211,24 @@ static void process_frames(struct tcp_conn *c)
     bool held = false;
     rcu_thread_online();
     const struct zone_set *zs = zone_set_current(t->zones);
-    while (!c->closing && c->in_len - pos >= 2) {
+    while (!c->closing && !c->xfr && c->in_len - pos >= 2) {
         size_t len = be16(c->in + pos);
         if (c->in_len - pos < 2 + len) break;
         if (c->pending_bytes >= TCP_PENDING_MAX) {
             held = true;
             break;
         }
-        size_t alen = net_answer(t->zones, &zs, c->in + pos + 2, len, t->answer + 2, TCP_MSG_MAX,
-                                 true, (const struct sockaddr *)&c->peer);
+        size_t alen;
+        if (t->xfr && xfr_is_request(c->in + pos + 2, len)) {
+            alen = 0;
+            xfr_out_query(t->xfr, zs, c->in + pos + 2, len, (const struct sockaddr *)&c->peer,
+                          (uv_stream_t *)&c->h, xfr_progress, c, t->answer + 2, TCP_MSG_MAX, &alen,
+                          &c->xfr);
+            zs = zone_set_current(t->zones); /* it may have gone offline */
+        } else {
+            alen = net_answer(t->zones, &zs, c->in + pos + 2, len, t->answer + 2, TCP_MSG_MAX, true,
+                              (const struct sockaddr *)&c->peer);
+        }
         pos += 2 + len;
         if (alen > 0) {
             put_be16(t->answer, (uint16_t)alen);
@@ -217,6 +246,12 @@ static void process_frames(struct tcp_conn *c)
     if (pos > 0) {
         c->in_frame = false;
         idle_restart(c);
+    }
+    if (c->xfr) {
+        /* Nothing more is read until the transfer ends (xfr_progress). */
+        if (c->reading) uv_read_stop((uv_stream_t *)&c->h);
+        c->reading = false;
+        return;
     }
     frame_deadline(c, !held && c->in_len > 0);
     if (c->in_len >= 2) {
@@ -437,6 +472,7 @@ int dns_tcp_start(uv_loop_t *loop, const struct dns_tcp_config *cfg, struct dns_
     }
     t->loop = loop;
     t->zones = cfg->zones;
+    t->xfr = cfg->xfr;
     t->max_conns = cfg->max_conns ? cfg->max_conns : DNS_TCP_MAX_CONNS;
     t->idle_ms = cfg->idle_timeout_ms ? cfg->idle_timeout_ms : DNS_TCP_IDLE_MS;
     t->frame_ms = cfg->frame_timeout_ms ? cfg->frame_timeout_ms : t->idle_ms;

@@ -23,6 +23,7 @@
 #define CEON_NET_TCP_H
 #include "net/addr.h"
 #include "net/serve.h"
+#include "net/xfr_out.h"
 #include "util/err.h"
 #include <stddef.h>
 #include <uv.h>
@@ -40,6 +41,7 @@ struct dns_tcp_config {
     unsigned max_conns_per_addr;         /* 0: DNS_TCP_MAX_PER_ADDR */
     unsigned char v4_prefix, v6_prefix;  /* what "one source" is; 0: /32 and /64 */
     const struct zone_set_handle *zones; /* the served zones (RCU-published) */
+    struct xfr_out *xfr; /* AXFR/IXFR (net/xfr_out.h); NULL: REFUSED by the query engine */
 };
 
 struct dns_tcp;

@@ -1,0 +1,77 @@
+#include "cmd/capd_xfr.h"
+#include "dns/zone.h"
+#include "util/log.h"
+#include <stdlib.h>
+
+static int add(const char **v, size_t *n, const char *what, const char *a, struct err *e)
+{
+    if (*n == CAPD_XFR_MAX)
+        return err_set(e, "too many %s options (at most %d)", what, CAPD_XFR_MAX);
+    v[(*n)++] = a;
+    return 0;
+}
+
+int capd_xfr_add_allow(struct capd_xfr *x, const char *a, struct err *e)
+{
+    return add(x->allow, &x->nallow, "--allow-transfer", a, e);
+}
+int capd_xfr_add_key(struct capd_xfr *x, const char *a, struct err *e)
+{
+    return add(x->keys, &x->nkeys, "--tsig-key", a, e);
+}
+int capd_xfr_add_notify(struct capd_xfr *x, const char *a, struct err *e)
+{
+    return add(x->notify, &x->nnotify, "--notify", a, e);
+}
+
+int capd_xfr_check(struct capd_xfr *x, struct err *e)
+{
+    for (size_t i = 0; i < x->nallow; i++)
+        if (xfr_acl_parse(x->allow[i], &x->acl[i], e) < 0) return err_prefix(e, "--allow-transfer");
+    for (size_t i = 0; i < x->nkeys; i++)
+        if (!x->tsig[i] && dns_tsig_key_parse(x->keys[i], &x->tsig[i], e) < 0)
+            return err_prefix(e, "--tsig-key");
+    for (size_t i = 0; i < x->nnotify; i++)
+        if (notifier_parse_target(x->notify[i], &x->targets[i], e) < 0) return -1;
+    return 0;
+}
+
+int capd_xfr_start_server(struct capd_xfr *x, struct journal *j, struct err *e)
+{
+    if (capd_xfr_check(x, e) < 0) return -1;
+    if (!x->nallow) return 0;
+    struct xfr_out_config c = {
+        .allow = x->acl, .nallow = x->nallow, .keys = x->tsig, .nkeys = x->nkeys, .journal = j};
+    if (!(x->out = xfr_out_new(&c, e))) return -1;
+    log_info("zone transfers: %zu allowed address range(s), %s, IXFR %s", x->nallow,
+             x->nkeys ? "TSIG required" : "no TSIG", j ? "from the journal" : "as whole zones");
+    return 0;
+}
+
+int capd_xfr_start_notify(struct capd_xfr *x, uv_loop_t *loop, struct err *e)
+{
+    if (!x->nnotify) return 0;
+    struct notifier_config c = {
+        .targets = x->targets, .ntargets = x->nnotify, .key = x->nkeys ? x->tsig[0] : NULL};
+    if (notifier_start(loop, &c, &x->notifier, e) < 0) return err_prefix(e, "--notify");
+    zone_set_publish_hook(notifier_changed, x->notifier);
+    return 0;
+}
+
+void capd_xfr_stop(struct capd_xfr *x)
+{
+    if (x->notifier) zone_set_publish_hook(NULL, NULL);
+    notifier_stop(x->notifier);
+}
+
+void capd_xfr_free(struct capd_xfr *x)
+{
+    notifier_free(x->notifier);
+    x->notifier = NULL;
+    xfr_out_free(x->out);
+    x->out = NULL;
+    for (size_t i = 0; i < x->nkeys; i++) {
+        dns_tsig_key_free(x->tsig[i]);
+        x->tsig[i] = NULL;
+    }
+}
