@@ -249,7 +249,15 @@ const uint8_t *tls_key_secret_hash(const struct tls_key *k)
 /* The client identity: one ephemeral key per process, made on first use.
  * Servers take any client key (they only learn the peer's identity), so
  * it is ECDSA P-256: made in well under a millisecond, where RSA-2048
- * generation costs up to a second, which every capc run would pay. */
+ * generation costs up to a second, which every capc run would pay.
+ * eon's server accepts it too (checked in the ocaml-tls 2.0.3 its flake
+ * resolves): it asks for a certificate with every default signature
+ * algorithm, ecdsa_secp256r1_sha256 first, and verifies the client's
+ * CertificateVerify against that list for any key type (lib/config.ml
+ * default_signature_algorithms; lib/handshake_server13.ml certificate
+ * request and answer_client_certificate_verify; TLS 1.2 asks for RSA_SIGN
+ * and ECDSA_SIGN, lib/handshake_server.ml); capnp-rpc's authenticator
+ * accepts any certificate and fingerprints any public key. */
 static SSL_CTX *client_ctx;
 
 static SSL_CTX *get_client_ctx(struct err *e)
