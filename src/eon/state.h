@@ -1,14 +1,15 @@
 /*
  * state: capd's state directory (layout in docs/state-dir.md).
  *
- *   STATE/                 0700, locked (flock on STATE/lock) by one capd
+ *   STATE/                 0750, locked (flock on STATE/lock) by one capd
  *   STATE/caps/domain/     NAME.cap: sturdy ref URI of the zone's Domain cap
  *   STATE/caps/primary/    NAME.cap: sturdy ref URI of the zone's Primary cap
  *   STATE/store/           the rpc layer's service store (saved services)
  *   STATE/journal/         the dns layer's LMDB journal
  *
- * Directories are 0700 and files 0600: a cap file IS the authority, so it
- * must never be readable by others. Names that become file names pass
+ * Directories are 0750, as the OCaml original makes them, and files 0600:
+ * a cap file IS the authority, so it must never be readable by others
+ * (the directory's group may list, not read). Names that become file names pass
  * eon_name_file_safe first, so nothing from the network reaches a path
  * unchecked.
  */
@@ -29,8 +30,8 @@ struct eon_state {
     int lock_fd;        /* holds the flock; -1 when closed */
 };
 
-/* Creates (mode 0700) or opens the state dir and its subdirectories,
- * tightens existing directories to 0700, checks they are writable and takes
+/* Creates (mode 0750) or opens the state dir and its subdirectories,
+ * tightens existing directories to at most 0750, checks they are writable and takes
  * an exclusive lock so two capds never share one state dir. Fails with a
  * message naming the directory and the reason. */
 int eon_state_open(struct eon_state *st, const char *dir, struct err *e);
