@@ -251,6 +251,25 @@ int client(unsigned port, const char *id, bool ours) {
     printf("ok promised capability\n");
   }
 
+  // a.slow().b().c(), and a call on a.slow() dropped (finished) before
+  // a.slow() has returned: calls on a question that is itself queued on an
+  // unanswered one, and a Finish for a queued question (issue 9 point 3).
+  {
+    auto a = cap.childLaterRequest();
+    a.setName("s");
+    auto ap = a.send();
+    {
+      auto d = ap.getChild().childLaterRequest();
+      d.setName("dropped");
+      auto dp = d.send();
+    }
+    auto b = ap.getChild().childLaterRequest();
+    b.setName("b");
+    auto bp = b.send();
+    CHECK(bp.getChild().getNameRequest().send().wait(ws).getName() == "b.s.example.org");
+    printf("ok chained pipeline\n");
+  }
+
   auto l = cap.laterRequest();
   l.setText("later");
   CHECK(l.send().wait(ws).getText() == "later");
