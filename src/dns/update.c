@@ -3,10 +3,11 @@
  *
  * How: every owner an update touches gets a working copy of all its RRsets
  * (RDATA pointers into the current version, or into the request's arena
- * for new RRs). The updates edit these copies in order; then each copy is
- * compared with the version to produce a minimal change set, which goes
- * through zone_version_apply, the journal and zone_publish. Working on
- * copies is what makes a failing update leave nothing behind.
+ * for new RRs). The updates edit these copies in order; the zone's content
+ * rules are checked on the copies as the last update leaves them; then
+ * each copy is compared with the version to produce a minimal change set,
+ * which goes through zone_version_apply, the journal and zone_publish.
+ * Working on copies is what makes a failing update leave nothing behind.
  */
 #include "dns/update.h"
 #include "dns/journal.h"
@@ -30,6 +31,7 @@ struct wset {
     uint32_t ttl;
     size_t n, cap;
     struct wrr *rr;
+    size_t added; /* 1 + index of the last update that added to it; 0: none did */
 };
 
 struct wname {
@@ -48,7 +50,9 @@ struct ctx {
     size_t nbucket;
     struct wname **names; /* in order of first use, so the change set is deterministic */
     size_t nnames;
-    bool soa_set;
+    size_t step;              /* index of the update being applied */
+    bool apex_ns_set_removed; /* a REMOVE_RRSET of the apex NS: names the error */
+    bool soa_set;             /* the final state's apex SOA was added by this update */
     uint32_t soa_serial;
     struct dns_change *ch;
     size_t nch, capch;
@@ -174,45 +178,19 @@ static uint32_t soa_serial_of(const uint8_t *rd, uint16_t len)
 
 /* ---- updates ---- */
 
+/* Adds to the working state. The zone's content rules are checked on the
+ * final state (check_final), not here: an update is applied as a unit. */
 static int do_add(struct ctx *c, const struct dns_update *u, const uint8_t *rd, uint16_t len)
 {
     struct wname *w = get_name(c, u->owner);
     if (!w) return oom(c->e);
-    const uint8_t *apex = c->v->apex;
-    bool at_apex = dns_name_equal(w->lname, apex);
-    if (u->type == DNS_T_SOA) {
-        if (!at_apex)
-            return err_set(c->e, "SOA records are only allowed at the apex %s, not at %s",
-                           NAME(apex), NAME(w->lname));
-        struct wset *s = find_set(w, DNS_T_SOA);
-        uint32_t cur = s && s->n ? soa_serial_of(s->rr[0].rd, s->rr[0].len) : c->v->serial;
-        uint32_t neu = soa_serial_of(rd, len);
-        if (!serial_newer(neu, cur))
-            return err_set(c->e, "SOA serial %u is not newer than the current serial %u of %s", neu,
-                           cur, NAME(apex));
-        if (!s && !(s = get_set(c, w, DNS_T_SOA))) return oom(c->e);
-        s->n = 0;
-        s->ttl = u->ttl;
-        c->soa_set = true;
-        c->soa_serial = neu;
-        return push_rr(c, s, rd, len);
-    }
-    if (u->type == DNS_T_CNAME) {
-        for (size_t i = 0; i < w->n; i++)
-            if (w->sets[i].n && !cname_companion(w->sets[i].type))
-                return err_set(c->e, "cannot add CNAME at %s: the name has other records",
-                               NAME(w->lname));
-    } else if (!cname_companion(u->type)) {
-        struct wset *cn = find_set(w, DNS_T_CNAME);
-        if (cn && cn->n)
-            return err_set(c->e, "cannot add %s at %s: the name has a CNAME", TYPE(u->type),
-                           NAME(w->lname));
-    }
     struct wset *s = get_set(c, w, u->type);
     if (!s) return oom(c->e);
     s->ttl = u->ttl; /* an RRset has one TTL: the last one given (RFC 2181 §5.2) */
+    s->added = c->step + 1;
     if (find_rr(s, rd, len) >= 0) return 0;
-    if (u->type == DNS_T_CNAME || u->type == DNS_T_DNAME) s->n = 0; /* singletons: replace */
+    /* singletons: a new one replaces the old */
+    if (u->type == DNS_T_SOA || u->type == DNS_T_CNAME || u->type == DNS_T_DNAME) s->n = 0;
     return push_rr(c, s, rd, len);
 }
 
@@ -220,28 +198,87 @@ static int do_remove(struct ctx *c, const struct dns_update *u, const uint8_t *r
 {
     struct wname *w = get_name(c, u->owner);
     if (!w) return oom(c->e);
-    const uint8_t *apex = c->v->apex;
-    bool at_apex = dns_name_equal(w->lname, apex);
+    bool at_apex = dns_name_equal(w->lname, c->v->apex);
     if (u->kind == DNS_UPDATE_REMOVE_ALL) {
         for (size_t i = 0; i < w->n; i++)
             if (!at_apex || (w->sets[i].type != DNS_T_SOA && w->sets[i].type != DNS_T_NS))
                 w->sets[i].n = 0;
         return 0;
     }
-    if (at_apex && u->type == DNS_T_SOA)
-        return err_set(c->e, "cannot remove the apex SOA of %s", NAME(apex));
     struct wset *s = find_set(w, u->type);
     if (u->kind == DNS_UPDATE_REMOVE_RRSET) {
-        if (at_apex && u->type == DNS_T_NS)
-            return err_set(c->e, "cannot remove the NS records at the apex of %s", NAME(apex));
+        if (at_apex && u->type == DNS_T_NS) c->apex_ns_set_removed = true;
         if (s) s->n = 0;
         return 0;
     }
     long i = s ? find_rr(s, rd, len) : -1;
-    if (i < 0) return 0;
-    if (at_apex && u->type == DNS_T_NS && s->n == 1)
-        return err_set(c->e, "cannot remove the last NS record at the apex of %s", NAME(apex));
-    s->rr[i] = s->rr[--s->n];
+    if (i >= 0) s->rr[i] = s->rr[--s->n];
+    return 0;
+}
+
+/* ---- the final state ---- */
+
+/* The CNAME rule at w (RFC 1034 §3.6.2, RRSIG and NSEC excepted): the
+ * message names whichever side this update added last. */
+static int check_cname(struct ctx *c, struct wname *w)
+{
+    const struct wset *cname = find_set(w, DNS_T_CNAME), *other = NULL;
+    if (!cname || !cname->n) return 0;
+    for (size_t i = 0; i < w->n; i++)
+        if (w->sets[i].n && !cname_companion(w->sets[i].type) &&
+            (!other || w->sets[i].added > other->added))
+            other = &w->sets[i];
+    if (!other) return 0;
+    if (cname->added > other->added)
+        return err_set(c->e, "cannot add CNAME at %s: the name has other records", NAME(w->lname));
+    return err_set(c->e, "cannot add %s at %s: the name has a CNAME", TYPE(other->type),
+                   NAME(w->lname));
+}
+
+/* The apex keeps one SOA, newer if this update set it, and keeps NS
+ * records if it had any. */
+static int check_apex(struct ctx *c, struct wname *w)
+{
+    const uint8_t *apex = c->v->apex;
+    const struct wset *soa = find_set(w, DNS_T_SOA), *ns = find_set(w, DNS_T_NS);
+    if (!soa || !soa->n) return err_set(c->e, "cannot remove the apex SOA of %s", NAME(apex));
+    if (soa->added) {
+        uint32_t serial = soa_serial_of(soa->rr[0].rd, soa->rr[0].len);
+        if (!serial_newer(serial, c->v->serial))
+            return err_set(c->e, "SOA serial %u is not newer than the current serial %u of %s",
+                           serial, c->v->serial, NAME(apex));
+        c->soa_set = true;
+        c->soa_serial = serial;
+    }
+    bool had_ns = w->node && node_rrset(w->node, DNS_T_NS);
+    if (had_ns && (!ns || !ns->n))
+        return err_set(c->e,
+                       c->apex_ns_set_removed
+                           ? "cannot remove the NS records at the apex of %s"
+                           : "cannot remove the last NS record at the apex of %s",
+                       NAME(apex));
+    return 0;
+}
+
+/* Where RFC 2136 silently skips an update that would break the zone, we
+ * refuse the whole update (see update.h), judging the state all of its
+ * updates leave together: a step that breaks a rule may be repaired by a
+ * later one (remove the apex NS RRset, then add the new NS records). Names
+ * are checked in the order the update first touched them. */
+static int check_final(struct ctx *c)
+{
+    for (size_t i = 0; i < c->nnames; i++) {
+        struct wname *w = c->names[i];
+        if (dns_name_equal(w->lname, c->v->apex)) {
+            if (check_apex(c, w) < 0) return -1;
+        } else {
+            const struct wset *soa = find_set(w, DNS_T_SOA);
+            if (soa && soa->n)
+                return err_set(c->e, "SOA records are only allowed at the apex %s, not at %s",
+                               NAME(c->v->apex), NAME(w->lname));
+        }
+        if (check_cname(c, w) < 0) return -1;
+    }
     return 0;
 }
 
@@ -451,11 +488,12 @@ static int run_locked(struct ctx *c, struct zone *z, const struct dns_prereq *p,
     c->v = tip ? tip : zone_current(z);
     if (check_prereqs(c, p, np, prd, prdlen) < 0) return -1;
     for (size_t i = 0; i < nu; i++) {
+        c->step = i;
         int r = u[i].kind == DNS_UPDATE_ADD ? do_add(c, &u[i], urd[i], urdlen[i])
                                             : do_remove(c, &u[i], urd[i], urdlen[i]);
         if (r < 0) return -1;
     }
-    if (diff(c) < 0) return -1;
+    if (check_final(c) < 0 || diff(c) < 0) return -1;
     if (c->nch == 0) {
         *new_serial = c->v->serial;
         /* What we checked includes uncommitted changes: wait for them. */

@@ -28,23 +28,32 @@
  *                    equality) is not added twice, but a different TTL
  *                    updates the TTL of the whole RRset (§3.4.2.2, RFC 2181
  *                    §5.2: an RRset has one TTL, the last one given wins).
- *                    A CNAME or DNAME replaces an existing one at that owner.
- *                    An SOA is only accepted at the apex with a serial newer
- *                    (RFC 1982) than the current one and replaces the SOA.
+ *                    A CNAME, DNAME or SOA replaces an existing one at that
+ *                    owner.
  *      REMOVE_RRSET  removes the RRset owner/type (absent: no-op);
  *      REMOVE_ALL    removes every RRset at owner; at the apex the SOA and NS
  *                    RRsets are kept (§3.4.2.3);
  *      REMOVE_RR     removes the one RR with that RDATA (absent: no-op).
  *    Where RFC 2136 silently ignores an update that cannot be applied, we
  *    fail the whole update with a message instead, because the caller gets
- *    success=true and would believe it happened:
- *      removing the apex SOA (REMOVE_RRSET or REMOVE_RR of type SOA there);
- *      removing the apex NS RRset, or its last RR;
- *      a CNAME next to other data, or other data next to a CNAME (RRSIG and
- *      NSEC may share a CNAME's owner, RFC 4035 §2.5);
- *      an SOA below the apex, or an SOA whose serial is not newer.
+ *    success=true and would believe it happened. These rules are checked on
+ *    the state the whole update leaves (RFC 2136 applies an update as a
+ *    unit), so a later update in the same request may repair what an
+ *    earlier one did: removing the apex NS RRset and then adding new NS
+ *    records is accepted. Refused are final states where
+ *      the apex has no SOA (it was removed and no new one added);
+ *      the apex had NS records and has none (the message says whether the
+ *      RRset was removed as a whole or RR by RR);
+ *      a name has a CNAME and other data (RRSIG and NSEC may share a
+ *      CNAME's owner, RFC 4035 §2.5); the message names the side the
+ *      update added last;
+ *      a name below the apex has an SOA;
+ *      the apex SOA was set by the update with a serial not newer (RFC
+ *      1982) than the zone's before the update.
+ *    Names are checked in the order the update first touches them.
  *  - The SOA serial is incremented once per update that changes something
- *    (RFC 1982: 0xffffffff + 1 = 0), unless the update itself set a newer SOA.
+ *    (RFC 1982: 0xffffffff + 1 = 0), unless the update itself set a newer SOA,
+ *    whose serial is then used as is.
  *    An update that changes nothing succeeds without a new serial.
  *  - Meta types (ANY, AXFR, OPT, ...) and type 0 are refused everywhere; a
  *    TTL above 2^31-1 is refused (RFC 2181 §8).

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Restarts after update sequences that used to break the journal (issue 9
-# points 10, 11), each on a fresh state dir:
+# points 10-12), each on a fresh state dir:
 #  10. an SOA update between other updates: capd refused to start ("more
 #      than one SOA record");
 #  11. SOA updates that move the serial more than 2^31 past the zone file's:
 #      the unchanged file looked newer (RFC 1982) and the restart dropped
 #      every acknowledged update; an edited file with a newer serial must
 #      still win;
+#  12. updates judged by their final state: the apex NS RRset replaced in one
+#      update, a CNAME replacing an A RRset, the SOA removed and re-added;
+#      the same steps without the re-add are refused and change nothing.
 #   journal_restart.sh CAPD CAPC
 CAPD=$1 CAPC=$2
 . "$(dirname "$0")/eon_lib.sh"
@@ -73,4 +76,33 @@ new_log | grep -q "has serial 4000000005, newer than the journal's 4000000001: t
 expect_nx kept.example.org TXT "the dropped journal's update"
 ok "11: an unchanged zone file keeps the journal across the 2^31 distance; an edited newer one wins"
 
+# ---- 12: updates checked on their final state
+fresh
+expect_ok "replace the apex NS" update root.cap -u 'remove|example.org|NS' \
+  -u 'add|example.org|NS|ns2.example.org.|3600' -u 'add|ns2.example.org|A|127.0.0.2|3600'
+[ "$(q example.org NS)" = ns2.example.org. ] || die "apex NS replaced: $(q example.org NS)"
+expect_ok "replace A by CNAME" update root.cap -u 'add|www.example.org|CNAME|example.org.|60' \
+  -u 'remove|www.example.org|A'
+[ "$(q www.example.org CNAME)" = example.org. ] || die "www is a CNAME: $(q www.example.org CNAME)"
+expect_ok "replace the SOA" update root.cap -u 'remove|example.org|SOA' \
+  -u "add|example.org|SOA|ns2.example.org. dns.example.org. 50 3600 900 1814400 3600|3600"
+[ "$(serial)" = 50 ] || die "SOA replaced: $(serial)"
+expect_fail "apex NS removed" "cannot remove the NS records at the apex of example.org" \
+  update root.cap -u 'add|x.example.org|A|192.0.2.1|60' -u 'remove|example.org|NS'
+expect_fail "data beside the CNAME" "cannot add A at www.example.org: the name has a CNAME" \
+  update root.cap -u 'add|x.example.org|A|192.0.2.1|60' -u 'add|www.example.org|A|192.0.2.80|60'
+expect_fail "CNAME re-added beside data" "cannot add CNAME at www.example.org: the name has other records" \
+  update root.cap -u 'remove|www.example.org|CNAME' -u 'add|www.example.org|A|192.0.2.80|60' \
+  -u 'add|www.example.org|CNAME|example.org.|60' -u 'add|x.example.org|A|192.0.2.1|60'
+expect_fail "apex SOA removed" "cannot remove the apex SOA of example.org" \
+  update root.cap -u 'add|x.example.org|A|192.0.2.1|60' -u 'remove|example.org|SOA'
+expect_nx x.example.org A "refused updates applied nothing"
+[ "$(serial)" = 50 ] || die "refused updates keep the serial: $(serial)"
+restart "after final-state updates"
+[ "$(q example.org NS)" = ns2.example.org. ] || die "apex NS after the restart: $(q example.org NS)"
+[ "$(q www.example.org CNAME)" = example.org. ] || die "CNAME after the restart"
+[ "$(q example.org SOA)" = "ns2.example.org. dns.example.org. 50 3600 900 1814400 3600" ] ||
+  die "SOA after the restart: $(q example.org SOA)"
+expect_nx x.example.org A "refused updates after the restart"
+ok "12: apex NS, CNAME and SOA replaced within one update; final states without them refused"
 finish journal_restart

@@ -315,6 +315,67 @@ static void test_cname(void **st)
     zone_free(z);
 }
 
+/* Issue 9 point 12: the apex SOA and NS and the CNAME rule are judged on
+ * the state the whole update leaves, as RFC 2136 applies an update as a
+ * unit; the message names what the update did wrong. */
+static void test_final_state(void **st)
+{
+    (void)st;
+    struct zone *z = mkzone(ZONE);
+    /* The apex NS RRset replaced: removed as a whole, then added to. */
+    struct dns_update u1[] = {DEL_SET("example.org.", "NS"),
+                              ADD("example.org.", "NS", "ns3.example.net.", 3600)};
+    OK(z, NULL, 0, u1, 2);
+    assert_int_equal(rrset(z, "@", "NS")->count, 1);
+    assert_true(has(z, "@", "NS", "ns3.example.net."));
+    /* Its last RR removed, then another added. */
+    struct dns_update u2[] = {DEL_RR("example.org.", "NS", "ns3.example.net."),
+                              ADD("example.org.", "NS", "ns1", 3600)};
+    OK(z, NULL, 0, u2, 2);
+    assert_true(has(z, "@", "NS", "ns1"));
+    assert_int_equal(zone_current(z)->serial, 102);
+    /* Added, then the RRset removed: nothing left, refused. */
+    struct dns_update u3[] = {ADD("example.org.", "NS", "ns2", 3600),
+                              DEL_SET("example.org.", "NS")};
+    FAILS(z, "example.org.", NULL, 0, u3, 2,
+          "cannot remove the NS records at the apex of example.org");
+    /* A CNAME added before the A RRset it replaces is removed; a CNAME
+     * removed before data is added beside its owner. */
+    struct dns_update u4[] = {ADD("www.example.org.", "CNAME", "alias.example.org.", 300),
+                              DEL_SET("www.example.org.", "A"),
+                              DEL_SET("alias.example.org.", "CNAME"),
+                              ADD("alias.example.org.", "TXT", "\"x\"", 300)};
+    OK(z, NULL, 0, u4, 4);
+    assert_true(has(z, "www", "CNAME", "alias.example.org."));
+    assert_null(rrset(z, "www", "A"));
+    assert_true(has(z, "alias", "TXT", "\"x\""));
+    assert_null(rrset(z, "alias", "CNAME"));
+    /* Both added at a new name: the one added last is named. */
+    struct dns_update u5[] = {ADD("new.example.org.", "A", "192.0.2.1", 300),
+                              ADD("new.example.org.", "CNAME", "www.example.org.", 300)};
+    FAILS(z, "example.org.", NULL, 0, u5, 2,
+          "cannot add CNAME at new.example.org: the name has other records");
+    struct dns_update u6[] = {ADD("new.example.org.", "CNAME", "www.example.org.", 300),
+                              ADD("new.example.org.", "MX", "10 www.example.org.", 300)};
+    FAILS(z, "example.org.", NULL, 0, u6, 2,
+          "cannot add MX at new.example.org: the name has a CNAME");
+    /* The apex SOA removed and replaced by a newer one... */
+    struct dns_update u7[] = {DEL_SET("example.org.", "SOA"),
+                              ADD("example.org.", "SOA", "ns1 hostmaster 500 1 2 3 4", 3600)};
+    OK(z, NULL, 0, u7, 2);
+    assert_int_equal(zone_current(z)->serial, 500);
+    assert_true(has(z, "@", "SOA", "ns1 hostmaster 500 1 2 3 4"));
+    /* ...but not by an older one, nor removed after an SOA was added. */
+    u7[1] = ADD("example.org.", "SOA", "ns1 hostmaster 400 1 2 3 4", 3600);
+    FAILS(z, "example.org.", NULL, 0, u7, 2,
+          "SOA serial 400 is not newer than the current serial 500 of example.org");
+    struct dns_update u8[] = {ADD("example.org.", "SOA", "ns1 hostmaster 600 1 2 3 4", 3600),
+                              DEL_RR("example.org.", "SOA", "ns1 hostmaster 600 1 2 3 4")};
+    FAILS(z, "example.org.", NULL, 0, u8, 2, "cannot remove the apex SOA of example.org");
+    assert_true(has(z, "@", "SOA", "ns1 hostmaster 500 1 2 3 4"));
+    zone_free(z);
+}
+
 static void test_confinement(void **st)
 {
     (void)st;
@@ -540,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_apex_protection),
         cmocka_unit_test(test_soa_add_and_serials),
         cmocka_unit_test(test_cname),
+        cmocka_unit_test(test_final_state),
         cmocka_unit_test(test_confinement),
         cmocka_unit_test(test_prereqs),
         cmocka_unit_test(test_atomicity),
