@@ -51,7 +51,9 @@ enum rpc_cap_kind {
     RPC_CAP_PROMISE
 };
 
-/* Fields are private; the struct is visible so objects can embed it. */
+/* Fields are private; the struct is visible so objects can embed it.
+ * References: whoever rpc_cap_ref'd it (the application, export tables,
+ * cap tables of calls and responses, the restore cache, promise caps). */
 struct rpc_cap {
     int refs;
     enum rpc_cap_kind kind;

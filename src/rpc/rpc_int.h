@@ -52,6 +52,8 @@ struct wire_target {
 
 /* ------------------------------------------------------------ structures */
 
+/* Owned by the connection's export table; `refs` counts the peer's
+ * references (descriptors sent minus Released), not ours. */
 struct rpc_export {
     uint32_t id;
     struct rpc_cap *cap; /* strong */
@@ -110,6 +112,9 @@ struct rpc_answer {
     struct answer_waiter *waiters;         /* promise caps on these results */
 };
 
+/* References: the caller of rpc_req_send (until rpc_promise_unref), the
+ * question table while awaiting the Return, each pipeline cap on it, a
+ * local call answering it, a promise cap's queue holding it. */
 struct rpc_promise {
     int refs;
     struct rpc_conn *conn; /* NULL: local call */
