@@ -209,6 +209,48 @@ static int set_prefix_v6(struct capd_config *c, const char *a, struct err *e)
     return 0;
 }
 
+/* Certificates (eon/cert.h). */
+static int set_acme_directory(struct capd_config *c, const char *a, struct err *e)
+{
+    if (strncmp(a, "https://", 8) != 0 && strncmp(a, "http://", 7) != 0)
+        return err_set(e, "bad --acme-directory '%s': expected an https:// URL", a);
+    c->eon.cert.directory_url = a;
+    return 0;
+}
+static int set_prod(struct capd_config *c, const char *a, struct err *e)
+{
+    (void)a;
+    (void)e;
+    c->eon.cert.prod = true;
+    return 0;
+}
+static int set_acme_ca_file(struct capd_config *c, const char *a, struct err *e)
+{
+    (void)e;
+    c->eon.cert.ca_file = a;
+    return 0;
+}
+static int set_renew_before(struct capd_config *c, const char *a, struct err *e)
+{
+    long v;
+    if (set_limit("--renew-before", a, 1, 3650, &v, e) < 0) return -1;
+    c->eon.cert.renew_before_days = v;
+    return 0;
+}
+static int set_cert_key_type(struct capd_config *c, const char *a, struct err *e)
+{
+    if (!strcmp(a, "p256"))
+        c->eon.cert.key_type = ACME_KEY_P256;
+    else if (!strcmp(a, "rsa2048"))
+        c->eon.cert.key_type = ACME_KEY_RSA2048;
+    else if (!strcmp(a, "rsa4096"))
+        c->eon.cert.key_type = ACME_KEY_RSA4096;
+    else
+        return err_set(e, "bad --cert-key-type '%s': expected p256, rsa2048 or rsa4096", a);
+    c->eon.cert.key_type_set = true;
+    return 0;
+}
+
 static int set_metrics_listen(struct capd_config *c, const char *a, struct err *e)
 {
     (void)e;
@@ -253,6 +295,13 @@ enum {
     OPT_TCP_PER_ADDR,
     OPT_PREFIX_V4,
     OPT_PREFIX_V6,
+    OPT_ACME_DIRECTORY,
+    OPT_ENDPOINT,
+    OPT_CAP,
+    OPT_PROD,
+    OPT_ACME_CA_FILE,
+    OPT_RENEW_BEFORE,
+    OPT_CERT_KEY_TYPE,
 };
 
 struct capd_option {
@@ -311,6 +360,19 @@ static const struct capd_option options[] = {
      "IPv4 prefix that counts as one source for the limits above (default 32)", set_prefix_v4},
     {"connection-prefix-v6", OPT_PREFIX_V6, "BITS",
      "IPv6 prefix that counts as one source for the limits above (default 64)", set_prefix_v6},
+    {"acme-directory", OPT_ACME_DIRECTORY, "URL",
+     "ACME directory for certificates (default Let's Encrypt staging)", set_acme_directory},
+    {"endpoint", OPT_ENDPOINT, "URL", NULL, set_acme_directory},
+    {"cap", OPT_CAP, "URL", NULL, set_acme_directory},
+    {"prod", OPT_PROD, NULL, "use Let's Encrypt production instead of staging", set_prod},
+    {"acme-ca-file", OPT_ACME_CA_FILE, "PATH",
+     "also trust these PEM certificates for the ACME server's HTTPS (e.g. a test CA)",
+     set_acme_ca_file},
+    {"renew-before", OPT_RENEW_BEFORE, "DAYS",
+     "renew certificates DAYS before expiry, never before two thirds of their life (default 30)",
+     set_renew_before},
+    {"cert-key-type", OPT_CERT_KEY_TYPE, "p256|rsa2048|rsa4096",
+     "key type of new certificate and ACME account keys (default p256)", set_cert_key_type},
     {"metrics-listen", OPT_METRICS_LISTEN, "ADDR:PORT",
      "serve statistics in the Prometheus text format at http://ADDR:PORT/metrics (default off)",
      set_metrics_listen},
@@ -344,7 +406,8 @@ static void usage(FILE *f)
             snprintf(head + n, sizeof head - (size_t)n, " %s", o->arg);
         fprintf(f, "%-30s %s\n", head, o->help);
     }
-    fprintf(f, "\n--authoritative is accepted as a spelling of --authorative.\n"
+    fprintf(f, "\n--authoritative is accepted as a spelling of --authorative; --endpoint and\n"
+               "--cap (eon's name) as spellings of --acme-directory.\n"
                "Example: capd -z example.org.zone -b 127.0.0.1 -p 5353\n");
 }
 

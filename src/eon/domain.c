@@ -1,4 +1,5 @@
 #include "eon/domain.h"
+#include "eon/cert.h"
 #include "eon/convert.h"
 #include "eon/state.h"
 #include "dns/name.h"
@@ -285,10 +286,11 @@ static void domain_dispatch(struct rpc_object *self, struct rpc_call *call)
     case eon_Domain_update_ORDINAL:
         do_update(d, call);
         return;
-    case eon_Domain_cert_ORDINAL:
-        log_info("Domain(%s).cert: refused, ACME is not built yet", d->name);
-        rpc_call_fail(call, "unimplemented: ACME not built yet");
+    case eon_Domain_cert_ORDINAL: {
+        struct eon_cert_scope sc = {.zone = d->zone, .confine = d->wire, .name = d->name};
+        eon_cert_call(d->ctx->certs, &sc, call);
         return;
+    }
     default:
         rpc_call_unimplemented(call);
     }

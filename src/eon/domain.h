@@ -8,6 +8,7 @@
  * zone this capd serves is refused and nothing is saved) and update (RFC 2136 through the dns
  * layer's update engine, answered only once durable and visible).
  * Primary answers getName; registering secondaries is not built yet.
+ * cert (ACME DNS-01) is eon/cert.h's.
  * Every call is logged at level >= 1 with the domain and the outcome.
  */
 #ifndef CEON_EON_DOMAIN_H
@@ -21,6 +22,7 @@
 #include <uv.h>
 
 struct journal;
+struct eon_certs;
 
 /* What every service needs; owned by the server, outlives the services. */
 struct eon_ctx {
@@ -32,6 +34,7 @@ struct eon_ctx {
     unsigned updates_in_flight;
     bool stopping; /* the vat is freed once the last update has answered */
     struct eon_stats stats;
+    struct eon_certs *certs; /* Domain.cert (eon/cert.h); NULL: off */
 };
 
 /* Frees c->vat once stopping and no update is in flight. */

@@ -301,6 +301,8 @@ int eon_server_listen(struct eon_server *s, uv_loop_t *loop, struct err *e)
         }
     }
     free(names);
+    if (rc == 0 && !(s->ctx.certs = eon_certs_new(&s->ctx, s->state.root, &s->cfg.cert, e)))
+        rc = -1;
     if (rc == 0)
         log_info("capnp: listening on %s (%s)", s->cfg.listen_address,
                  s->cfg.disable_tls ? "no TLS" : "TLS");
@@ -311,12 +313,15 @@ void eon_server_stop(struct eon_server *s)
 {
     if (!s) return;
     s->ctx.stopping = true;
+    eon_certs_stop(s->ctx.certs);
     eon_ctx_release_vat(&s->ctx);
 }
 
 void eon_server_free(struct eon_server *s)
 {
     if (!s) return;
+    eon_certs_stop(s->ctx.certs); /* a start that failed half-way */
+    eon_certs_free(s->ctx.certs);
     if (s->ctx.vat) {
         rpc_vat_free(s->ctx.vat);
         s->ctx.vat = NULL;

@@ -21,6 +21,7 @@
 #ifndef CEON_EON_SERVER_H
 #define CEON_EON_SERVER_H
 #include "dns/zone.h"
+#include "eon/cert.h"
 #include "rpc/rpc.h"
 #include "util/err.h"
 #include "util/metrics.h"
@@ -36,6 +37,8 @@ struct eon_config {
     /* The vat's limits (docs/security.md); 0 fields take the defaults,
      * the key and TLS fields are taken from above instead. */
     struct rpc_vat_config limits;
+    /* Domain.cert's ACME client and renewals (eon/cert.h). */
+    struct eon_cert_config cert;
 };
 
 struct eon_server;
