@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include "capnp/frame.h"
@@ -196,6 +197,125 @@ static void check_healthy(struct rpc_vat *v)
     assert_true(got);
     peer_close(&p);
     pump(20);
+}
+
+/* ------------------------------------------------------------ hostile tests */
+
+/* A call of TEST_IFACE.method with one text param on promisedAnswer(on)
+ * through pointer field 0 of its results (path 0) or on its root (no
+ * path, for the bootstrap answer). */
+__attribute__((unused)) static void send_call_on(struct peer *p, uint32_t qid, uint32_t on,
+                                                 bool path, uint16_t method, const char *text)
+{
+    struct capnp_builder b;
+    capnp_builder_init(&b, 0);
+    rpc_Call_B call = rpc_Message_init_call(rpc_Message_new_root(&b));
+    rpc_Call_set_questionId(call, qid);
+    rpc_Call_set_interfaceId(call, TEST_IFACE);
+    rpc_Call_set_methodId(call, method);
+    rpc_PromisedAnswer_B pa = rpc_MessageTarget_init_promisedAnswer(rpc_Call_init_target(call));
+    rpc_PromisedAnswer_set_questionId(pa, on);
+    if (path) {
+        rpc_PromisedAnswer_Op_LB ops = rpc_PromisedAnswer_init_transform(pa, 1);
+        rpc_PromisedAnswer_Op_set_getPointerField(rpc_PromisedAnswer_Op_LB_at(ops, 0), 0);
+    }
+    rpc_Payload_B pay = rpc_Call_init_params(call);
+    capnp_struct_b prm = capnp_ptr_b_init_struct(rpc_Payload_ptr_content(pay), 0, 1);
+    capnp_ptr_b_set_text(capnp_struct_b_ptr(prm, 0), text, (uint32_t)strlen(text));
+    send_builder(p, &b);
+}
+
+__attribute__((unused)) static void send_finish(struct peer *p, uint32_t qid)
+{
+    struct capnp_builder b;
+    capnp_builder_init(&b, 0);
+    rpc_Finish_B f = rpc_Message_init_finish(rpc_Message_new_root(&b));
+    rpc_Finish_set_questionId(f, qid);
+    rpc_Finish_set_releaseResultCaps(f, false);
+    send_builder(p, &b);
+}
+
+__attribute__((unused)) static void send_bootstrap_id(struct peer *p, uint32_t qid, const char *id)
+{
+    struct capnp_builder b;
+    capnp_builder_init(&b, 0);
+    rpc_Bootstrap_B boot = rpc_Message_init_bootstrap(rpc_Message_new_root(&b));
+    rpc_Bootstrap_set_questionId(boot, qid);
+    capnp_ptr_b_set_text(rpc_Bootstrap_ptr_deprecatedObjectId(boot), id, (uint32_t)strlen(id));
+    send_builder(p, &b);
+}
+
+/* read_return's results besides a Return's type. */
+enum { GOT_ABORT = 1000, GOT_EOF = UINT16_MAX };
+
+/* Reads until the Return for qid (or an Abort, or EOF): its type,
+ * GOT_ABORT or GOT_EOF. *text gets a copy of a text
+ * result (or the exception's reason) when not NULL. */
+__attribute__((unused)) static uint16_t read_return(struct peer *p, uint32_t qid, char *text,
+                                                    size_t cap)
+{
+    for (;;) {
+        struct capnp_msg *m = peer_read(p, 5000);
+        if (!m) return GOT_EOF;
+        uint16_t w = which_of(m);
+        if (w == rpc_Message_abort) {
+            msg_destroy(m);
+            return GOT_ABORT;
+        }
+        rpc_Return_R ret = rpc_Message_get_return(rpc_Message_read_root(m));
+        if (w == rpc_Message_return && rpc_Return_get_answerId(ret) == qid) {
+            uint16_t k = (uint16_t)rpc_Return_which(ret);
+            if (text) {
+                uint32_t n = 0;
+                const char *t = "";
+                if (k == rpc_Return_results)
+                    t = p0_text(rpc_Payload_get_content(rpc_Return_get_results(ret)), &n);
+                else if (k == rpc_Return_exception) {
+                    capnp_text r = rpc_Exception_get_reason(rpc_Return_get_exception(ret));
+                    t = r.str;
+                    n = r.len;
+                }
+                snprintf(text, cap, "%.*s", (int)n, t ? t : "");
+            }
+            msg_destroy(m);
+            return k;
+        }
+        msg_destroy(m);
+    }
+}
+
+__attribute__((unused)) static bool peer_sees_eof(struct peer *p)
+{
+    for (;;) {
+        struct capnp_msg *m = peer_read(p, 5000);
+        if (!m) return p->eof;
+        msg_destroy(m);
+    }
+}
+
+__attribute__((unused)) static int listen_tcp(struct rpc_vat *v)
+{
+    struct err e;
+    assert_int_equal(rpc_vat_listen(v, "tcp:127.0.0.1:0", &e), 0);
+    return rpc_vat_bound_port(v);
+}
+
+/* A raw peer over loopback TCP (an accepted connection, with a slot). */
+__attribute__((unused)) static void peer_open_tcp(struct peer *p, int port, int rcvbuf)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    if (rcvbuf) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    p->fd = fd;
+    p->eof = false;
+    p->npend = 0;
+    capnp_framer_init(&p->f, 0, 0);
+    pump(2); /* accepted */
 }
 
 #endif
