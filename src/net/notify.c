@@ -38,6 +38,8 @@ struct notifier {
     struct net_addr *targets;
     size_t ntargets;
     const struct dns_tsig_key *key;
+    unsigned first_retry_ms, max_tries;
+    struct notifier_counts counts;
     uv_udp_t sock4, sock6;
     bool have4, have6;
     uv_async_t wake;
@@ -148,8 +150,9 @@ static void send_job(struct notify_job *j)
         /* A datagram that does not go out now is as good as lost: the retry
          * timer covers both. */
         uv_udp_try_send(sock, &b, 1, (const struct sockaddr *)&a->ss);
+        n->counts.sent++;
     }
-    uv_timer_start(&j->timer, retry_cb, (uint64_t)NOTIFY_FIRST_RETRY_MS << (j->tries - 1), 0);
+    uv_timer_start(&j->timer, retry_cb, (uint64_t)n->first_retry_ms << (j->tries - 1), 0);
 }
 
 static void job_log(int level, struct notify_job *j, const char *what)
@@ -165,7 +168,8 @@ static void job_log(int level, struct notify_job *j, const char *what)
 static void retry_cb(uv_timer_t *t)
 {
     struct notify_job *j = t->data;
-    if (j->tries >= NOTIFY_MAX_TRIES) {
+    if (j->tries >= j->n->max_tries) {
+        j->n->counts.abandoned++;
         job_log(LOG_ERROR, j, "not acknowledged: giving up");
         j->in_flight = false;
         if (j->again) send_job(j);
@@ -248,6 +252,7 @@ static void recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
         if (!j->in_flight || j->id != id || !same_addr(from, &n->targets[j->target])) continue;
         uv_timer_stop(&j->timer);
         j->in_flight = false;
+        n->counts.answered++;
         if (DNS_RCODE(fl) != DNS_RC_NOERROR) {
             char what[64];
             snprintf(what, sizeof what, "answered with rcode %u", DNS_RCODE(fl));
@@ -289,6 +294,10 @@ int notifier_start(uv_loop_t *loop, const struct notifier_config *cfg, struct no
     memcpy(n->targets, cfg->targets, cfg->ntargets * sizeof *n->targets);
     n->ntargets = cfg->ntargets;
     n->key = cfg->key;
+    n->first_retry_ms = cfg->first_retry_ms ? cfg->first_retry_ms : NOTIFY_FIRST_RETRY_MS;
+    /* Shifting the wait by tries - 1 must stay within 64 bits. */
+    n->max_tries = cfg->max_tries ? cfg->max_tries : NOTIFY_MAX_TRIES;
+    if (n->max_tries > 20) n->max_tries = 20;
     n->loop = loop;
     pthread_mutex_init(&n->mu, NULL);
     uv_async_init(loop, &n->wake, wake_cb);
@@ -348,6 +357,11 @@ void notifier_stop(struct notifier *n)
     for (struct notify_job *j = n->jobs; j; j = j->next)
         uv_close((uv_handle_t *)&j->timer, job_closed);
     n->jobs = NULL;
+}
+
+void notifier_counts(const struct notifier *n, struct notifier_counts *out)
+{
+    *out = n->counts;
 }
 
 void notifier_free(struct notifier *n)

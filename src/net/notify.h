@@ -28,6 +28,15 @@ struct notifier_config {
     const struct net_addr *targets; /* copied */
     size_t ntargets;
     const struct dns_tsig_key *key; /* NULL: unsigned; must outlive the notifier */
+    unsigned first_retry_ms;        /* 0: NOTIFY_FIRST_RETRY_MS */
+    unsigned max_tries;             /* 0: NOTIFY_MAX_TRIES */
+};
+
+/* What the notifier has done so far (for tests and logs). */
+struct notifier_counts {
+    unsigned long sent;      /* datagrams, retries included */
+    unsigned long answered;  /* NOTIFYs a secondary answered */
+    unsigned long abandoned; /* NOTIFYs given up after max_tries */
 };
 
 struct notifier;
@@ -41,6 +50,7 @@ void notifier_changed(void *notifier, const uint8_t *apex, uint32_t serial);
 /* Closes the sockets and timers (run the loop afterwards); changes reported
  * later are ignored. */
 void notifier_stop(struct notifier *n);
+void notifier_counts(const struct notifier *n, struct notifier_counts *out);
 /* Frees it, after notifier_stop and once the loop has run the closes. */
 void notifier_free(struct notifier *n);
 #endif
