@@ -248,7 +248,8 @@ int sturdy_parse_address(const char *addr, struct sturdy_ref *r, struct err *e)
             size_t cl = strlen(cwd);
             const char *sep = cl > 0 && cwd[cl - 1] == '/' ? "" : "/";
             int n = snprintf(r->path, sizeof r->path, "%s%s%s", cwd, sep, p);
-            if (n < 0 || (size_t)n >= sizeof r->path) return err_set(e, "unix socket path too long");
+            if (n < 0 || (size_t)n >= sizeof r->path)
+                return err_set(e, "unix socket path too long");
         }
         r->kind = STURDY_UNIX;
         r->host[0] = 0;
