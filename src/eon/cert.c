@@ -106,42 +106,6 @@ static void acct_put(struct cert_acct *a)
 
 /* ------------------------------------------------------------ callbacks */
 
-struct sent {
-    cert_sent_fn done;
-    void *arg;
-};
-
-static void on_sent(void *ud, struct rpc_response *r)
-{
-    struct sent *s = ud;
-    bool ok = r->error == NULL;
-    if (!ok) log_info("CertCallback.register failed: %s", r->error);
-    rpc_response_free(r);
-    if (s->done) s->done(s->arg, ok);
-    free(s);
-}
-
-void cert_register_send(struct rpc_cap *cb, bool success, const char *error, const char *chain,
-                        const char *key, bool renewed, cert_sent_fn done, void *arg)
-{
-    struct sent *s = malloc(sizeof *s);
-    if (!s) {
-        if (done) done(arg, false);
-        return;
-    }
-    s->done = done;
-    s->arg = arg;
-    struct rpc_req *req = rpc_req_new(cb, eon_CertCallback_ID, eon_CertCallback_register_ORDINAL);
-    eon_CertCallback_register_Params_B p =
-        eon_CertCallback_register_Params_init_ptr(rpc_req_params(req));
-    eon_CertCallback_register_Params_set_success(p, success);
-    if (error) eon_CertCallback_register_Params_set_error(p, error, (uint32_t)strlen(error));
-    if (chain) eon_CertCallback_register_Params_set_cert(p, chain, (uint32_t)strlen(chain));
-    if (key) eon_CertCallback_register_Params_set_key(p, key, (uint32_t)strlen(key));
-    eon_CertCallback_register_Params_set_renewed(p, renewed);
-    rpc_promise_unref(rpc_req_send(req, on_sent, s));
-}
-
 /* Domain.cert returns once its callback has answered, as eon's does. */
 static void waiter_sent(void *arg, bool ok)
 {
@@ -625,41 +589,6 @@ void eon_cert_call(struct eon_certs *m, const struct eon_cert_scope *sc, struct 
 
 /* ------------------------------------------------------------ lifetime */
 
-static void rearm(struct eon_certs *m, const struct cert_spec *spec, time_t renew_at)
-{
-    cert_unit_update(m, spec, renew_at, NULL, NULL, NULL);
-}
-
-struct eon_certs *eon_certs_new(struct eon_ctx *ctx, const char *state_root,
-                                const struct eon_cert_config *cfg, struct err *e)
-{
-    struct eon_certs *m = calloc(1, sizeof *m);
-    if (!m) {
-        err_set(e, "out of memory");
-        return NULL;
-    }
-    m->ctx = ctx;
-    m->loop = ctx->loop;
-    const char *url = cfg->directory_url ? cfg->directory_url
-                      : cfg->prod        ? EON_CERT_LE_PROD
-                                         : EON_CERT_LE_STAGING;
-    long days = cfg->renew_before_days ? cfg->renew_before_days : EON_CERT_RENEW_BEFORE_DAYS;
-    m->renew_before_s = days * 24 * 3600;
-    m->key_type = cfg->key_type_set ? cfg->key_type : ACME_KEY_P256;
-    if (asprintf(&m->certs_dir, "%s/certs", state_root) < 0) m->certs_dir = NULL;
-    if (asprintf(&m->accounts_dir, "%s/accounts", state_root) < 0) m->accounts_dir = NULL;
-    m->directory_url = strdup(url);
-    m->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
-    if (!m->certs_dir || !m->accounts_dir || !m->directory_url || (cfg->ca_file && !m->ca_file)) {
-        eon_certs_free(m);
-        err_set(e, "out of memory");
-        return NULL;
-    }
-    cert_store_scan(m, rearm);
-    log_info("certs: ACME directory %s, renewal %ld days before expiry", m->directory_url, days);
-    return m;
-}
-
 void eon_certs_stop(struct eon_certs *m)
 {
     if (!m || m->stopping) return;
@@ -667,14 +596,4 @@ void eon_certs_stop(struct eon_certs *m)
     for (struct cert_job *j = m->jobs; j; j = j->next)
         if (j->state == JOB_ORDERING && j->order) acme_order_cancel(j->order);
     cert_units_stop(m);
-}
-
-void eon_certs_free(struct eon_certs *m)
-{
-    if (!m) return;
-    free(m->certs_dir);
-    free(m->accounts_dir);
-    free(m->directory_url);
-    free(m->ca_file);
-    free(m);
 }

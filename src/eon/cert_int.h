@@ -1,7 +1,8 @@
 /*
  * cert_int.h: what cert.c (calls, orders, deliveries), cert_store.c (the
- * files, on libuv's thread pool) and cert_renew.c (renewal timers and the
- * callbacks they push to) share. Internal to eon/cert.
+ * files, on libuv's thread pool; the service's set-up) and cert_renew.c
+ * (renewal timers, the callbacks they push to, register calls) share.
+ * Internal to eon/cert.
  */
 #ifndef CEON_EON_CERT_INT_H
 #define CEON_EON_CERT_INT_H
@@ -86,12 +87,6 @@ void cert_store_scan(struct eon_certs *m, cert_scan_fn fn);
 /* Starts (or joins) an order for spec that no call waits on: a renewal.
  * 0, or -1 + e when it cannot start (a conflicting order runs). */
 int cert_renew_start(struct eon_certs *m, const struct cert_spec *spec, struct err *e);
-/* Sends register(...) to cb; done(arg, ok) when it answered (ok false: it
- * failed, e.g. the connection is gone). cb gets its own reference. */
-typedef void (*cert_sent_fn)(void *arg, bool ok);
-void cert_register_send(struct rpc_cap *cb, bool success, const char *error, const char *chain,
-                        const char *key, bool renewed, cert_sent_fn done, void *arg);
-
 /* ---- cert_renew.c: one unit per certificate directory ---- */
 
 /* A certificate for spec is now on disk (issued, or found at start):
@@ -104,4 +99,9 @@ void cert_unit_add_callback(struct eon_certs *m, const struct cert_spec *spec, s
 /* A renewal of spec's directory failed: try again after the backoff. */
 void cert_unit_failed(struct eon_certs *m, const char *first, const char *why);
 void cert_units_stop(struct eon_certs *m);
+/* Sends register(...) to cb; done(arg, ok) when it answered (ok false: it
+ * failed, e.g. the connection is gone). cb gets its own reference. */
+typedef void (*cert_sent_fn)(void *arg, bool ok);
+void cert_register_send(struct rpc_cap *cb, bool success, const char *error, const char *chain,
+                        const char *key, bool renewed, cert_sent_fn done, void *arg);
 #endif

@@ -11,6 +11,7 @@
  * callback is only known dead when a register call to it fails.
  */
 #include "eon/cert_int.h"
+#include "eon/gen/eon.capnp.h"
 #include "util/log.h"
 #include <stdlib.h>
 #include <string.h>
@@ -186,4 +187,42 @@ void cert_units_stop(struct eon_certs *m)
             drop_callback(u, u->ncbs - 1);
         uv_close((uv_handle_t *)&u->timer, timer_closed);
     }
+}
+
+/* ------------------------------------------------------------ register */
+
+struct sent {
+    cert_sent_fn done;
+    void *arg;
+};
+
+static void on_sent(void *ud, struct rpc_response *r)
+{
+    struct sent *s = ud;
+    bool ok = r->error == NULL;
+    if (!ok) log_info("CertCallback.register failed: %s", r->error);
+    rpc_response_free(r);
+    if (s->done) s->done(s->arg, ok);
+    free(s);
+}
+
+void cert_register_send(struct rpc_cap *cb, bool success, const char *error, const char *chain,
+                        const char *key, bool renewed, cert_sent_fn done, void *arg)
+{
+    struct sent *s = malloc(sizeof *s);
+    if (!s) {
+        if (done) done(arg, false);
+        return;
+    }
+    s->done = done;
+    s->arg = arg;
+    struct rpc_req *req = rpc_req_new(cb, eon_CertCallback_ID, eon_CertCallback_register_ORDINAL);
+    eon_CertCallback_register_Params_B p =
+        eon_CertCallback_register_Params_init_ptr(rpc_req_params(req));
+    eon_CertCallback_register_Params_set_success(p, success);
+    if (error) eon_CertCallback_register_Params_set_error(p, error, (uint32_t)strlen(error));
+    if (chain) eon_CertCallback_register_Params_set_cert(p, chain, (uint32_t)strlen(chain));
+    if (key) eon_CertCallback_register_Params_set_key(p, key, (uint32_t)strlen(key));
+    eon_CertCallback_register_Params_set_renewed(p, renewed);
+    rpc_promise_unref(rpc_req_send(req, on_sent, s));
 }

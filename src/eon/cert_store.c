@@ -6,7 +6,8 @@
  *   STATE/certs/FIRST/fullcert.pem     the chain, leaf first
  *   STATE/certs/FIRST/ceon-renew       ceon only: what a renewal needs
  * Files 0600, directories 0750, as eon. EMAIL and FIRST are checked
- * (eon_cert_email_ok, eon_name_file_safe) before they get here.
+ * (eon_cert_email_ok, eon_name_file_safe) before they get here. Also the
+ * service's set-up (eon_certs_new), which arms what it finds on disk.
  */
 #include "eon/cert_int.h"
 #include "eon/state.h"
@@ -267,4 +268,51 @@ void cert_store_scan(struct eon_certs *m, cert_scan_fn fn)
         free(chain);
     }
     closedir(d);
+}
+
+/* ---- the service's lifetime ---- */
+
+static void rearm(struct eon_certs *m, const struct cert_spec *spec, time_t renew_at)
+{
+    cert_unit_update(m, spec, renew_at, NULL, NULL, NULL);
+}
+
+struct eon_certs *eon_certs_new(struct eon_ctx *ctx, const char *state_root,
+                                const struct eon_cert_config *cfg, struct err *e)
+{
+    struct eon_certs *m = calloc(1, sizeof *m);
+    if (!m) {
+        err_set(e, "out of memory");
+        return NULL;
+    }
+    m->ctx = ctx;
+    m->loop = ctx->loop;
+    const char *url = cfg->directory_url ? cfg->directory_url
+                      : cfg->prod        ? EON_CERT_LE_PROD
+                                         : EON_CERT_LE_STAGING;
+    long days = cfg->renew_before_days ? cfg->renew_before_days : EON_CERT_RENEW_BEFORE_DAYS;
+    m->renew_before_s = days * 24 * 3600;
+    m->key_type = cfg->key_type_set ? cfg->key_type : ACME_KEY_P256;
+    if (asprintf(&m->certs_dir, "%s/certs", state_root) < 0) m->certs_dir = NULL;
+    if (asprintf(&m->accounts_dir, "%s/accounts", state_root) < 0) m->accounts_dir = NULL;
+    m->directory_url = strdup(url);
+    m->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
+    if (!m->certs_dir || !m->accounts_dir || !m->directory_url || (cfg->ca_file && !m->ca_file)) {
+        eon_certs_free(m);
+        err_set(e, "out of memory");
+        return NULL;
+    }
+    cert_store_scan(m, rearm);
+    log_info("certs: ACME directory %s, renewal %ld days before expiry", m->directory_url, days);
+    return m;
+}
+
+void eon_certs_free(struct eon_certs *m)
+{
+    if (!m) return;
+    free(m->certs_dir);
+    free(m->accounts_dir);
+    free(m->directory_url);
+    free(m->ca_file);
+    free(m);
 }
