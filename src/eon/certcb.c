@@ -32,7 +32,7 @@ static int save(const char *dir, capnp_data cert, capnp_text key, bool renewed, 
     const uint8_t *second =
         memmem(cert.ptr + off, cert.len - off, begin_cert, sizeof begin_cert - 1);
     size_t leaf_end = second ? (size_t)(second - cert.ptr) : cert.len;
-    if (mkdir_p(dir, 0750, e) < 0 || write_in(dir, "key.pem", key.str, key.len, 0600, e) < 0 ||
+    if (mkdir_p(dir, 0750, e) < 0 || write_in(dir, "key.pem", key.str, key.len, 0640, e) < 0 ||
         write_in(dir, "fullchain.pem", cert.ptr, cert.len, 0640, e) < 0 ||
         write_in(dir, "cert.pem", first, leaf_end - (size_t)(first - cert.ptr), 0640, e) < 0 ||
         write_in(dir, "chain.pem", second ? second : (const uint8_t *)"",

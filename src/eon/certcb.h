@@ -3,9 +3,10 @@
  * and capd calls (on the same connection) each time it has provisioned or
  * renewed the certificate: register(success, error, cert, key, renewed).
  *
- * On success it writes, in cert_dir (created 0750): key.pem (0600),
+ * On success it writes, in cert_dir (created 0750): key.pem,
  * fullchain.pem, cert.pem (the first certificate of the chain) and
- * chain.pem (the rest), each 0640 and atomically, plus an empty "renewed"
+ * chain.pem (the rest), each 0640 (key.pem too: eon's capc does so and
+ * its deployments let the web server's group read it) and atomically, plus an empty "renewed"
  * file for a renewal, as the original capc does; then prints
  * "Updated certificate for DOMAIN" or "Renewed certificate for DOMAIN".
  */

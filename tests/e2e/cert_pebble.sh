@@ -72,7 +72,7 @@ check_cert() {
 cert one.out test.example.org.cap ryan@test.example.org -d test.example.org
 [ "$(cat one.out)" = "Updated certificate for test.example.org" ] || die "capc cert prints the seed's line (got: $(cat one.out))"
 check_cert certs/test.example.org test.example.org
-[ "$(mode certs/test.example.org/key.pem)" = 600 ] && [ "$(mode certs/test.example.org/fullchain.pem)" = 640 ] ||
+[ "$(mode certs/test.example.org/key.pem)" = 640 ] && [ "$(mode certs/test.example.org/fullchain.pem)" = 640 ] ||
   die "capc's files: key.pem $(mode certs/test.example.org/key.pem), fullchain.pem $(mode certs/test.example.org/fullchain.pem)"
 sd=$state/certs/test.example.org
 for f in "$sd/privkey.pem" "$sd/fullcert.pem" "$state/accounts/ryan@test.example.org/account.pem"; do
