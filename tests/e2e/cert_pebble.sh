@@ -6,14 +6,16 @@
 #    eon's state layout and modes, the challenge record gone afterwards;
 #  - several names and a wildcard in one certificate;
 #  - a name outside the capability refused before pebble hears of it;
-#  - the same names again: from disk, no ACME;
+#  - the same names again: from disk, no ACME; another name set with the
+#    same first name: a new order with the certificate and account keys reused;
 #  - while an order waits on the CA (pebble stopped with SIGSTOP), DNS over
 #    TCP and Domain.update are answered, a second call for the same names
 #    joins the order, one sharing a name is refused;
 #  - a certificate living 30 s (a second pebble with that validity) is
 #    renewed by itself and pushed: "Renewed certificate for ..." and the
 #    renewed file (capc cert --exit-when-renewed); after a capd restart
-#    its renewal is armed again from the state dir.
+#    its renewal is armed again from the state dir; a name the CA refuses
+#    (pebble's blocklist) gets the CA's problem to capc.
 #   cert_pebble.sh CAPD CAPC
 CAPD=$1 CAPC=$2
 . "$(dirname "$0")/eon_lib.sh"
@@ -114,6 +116,18 @@ cert again.out test.example.org.cap ryan@test.example.org -d test.example.org --
 [ "$(openssl x509 -in again/cert.pem -noout -serial)" = "$before" ] || die "the second call got another certificate"
 ok "the same names again: the certificate on disk, pebble not asked"
 
+# ---- a new name set with the same first name: a new order, the keys reused
+keysum() { openssl pkey -in "$1" -pubout | openssl sha256; }
+k0=$(keysum "$sd/privkey.pem") a0=$(keysum "$state/accounts/ryan@test.example.org/account.pem")
+n=$(orders)
+cert reuse.out test.example.org.cap ryan@test.example.org -d test.example.org -d x.test.example.org --cert-dir reuse
+[ "$(cat reuse.out)" = "Updated certificate for test.example.org" ] || die "names added (got: $(cat reuse.out))"
+[ "$(orders)" -gt "$n" ] || die "a different name set is ordered anew"
+check_cert reuse test.example.org x.test.example.org
+[ "$(keysum "$sd/privkey.pem")" = "$k0" ] && [ "$(keysum reuse/key.pem)" = "$k0" ] || die "the certificate key is reused"
+[ "$(keysum "$state/accounts/ryan@test.example.org/account.pem")" = "$a0" ] || die "the account key is reused"
+ok "test.example.org + x.test.example.org: ordered anew (exact names only from disk), certificate and account keys reused"
+
 # ---- an order waiting on the CA does not stop capd
 "$CAPC" cert test.example.org.cap ryan@test.example.org -d c.test.example.org --cert-dir c1 >c1.out 2>&1 &
 c1=$!
@@ -141,7 +155,7 @@ ok "while the CA is stopped: DNS over TCP and Domain.update answered; the same n
 # ---- renewal pushed through the callback: a CA whose certificates live 30 s
 stop_capd TERM
 pebble_stop
-sed -i 's/"externalAccountBindingRequired": false}/"externalAccountBindingRequired": false, "certificateValidityPeriod": 30}/' "$work/pebble/pebble.json"
+sed -i 's/"externalAccountBindingRequired": false}/"externalAccountBindingRequired": false, "certificateValidityPeriod": 30, "domainBlocklist": ["blocked.test.example.org"]}/' "$work/pebble/pebble.json"
 grep -q certificateValidityPeriod "$work/pebble/pebble.json" || die "pebble config for short certificates"
 PEBBLE_VA_NOSLEEP=1 PEBBLE_AUTHZREUSE=0 pebble -config "$work/pebble/pebble.json" -dnsserver "127.0.0.1:$dns_port" >"$work/pebble/pebble2.log" 2>&1 &
 PEBBLE_PID=$!
@@ -149,6 +163,12 @@ for _ in $(seq 100); do curl -s --cacert "$PEBBLE_TLS_CA" "$PEBBLE_URL" 2>/dev/n
 curl -sf --cacert "$PEBBLE_TLS_CA" "$PEBBLE_MGMT/roots/0" >"$work/root.pem" || die "the second pebble's root"
 start_capd --acme-directory "$PEBBLE_URL" --acme-ca-file "$PEBBLE_TLS_CA" || die "capd starts again"
 grep -q 'certs/test.example.org: renewal at' "$work/capd.log" || die "the stored certificate's renewal is armed at start"
+# The CA's refusal reaches capc verbatim.
+expect_fail "a name the CA refuses" "blocked.test.example.org" cert test.example.org.cap ryan@test.example.org -d blocked.test.example.org
+case $last_out in *rejectedIdentifier*) ;; *) die "the CA's problem type reaches capc (got: $last_out)" ;; esac
+expect_nx _acme-challenge.blocked.test.example.org TXT
+ok "the CA's refusal (urn:ietf:params:acme:error:rejectedIdentifier) reaches capc, exit 1, no record"
+
 timeout 180 "$CAPC" cert test.example.org.cap ryan@test.example.org -d short.test.example.org --exit-when-renewed >short.out 2>&1
 rc=$?
 output_clean "capc cert --exit-when-renewed" "$(cat short.out)"
