@@ -13,6 +13,10 @@
 #include <urcu-qsbr.h>
 
 #define XFR_MSG_MAX 65535
+/* Messages are filled to about 16 KiB, not 64: measured with a 100,000-record
+ * zone, Knot as the secondary took 0.14-0.17 s for 16 KiB messages and
+ * 0.59-0.75 s for 64 KiB ones (Knot itself sends about 16 KiB). */
+#define XFR_MSG_TARGET 16384
 
 struct xfr_out {
     struct xfr_acl *allow;
@@ -144,7 +148,7 @@ static void write_done(uv_write_t *req, int status);
 static int send_next(struct xfr_transfer *t)
 {
     struct err e;
-    size_t len = 0, cap = XFR_MSG_MAX - dns_tsig_reserve(t->tsig.key);
+    size_t len = 0, cap = XFR_MSG_TARGET - dns_tsig_reserve(t->tsig.key);
     int r = xfr_stream_next(t->s, t->buf + 2, cap, &len, &e);
     if (r == 1 && dns_tsig_sign(&t->tsig, t->buf + 2, &len, XFR_MSG_MAX, &e) < 0) r = -1;
     if (r < 0) {
@@ -250,31 +254,38 @@ int xfr_out_query(struct xfr_out *x, const struct zone_set *zs, const uint8_t *q
         log_offline(LOG_INFO, ps, what, zn);
         return 0;
     }
+    /* Held from here, the version outlives this read-side section: the
+     * rest (reading the journal to plan an IXFR, making and writing the
+     * first message, logging) runs offline, so it never delays a grace
+     * period, that is an update. */
+    const struct zone_version *v = zone_current(z);
+    zone_version_hold(v);
+    rcu_thread_offline();
     struct xfr_transfer *t = calloc(1, sizeof *t);
     struct err e;
-    if (!t || xfr_stream_open(&r, zone_current(z), x->journal, &t->s, &e) < 0) {
-        if (!t) err_set(&e, "out of memory");
+    int rc = t ? xfr_stream_open(&r, v, x->journal, &t->s, &e) : err_set(&e, "out of memory");
+    zone_version_release(v); /* the stream holds its own */
+    if (rc == 0) {
+        t->tsig = tsig;
+        t->stream = stream;
+        t->progress = progress;
+        t->conn = conn;
+        t->started_ms = uv_now(stream->loop);
+        memcpy(t->peer, ps, sizeof ps);
+        snprintf(t->zone, sizeof t->zone, "%s", zn);
+        if (log_enabled(LOG_DEBUG))
+            log_debug("xfr %s: %s %s started (%s, serial %u)", ps, zn, type,
+                      xfr_kind_name(xfr_stream_kind(t->s)), xfr_stream_serial(t->s));
+        rc = send_next(t) == 1 ? 0 : err_set(&e, "cannot write the first message");
+        if (rc < 0) transfer_free(t);
+        t = rc < 0 ? NULL : t;
+    } else {
         free(t);
-        *alen = xfr_refusal(q, qlen, DNS_RC_SERVFAIL, ans, anscap);
-        snprintf(what, sizeof what, "%s failed: %s: SERVFAIL", type, e.msg);
-        log_offline(LOG_ERROR, ps, what, zn);
-        return 0;
+        t = NULL;
     }
-    /* The stream holds its version from here on: going offline is safe. */
-    t->tsig = tsig;
-    t->stream = stream;
-    t->progress = progress;
-    t->conn = conn;
-    t->started_ms = uv_now(stream->loop);
-    memcpy(t->peer, ps, sizeof ps);
-    snprintf(t->zone, sizeof t->zone, "%s", zn);
-    if (log_enabled(LOG_DEBUG)) {
-        snprintf(what, sizeof what, "%s started (%s, serial %u)", type,
-                 xfr_kind_name(xfr_stream_kind(t->s)), xfr_stream_serial(t->s));
-        log_offline(LOG_DEBUG, ps, what, zn);
-    }
-    if (send_next(t) != 1) {
-        transfer_free(t);
+    if (!t) log_error("xfr %s: %s %s failed: %s: SERVFAIL", ps, zn, type, e.msg);
+    rcu_thread_online();
+    if (!t) {
         *alen = xfr_refusal(q, qlen, DNS_RC_SERVFAIL, ans, anscap);
         return 0;
     }

@@ -204,4 +204,37 @@ capd_log_has "xfr 127.0.0.1#[0-9]*: example.org. .*refused: TSIG key $key_name" 
 ok "knotd with a wrong key: refused, both logs say so"
 
 stop_knot
-finish xfr_knot
+stop_capd TERM
+
+# ---- a transfer that the secondary stops reading blocks nothing ----
+# 40,000 TXT records (about 4 MB of answer) with a client whose receive
+# buffer is 4 KiB and which reads 100 bytes, then nothing: capd must hold
+# one message, keep answering queries (UDP and TCP) and applying updates,
+# serve other transfers, and end cleanly with the stalled one still open.
+awk 'BEGIN { for (i = 0; i < 40000; i++) printf "bulk%d 300 IN TXT \"%090d\"\n", i, i }' >>"$work/example.org"
+start_capd --allow-transfer 127.0.0.1 || die "capd starts with a large zone"
+python3 - "$dns_port" >"$work/stalled.out" 2>&1 <<'PY' &
+import socket, struct, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+q = struct.pack(">HHHHHH", 7, 0, 1, 0, 0, 0) + b"\x07example\x03org\x00" + struct.pack(">HH", 252, 1)
+s.sendall(struct.pack(">H", len(q)) + q)
+print("read", len(s.recv(100)), flush=True)
+time.sleep(60)
+PY
+stalled=$!
+for _ in $(seq 100); do grep -q read "$work/stalled.out" && break; sleep 0.05; done
+grep -q "read 100" "$work/stalled.out" || die "the stalled client got the start of the AXFR: $(cat "$work/stalled.out")"
+[ "$(q ns1.example.org A +notcp)" = 127.0.0.1 ] || die "UDP query during a stalled transfer"
+[ "$(q ns1.example.org A +tcp)" = 127.0.0.1 ] || die "TCP query during a stalled transfer"
+expect_ok "update during a stalled transfer" update "$work/root.cap" -u 'add|during.example.org|A|192.0.2.99|60'
+[ "$(q during.example.org A)" = 192.0.2.99 ] || die "update visible during a stalled transfer"
+n=$(axfr_sorted "$dns_port" | grep -c bulk)
+[ "$n" = 40000 ] || die "a second AXFR during the stalled one: $n bulk records"
+kill -0 "$stalled" 2>/dev/null || die "the stalled client is still connected"
+ok "a stalled AXFR of a 40,000-record zone blocks no query, update or other transfer"
+stop_capd TERM
+kill "$stalled" 2>/dev/null
+wait "$stalled" 2>/dev/null
+echo "xfr_knot: $passed passed, 0 failed"
