@@ -36,7 +36,7 @@ void call_free(struct rpc_call *c)
     }
     capnp_builder_free(&c->out);
     if (c->conn) {
-        if (c->held) conn_credit(c->conn, c->held);
+        if (c->held) conn_credit(c->conn, c->held, false);
         conn_unref(c->conn);
     }
     if (c->local) rpc_promise_unref(c->local);

@@ -119,15 +119,22 @@ static int reserve(uint8_t **buf, size_t *cap, size_t len, size_t n, size_t init
 
 static size_t conn_used(const struct rpc_conn *c)
 {
-    return c->out_len + c->write_queue + c->held;
+    return c->out_len + c->write_queue + c->held + c->held_kept;
+}
+
+/* What only the peer's reading or our own progress frees: reading is
+ * resumed once this fits, even if kept answers alone fill the budget (the
+ * Finish that frees them is among what we have not read). */
+static bool can_resume(const struct rpc_conn *c)
+{
+    return c->out_len + c->write_queue + c->held <= c->vat->cfg.conn_budget_bytes;
 }
 
 void conn_check_budget(struct rpc_conn *c)
 {
     if (conn_dead(c)) return;
     struct rpc_vat *v = c->vat;
-    if (conn_used(c) > v->cfg.conn_budget_bytes) {
-        if (c->reading != READ_ON) return;
+    if (conn_used(c) > v->cfg.conn_budget_bytes && c->reading == READ_ON) {
         /* Stop taking work from a peer that makes us hold more than its
          * share; what it sent is still handled once it drains. */
         uv_read_stop(&c->h.s);
@@ -137,27 +144,28 @@ void conn_check_budget(struct rpc_conn *c)
         conn_arm_timer(c);
         if (log_enabled(LOG_DEBUG))
             log_debug("rpc: reading paused: %zu bytes held for the peer", conn_used(c));
-    } else if (c->reading == READ_PAUSED) {
-        conn_mark_dirty(c); /* resumed from the loop, not inside a handler */
     }
+    if (c->reading == READ_PAUSED && can_resume(c))
+        conn_mark_dirty(c); /* resumed from the loop, not inside a handler */
 }
 
-void conn_charge(struct rpc_conn *c, size_t n)
+void conn_charge(struct rpc_conn *c, size_t n, bool kept)
 {
-    c->held += n;
+    size_t *h = kept ? &c->held_kept : &c->held;
+    *h += n;
     conn_check_budget(c);
 }
 
-void conn_credit(struct rpc_conn *c, size_t n)
+void conn_credit(struct rpc_conn *c, size_t n, bool kept)
 {
-    c->held = n > c->held ? 0 : c->held - n;
+    size_t *h = kept ? &c->held_kept : &c->held;
+    *h = n > *h ? 0 : *h - n;
     conn_check_budget(c);
 }
 
 static void conn_resume(struct rpc_conn *c)
 {
-    if (c->reading != READ_PAUSED || conn_dead(c) || conn_used(c) > c->vat->cfg.conn_budget_bytes)
-        return;
+    if (c->reading != READ_PAUSED || conn_dead(c) || !can_resume(c)) return;
     c->reading = READ_ON;
     c->drain_due = 0;
     conn_arm_timer(c);

@@ -85,7 +85,7 @@ static int start_call(struct rpc_conn *c, struct rpc_answer *a, struct capnp_msg
     *m = NULL;
     /* The params are ours until the call returns: the peer's budget. */
     call->held = msg_bytes(call->msg);
-    conn_charge(c, call->held);
+    conn_charge(c, call->held, false);
     call->params = rpc_Payload_get_content(payload);
     if (rc < 0 || capnp_msg_error(call->msg)) {
         rpc_cap_unref(target);

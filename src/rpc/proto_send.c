@@ -79,7 +79,7 @@ static void keep_results(struct rpc_conn *c, struct rpc_answer *a, struct capnp_
     a->bld = xmalloc(sizeof *a->bld);
     *a->bld = *out;
     a->held = capnp_builder_size(a->bld);
-    conn_charge(c, a->held);
+    conn_charge(c, a->held, true);
     capnp_builder_init(out, 0);
     if (capnp_msg_from_builder(&a->result_msg, a->bld, &e) == 0) {
         a->have_msg = true;
@@ -167,7 +167,7 @@ returned:
         a->queue = q->next;
         struct capnp_msg *m = q->msg;
         struct rpc_answer *own = q->ans;
-        conn_credit(c, q->bytes);
+        conn_credit(c, q->bytes, false);
         free(q);
         if (own)
             proto_run_queued_call(c, own, m);

@@ -211,8 +211,10 @@ struct rpc_conn {
     struct addr_key src; /* accepted TCP: the source prefix counted in per_addr */
     bool src_counted;
     /* Bytes this connection makes us hold besides its output: params of
-     * calls in flight, messages queued on answers, kept answers. */
-    size_t held;
+     * calls in flight and messages queued on answers (freed as we make
+     * progress), kept answers (freed by the peer's Finish, which we must
+     * read: they count for pausing, not against resuming). */
+    size_t held, held_kept;
     uv_connect_t connect_req;
     uv_getaddrinfo_t gai;
     struct sturdy_ref peer;                           /* client: where we connect to */
@@ -366,8 +368,8 @@ void conn_flush_tls(struct rpc_conn *c);
 void conn_arm_timer(struct rpc_conn *c);
 void conn_timer_init(struct rpc_conn *c);
 /* Flow control: bytes held for the peer besides output (see held). */
-void conn_charge(struct rpc_conn *c, size_t n);
-void conn_credit(struct rpc_conn *c, size_t n);
+void conn_charge(struct rpc_conn *c, size_t n, bool kept);
+void conn_credit(struct rpc_conn *c, size_t n, bool kept);
 /* Output + held bytes against the budget: pauses or schedules resuming. */
 void conn_check_budget(struct rpc_conn *c);
 size_t msg_bytes(const struct capnp_msg *m);

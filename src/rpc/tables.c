@@ -241,7 +241,7 @@ void answer_free(struct rpc_conn *c, struct rpc_answer *a)
         rpc_promise_unref(p);
     }
     if (a->call) a->call->answer = NULL;
-    conn_credit(c, a->held);
+    conn_credit(c, a->held, true);
     free_caps(a->caps, a->ncaps);
     if (a->have_msg) capnp_msg_free(&a->result_msg);
     if (a->bld) {
@@ -251,7 +251,7 @@ void answer_free(struct rpc_conn *c, struct rpc_answer *a)
     while (a->queue) {
         struct queued_msg *q = a->queue;
         a->queue = q->next;
-        conn_credit(c, q->bytes);
+        conn_credit(c, q->bytes, false);
         msg_destroy(q->msg);
         free(q);
     }
@@ -292,7 +292,7 @@ void queue_on(struct rpc_conn *c, struct rpc_answer *a, struct capnp_msg **m,
     q->msg = *m;
     q->ans = own;
     q->bytes = msg_bytes(*m);
-    conn_charge(c, q->bytes);
+    conn_charge(c, q->bytes, false);
     *m = NULL;
     if (a->queue_tail && a->queue)
         a->queue_tail->next = q;

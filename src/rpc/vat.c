@@ -526,7 +526,7 @@ void rpc_vat_stats(struct rpc_vat *v, struct rpc_stats *s)
         }
         s->conns++;
         s->paused += c->reading == READ_PAUSED;
-        s->held += c->held;
+        s->held += c->held + c->held_kept;
         s->questions += c->questions.len;
         s->answers += c->answers.len;
         s->imports += c->imports.len;
