@@ -2,6 +2,7 @@
 #include "eon/gen/eon.capnp.h"
 #include "util/atomicfile.h"
 #include "util/log.h"
+#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,17 @@ static int save(const char *dir, capnp_data cert, capnp_text key, bool renewed, 
     return 0;
 }
 
+/* Records cert as the last one; true if it was the last one already. */
+static bool same_as_last(struct eon_certcb_state *st, capnp_data cert)
+{
+    unsigned char h[32];
+    SHA256(cert.ptr, cert.len, h);
+    bool same = st->have_last && !memcmp(h, st->last, sizeof h);
+    memcpy(st->last, h, sizeof h);
+    st->have_last = true;
+    return same;
+}
+
 static void certcb_dispatch(struct rpc_object *self, struct rpc_call *call)
 {
     struct certcb *c = (struct certcb *)self;
@@ -54,14 +66,19 @@ static void certcb_dispatch(struct rpc_object *self, struct rpc_call *call)
     eon_CertCallback_register_Params_R p =
         eon_CertCallback_register_Params_from_ptr(rpc_call_params(call));
     bool renewed = eon_CertCallback_register_Params_get_renewed(p);
+    capnp_data cert = eon_CertCallback_register_Params_get_cert(p);
+    bool had = st->have_last;
     struct err e;
     if (!eon_CertCallback_register_Params_get_success(p)) {
         capnp_text t = eon_CertCallback_register_Params_get_error(p);
         snprintf(st->error, sizeof st->error, "%.*s", (int)(t.len > 480 ? 480 : t.len),
                  t.len ? t.str : "certificate request failed (no reason given)");
         st->failed = true;
-    } else if (save(st->cert_dir, eon_CertCallback_register_Params_get_cert(p),
-                    eon_CertCallback_register_Params_get_key(p), renewed, &e) < 0) {
+    } else if (same_as_last(st, cert) && !renewed) {
+        /* capc called again (capd restarted) and got what it has. */
+    } else if ((renewed = renewed || had),
+               save(st->cert_dir, cert, eon_CertCallback_register_Params_get_key(p), renewed, &e) <
+                   0) {
         snprintf(st->error, sizeof st->error, "%s", e.msg);
         st->failed = true;
     } else {

@@ -9,6 +9,9 @@
  * its deployments let the web server's group read it) and atomically, plus an empty "renewed"
  * file for a renewal, as the original capc does; then prints
  * "Updated certificate for DOMAIN" or "Renewed certificate for DOMAIN".
+ * After the first certificate, one delivered with renewed = false (capc
+ * called again after losing capd) is a renewal if it differs from the
+ * last one, and nothing to do if it is the same.
  */
 #ifndef CEON_EON_CERTCB_H
 #define CEON_EON_CERTCB_H
@@ -22,6 +25,11 @@ struct eon_certcb_state {
     FILE *out;            /* messages (stdout) */
     unsigned updated, renewed;
     bool failed; /* the server reported failure, or the files could not be written */
+    /* SHA-256 of the last chain received: a call made again after capd
+     * restarted delivers the certificate from disk with renewed = false;
+     * the same one is not news, another one is a renewal. */
+    unsigned char last[32];
+    bool have_last;
     char error[512];
 };
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Long enough for a durable update on a slow disk; a capc that hangs
  * forever on a stuck server is worse than a clear timeout. */
@@ -170,6 +171,7 @@ int eon_client_update(const char *cap_file, const struct eon_rec *prereqs, size_
 
 struct cert_wait {
     bool done;
+    int error_type;
     char error[512];
 };
 
@@ -177,21 +179,31 @@ static void on_cert_return(void *ud, struct rpc_response *r)
 {
     struct cert_wait *w = ud;
     w->done = true;
-    if (r->error) snprintf(w->error, sizeof w->error, "%s", r->error);
+    if (r->error) {
+        snprintf(w->error, sizeof w->error, "%s", r->error);
+        w->error_type = r->error_type;
+    }
     rpc_response_free(r);
 }
 
-int eon_client_cert(const char *cap_file, const char *email, char *const *domains, size_t nd,
-                    const char *org, struct eon_certcb_state *st, bool exit_when_renewed,
-                    struct err *e)
+/* How one connection's cert session ended. */
+enum cert_end {
+    CERT_END_DONE,   /* a renewal arrived and exit_when_renewed */
+    CERT_END_FAILED, /* capd refused or reported a failure: e says why */
+    CERT_END_LOST,   /* the connection went away (capd stopped): e says how */
+};
+
+static enum cert_end cert_session(const char *cap_file, const char *email, char *const *domains,
+                                  size_t nd, const char *org, struct eon_certcb_state *st,
+                                  bool exit_when_renewed, struct err *e)
 {
-    if (nd == 0) return err_set(e, "give at least one domain (-d DOMAIN)");
     struct session s;
-    if (session_open(&s, cap_file, e) < 0) return -1;
+    if (session_open(&s, cap_file, e) < 0) return CERT_END_FAILED;
     struct rpc_cap *cb = eon_certcb_new(st);
     if (!cb) {
         session_close(&s);
-        return err_set(e, "out of memory");
+        err_set(e, "out of memory");
+        return CERT_END_FAILED;
     }
     struct rpc_req *req = rpc_req_new(s.cap, eon_Domain_ID, eon_Domain_cert_ORDINAL);
     eon_Domain_cert_Params_B params = eon_Domain_cert_Params_init_ptr(rpc_req_params(req));
@@ -204,27 +216,54 @@ int eon_client_cert(const char *cap_file, const char *email, char *const *domain
     rpc_cap_unref(cb); /* the request holds it now; capd holds it once sent */
     struct cert_wait w = {0};
     struct rpc_promise *p = rpc_req_send(req, on_cert_return, &w);
-    int rc = -1;
+    unsigned renewed_before = st->renewed;
+    enum cert_end end;
     for (;;) {
         if (st->failed) {
             err_set(e, "%s", st->error);
+            end = CERT_END_FAILED;
             break;
         }
         if (w.done && w.error[0]) {
             err_set(e, "%s", w.error);
+            end = w.error_type == RPC_EXCEPTION_DISCONNECTED ? CERT_END_LOST : CERT_END_FAILED;
             break;
         }
-        if (exit_when_renewed && st->renewed) {
-            rc = 0;
+        if (exit_when_renewed && st->renewed > renewed_before) {
+            end = CERT_END_DONE;
             break;
         }
         /* Nothing left to wait for: the connection is gone. */
         if (uv_run(&s.loop, UV_RUN_ONCE) == 0 && !st->failed && !(w.done && w.error[0])) {
             err_set(e, "the connection to capd ended");
+            end = CERT_END_LOST;
             break;
         }
     }
     rpc_promise_unref(p);
     session_close(&s);
-    return rc;
+    return end;
+}
+
+int eon_client_cert(const char *cap_file, const char *email, char *const *domains, size_t nd,
+                    const char *org, struct eon_certcb_state *st, bool exit_when_renewed,
+                    struct err *e)
+{
+    if (nd == 0) return err_set(e, "give at least one domain (-d DOMAIN)");
+    unsigned backoff_s = 1;
+    for (;;) {
+        unsigned had = st->updated + st->renewed;
+        enum cert_end end =
+            cert_session(cap_file, email, domains, nd, org, st, exit_when_renewed, e);
+        if (end == CERT_END_DONE) return 0;
+        /* Before the first certificate every end is an answer for the
+         * user; after it capc is a long-running client that must outlive
+         * a restart of capd, so it calls again (capd delivers from disk,
+         * and registers the new callback for the renewals). */
+        if (end == CERT_END_FAILED || st->updated + st->renewed == 0) return -1;
+        if (st->updated + st->renewed > had) backoff_s = 1; /* it worked for a while */
+        fprintf(stderr, "capc: %s; calling capd again in %u s\n", e->msg, backoff_s);
+        sleep(backoff_s);
+        backoff_s = backoff_s >= 32 ? 60 : backoff_s * 2;
+    }
 }

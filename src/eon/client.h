@@ -30,9 +30,11 @@ int eon_client_update(const char *cap_file, const struct eon_rec *prereqs, size_
  * (ACME DNS-01) for domains (at least one; org may be NULL) and then
  * serves the callback, which writes the files (eon/certcb.h). Returns 0
  * after a renewal when exit_when_renewed is set; otherwise it keeps
- * waiting for renewals as long as the connection lasts, as the original.
- * Returns -1 with e set when capd refuses or reports a failure, or the
- * connection ends. */
+ * waiting for renewals. When the connection ends after a certificate
+ * arrived (capd restarting), it calls again after 1 s, doubling up to
+ * 60 s, one line on stderr each time. Returns -1 with e set when capd
+ * refuses or reports a failure, or the connection ends before the first
+ * certificate. */
 int eon_client_cert(const char *cap_file, const char *email, char *const *domains, size_t nd,
                     const char *org, struct eon_certcb_state *st, bool exit_when_renewed,
                     struct err *e);

@@ -15,7 +15,8 @@
 #    renewed by itself and pushed: "Renewed certificate for ..." and the
 #    renewed file (capc cert --exit-when-renewed); after a capd restart
 #    its renewal is armed again from the state dir; a name the CA refuses
-#    (pebble's blocklist) gets the CA's problem to capc.
+#    (pebble's blocklist) gets the CA's problem to capc; capd restarting
+#    under a waiting capc: capc calls again and still gets the renewal.
 #   cert_pebble.sh CAPD CAPC
 CAPD=$1 CAPC=$2
 . "$(dirname "$0")/eon_lib.sh"
@@ -178,5 +179,27 @@ Renewed certificate for short.test.example.org" ] || die "first Updated, then Re
 [ -e certs/short.test.example.org/renewed ] || die "the renewed file"
 check_cert certs/short.test.example.org short.test.example.org
 ok "a 30 s certificate renewed by itself and pushed: Updated, then Renewed, renewed file; renewals re-armed at start"
+
+# ---- capd restarts under a waiting capc: capc calls again, capd re-arms
+# the renewal from disk and pushes it to the new callback.
+"$CAPC" cert test.example.org.cap ryan@test.example.org -d restart.test.example.org --exit-when-renewed >restart.out 2>restart.err &
+cr=$!
+for _ in $(seq 1200); do grep -q 'certificate for' restart.out && break; kill -0 "$cr" 2>/dev/null || break; sleep 0.1; done
+[ "$(cat restart.out)" = "Updated certificate for restart.test.example.org" ] || die "before the restart (got: $(cat restart.out restart.err))"
+stop_capd TERM
+for _ in $(seq 300); do grep -q 'calling capd again' restart.err && break; sleep 0.1; done
+grep -q 'calling capd again' restart.err || die "capc notices that capd went away (stderr: $(cat restart.err))"
+start_capd --acme-directory "$PEBBLE_URL" --acme-ca-file "$PEBBLE_TLS_CA" || die "capd starts a third time"
+for _ in $(seq 1800); do kill -0 "$cr" 2>/dev/null || break; sleep 0.1; done
+kill "$cr" 2>/dev/null && die "capc did not exit after the renewal (stdout: $(cat restart.out); stderr: $(cat restart.err))"
+wait "$cr"
+rc=$?
+output_clean "capc cert across a restart" "$(cat restart.out restart.err)"
+[ "$rc" = 0 ] || die "capc cert across a restart exited $rc ($(cat restart.out restart.err))"
+[ "$(cat restart.out)" = "Updated certificate for restart.test.example.org
+Renewed certificate for restart.test.example.org" ] || die "across a restart: Updated, then Renewed once (got: $(cat restart.out))"
+grep -q 'certs/restart.test.example.org: renewal at' "$work/capd.log" || die "the renewal re-armed from disk"
+check_cert certs/restart.test.example.org restart.test.example.org
+ok "capd restarted under capc cert: capc called again, the renewal re-armed from disk reached it (Renewed once), exit 0"
 
 finish cert_pebble

@@ -90,8 +90,17 @@ static void writes_files(void **state)
     assert_string_equal(s, "");
     free(s);
 
+    /* capc called again after capd restarted: the same certificate from
+     * disk is not news; another one is a renewal it missed. */
+    call_register(cb, true, NULL, LEAF, "KEY2", false);
+    assert_int_equal(st.renewed, 1);
+    assert_int_equal(st.updated, 1);
+    call_register(cb, true, NULL, INTER LEAF, "KEY3", false);
+    assert_int_equal(st.renewed, 2);
+
     fflush(out);
     assert_string_equal(outbuf, "Updated certificate for test.example.org\n"
+                                "Renewed certificate for test.example.org\n"
                                 "Renewed certificate for test.example.org\n");
 
     call_register(cb, true, NULL, "not a certificate", "KEY", false);
