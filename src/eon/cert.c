@@ -145,6 +145,7 @@ static void job_finish(struct cert_job *j, const char *chain, const char *key, t
     char names[1024];
     names_text(&j->spec, names, sizeof names);
     job_unlink(j);
+    m->njobs--;
     if (!m->stopping) {
         if (chain)
             cert_unit_update(m, &j->spec, renew_at, fresh ? chain : NULL, key, NULL);
@@ -401,6 +402,11 @@ static int find_job(struct eon_certs *m, const struct cert_spec *spec, struct ce
 
 static struct cert_job *job_start(struct eon_certs *m, const struct cert_spec *spec, struct err *e)
 {
+    if (m->njobs >= CERT_MAX_JOBS) {
+        err_set(e, "%d certificate orders are running; ask again once some are done",
+                CERT_MAX_JOBS);
+        return NULL;
+    }
     struct cert_job *j = calloc(1, sizeof *j);
     if (!j || cert_spec_copy(&j->spec, spec) < 0) {
         free(j);
@@ -417,6 +423,7 @@ static struct cert_job *job_start(struct eon_certs *m, const struct cert_spec *s
         return NULL;
     }
     m->ctx->updates_in_flight++;
+    m->njobs++;
     j->next = m->jobs;
     m->jobs = j;
     return j;

@@ -16,6 +16,10 @@
 #define CERT_ORG_MAX 64          /* X.509 ub-organization-name */
 #define CERT_FILE_MAX (1u << 20) /* a PEM chain or key larger than this is not ours */
 #define CERT_UNIT_MAX_CALLBACKS 64
+/* Orders (and disk reads) at once: each holds HTTPS connections, keys and
+ * a CA's rate limit; a capability holder asking for many names at once
+ * waits for some to finish instead of exhausting them. */
+#define CERT_MAX_JOBS 32
 #define CERT_BACKOFF_MIN_S 60
 #define CERT_BACKOFF_MAX_S (24L * 3600)
 /* Timers never sleep longer than this, and check the wall clock again on
@@ -50,6 +54,7 @@ struct eon_certs {
     long renew_before_s;
     enum acme_key_type key_type;
     struct cert_job *jobs;
+    unsigned njobs;
     struct cert_acct *accts;
     struct cert_unit *units;
     bool stopping;
