@@ -10,7 +10,8 @@
 #    same first name: a new order with the certificate and account keys reused;
 #  - while an order waits on the CA (pebble stopped with SIGSTOP), DNS over
 #    TCP and Domain.update are answered, a second call for the same names
-#    joins the order, one sharing a name is refused;
+#    joins the order, one sharing a name is refused; capd stopped during an
+#    order exits cleanly and removes the record;
 #  - a certificate living 30 s (a second pebble with that validity) is
 #    renewed by itself and pushed: "Renewed certificate for ..." and the
 #    renewed file (capc cert --exit-when-renewed); after a capd restart
@@ -152,6 +153,24 @@ wait "$c1" "$c2" 2>/dev/null
   die "both callers get the certificate (got: $(cat c1.out c2.out))"
 cmp -s c1/cert.pem c2/cert.pem || die "the joined calls got different certificates"
 ok "while the CA is stopped: DNS over TCP and Domain.update answered; the same name joins, an overlapping set is refused"
+
+# ---- capd stopped while an order waits on the CA: a clean exit, the
+# caller told, the challenge record removed (durably: after a restart too)
+"$CAPC" cert test.example.org.cap ryan@test.example.org -d stop.test.example.org >stop.out 2>&1 &
+cs=$!
+for _ in $(seq 600); do grep -q 'added TXT at _acme-challenge.stop.test.example.org' "$work/capd.log" && break; sleep 0.1; done
+grep -q 'added TXT at _acme-challenge.stop.test.example.org' "$work/capd.log" || die "the order for stop.test.example.org started"
+kill -STOP "$PEBBLE_PID"
+stop_capd TERM
+kill -CONT "$PEBBLE_PID"
+wait "$cs"
+rc=$?
+output_clean "capc cert while capd stops" "$(cat stop.out)"
+[ "$rc" = 1 ] || die "capc cert while capd stops exited $rc ($(cat stop.out))"
+grep -q 'removed TXT at _acme-challenge.stop.test.example.org: ok' "$work/capd.log" || die "the record removed while stopping"
+start_capd --acme-directory "$PEBBLE_URL" --acme-ca-file "$PEBBLE_TLS_CA" || die "capd starts after the stop"
+expect_nx _acme-challenge.stop.test.example.org TXT "the challenge record after a stop during the order"
+ok "capd stopped during an order: exit 0, capc told ($(head -c 80 stop.out)), record removed and gone after the restart"
 
 # ---- renewal pushed through the callback: a CA whose certificates live 30 s
 stop_capd TERM
