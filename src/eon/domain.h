@@ -31,8 +31,8 @@ struct eon_ctx {
     struct svc_store *store;
     struct zone_set_handle *zones;
     struct journal *journal;
-    unsigned updates_in_flight;
-    bool stopping; /* the vat is freed once the last update has answered */
+    unsigned updates_in_flight; /* and certificate orders (eon/cert.c): both hold the vat */
+    bool stopping;              /* the vat is freed once the last update has answered */
     struct eon_stats stats;
     struct eon_certs *certs; /* Domain.cert (eon/cert.h); NULL: off */
 };
