@@ -2,7 +2,8 @@
 # Runs every test and prints one closing line "N passed, N failed, N skipped".
 #   tools/run-tests.sh ASAN_BUILD_DIR FUZZ_BUILD_DIR FUZZ_SECONDS
 # 1. meson test in the sanitizer build (unit + end-to-end + interop),
-# 2. the seed transcript acceptance script (../shared/acceptance),
+# 2. the seed transcript acceptance script (../shared/acceptance), with its
+#    certificate step (SEED_CERT=1: pebble plays Let's Encrypt),
 # 3. each libFuzzer target for FUZZ_SECONDS on its seed corpus.
 #
 # `make test` installs every peer first (tools/install-deps.sh --test), so
@@ -71,7 +72,7 @@ else
   # Absolute paths: the script runs capc from its own temporary directory.
   abs=$(cd "$asan" && pwd)
   seedlog=$(mktemp)
-  if CAPD="$abs/src/cmd/capd" CAPC="$abs/src/cmd/capc" bash "$seed" 2>&1 | tee "$seedlog"; then
+  if SEED_CERT=1 CAPD="$abs/src/cmd/capd" CAPC="$abs/src/cmd/capc" bash "$seed" 2>&1 | tee "$seedlog"; then
     if grep -E -m 3 'ERROR: AddressSanitizer|LeakSanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' "$seedlog"; then
       fail "seed transcript: sanitizer report (above)"
     else
