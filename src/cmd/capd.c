@@ -1,7 +1,8 @@
 /*
  * capd: the ceon daemon. Parses options into struct capd_config, loads the
  * zones, starts the DNS listeners and runs the libuv loop until SIGTERM or
- * SIGINT. Nothing else lives here: every piece of work is in a layer.
+ * SIGINT, re-reading the zone files on SIGHUP (eon/reload.h). Nothing else
+ * lives here: every piece of work is in a layer.
  *
  * Adding an option: a field in struct capd_config, one row in `options`
  * (names, argument, help, setter), and the code that uses the field in
@@ -10,6 +11,7 @@
 #include "cmd/capd_xfr.h"
 #include "dns/name.h"
 #include "dns/zone.h"
+#include "eon/reload.h"
 #include "eon/server.h"
 #include "net/addr.h"
 #include "net/metrics_http.h"
@@ -313,7 +315,10 @@ struct capd_option {
 };
 
 static const struct capd_option options[] = {
-    {"zonefile", 'z', "PATH", "serve the zone in this zone file (repeatable)", set_zonefile},
+    {"zonefile", 'z', "PATH",
+     "serve the zone in this zone file, or every zone file in this directory (repeatable); "
+     "re-read on SIGHUP",
+     set_zonefile},
     {"authorative", 'a', "NAME",
      "serve NAME with a synthesised SOA and NS, even without a zone file (repeatable)",
      set_authoritative},
@@ -470,14 +475,10 @@ static int serve_zone(struct zone_set_handle *h, struct zone_version *v, const u
     return 0;
 }
 
-static int load_zones(const struct capd_config *c, struct zone_set_handle *h, struct err *e)
+static int load_zones(const struct capd_config *c, struct zone_set_handle *h,
+                      struct eon_zonefiles **zf, struct err *e)
 {
-    for (size_t i = 0; i < c->zonefiles.n; i++) {
-        struct zone_version *v;
-        uint8_t as_written[DNS_NAME_MAX];
-        if (zone_load_file_as_written(c->zonefiles.v[i], NULL, &v, as_written, e) < 0) return -1;
-        if (serve_zone(h, v, as_written, e) < 0) return err_prefix(e, "%s", c->zonefiles.v[i]);
-    }
+    if (eon_zonefiles_open(c->zonefiles.v, c->zonefiles.n, h, zf, e) < 0) return -1;
     static const uint8_t root[1] = {0};
     for (size_t i = 0; i < c->authoritative.n; i++) {
         const char *name = c->authoritative.v[i];
@@ -499,8 +500,10 @@ static int load_zones(const struct capd_config *c, struct zone_set_handle *h, st
 struct capd {
     struct capd_config cfg;
     uv_loop_t loop;
-    uv_signal_t sigterm, sigint;
+    uv_signal_t sigterm, sigint, sighup;
     struct zone_set_handle zones;
+    struct eon_zonefiles *zonefiles; /* -z, re-read on SIGHUP */
+    bool stopping;
     struct net_addr addrs[CAPD_MAX_LIST];
     size_t naddrs;
     struct dns_tcp *tcp;
@@ -514,6 +517,9 @@ static void on_signal(uv_signal_t *s, int signum)
     struct capd *d = s->data;
     log_info("%s: stopping", strsignal(signum));
     sd_notify(0, "STOPPING=1");
+    d->stopping = true;
+    eon_zonefiles_stop(d->zonefiles);
+    uv_close((uv_handle_t *)&d->sighup, NULL);
     dns_tcp_stop(d->tcp);
     d->tcp = NULL;
     capd_xfr_stop(&d->cfg.xfr);
@@ -522,6 +528,27 @@ static void on_signal(uv_signal_t *s, int signum)
     d->metrics = NULL;
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
+}
+
+/* Under systemd: READY=1 ends the RELOADING=1 sent with the SIGHUP. */
+static void on_reloaded(void *ud)
+{
+    struct capd *d = ud;
+    if (!d->stopping) sd_notify(0, "READY=1");
+}
+
+static void on_sighup(uv_signal_t *s, int signum)
+{
+    (void)signum;
+    struct capd *d = s->data;
+    struct err e;
+    if (!d->eon || d->stopping) return;
+    log_error("SIGHUP: re-reading the zone files");
+    sd_notify(0, "RELOADING=1");
+    if (eon_server_reload(d->eon, &d->loop, d->zonefiles, on_reloaded, d, &e) < 0) {
+        log_error("reload: %s", e.msg);
+        on_reloaded(d);
+    }
 }
 
 static int start_dns(struct capd *d, struct err *e)
@@ -592,13 +619,15 @@ int main(int argc, char **argv)
      * capd cleanly as soon as the loop runs. */
     uv_signal_init(&d.loop, &d.sigterm);
     uv_signal_init(&d.loop, &d.sigint);
-    d.sigterm.data = d.sigint.data = &d;
+    uv_signal_init(&d.loop, &d.sighup);
+    d.sigterm.data = d.sigint.data = d.sighup.data = &d;
     uv_signal_start(&d.sigterm, on_signal, SIGTERM);
     uv_signal_start(&d.sigint, on_signal, SIGINT);
+    uv_signal_start(&d.sighup, on_sighup, SIGHUP);
 
     /* The journal is replayed before DNS starts, so the first answer
      * already has every acknowledged update. */
-    if (load_zones(&d.cfg, &d.zones, &e) < 0 ||
+    if (load_zones(&d.cfg, &d.zones, &d.zonefiles, &e) < 0 ||
         eon_server_open(&d.cfg.eon, &d.zones, &d.eon, &e) < 0 || start_dns(&d, &e) < 0 ||
         capd_xfr_start_notify(&d.cfg.xfr, &d.loop, &e) < 0 ||
         eon_server_listen(d.eon, &d.loop, &e) < 0 || start_metrics(&d, &e) < 0)
@@ -616,6 +645,7 @@ out:
     if (!uv_is_closing((uv_handle_t *)&d.sigterm)) {
         uv_close((uv_handle_t *)&d.sigterm, NULL);
         uv_close((uv_handle_t *)&d.sigint, NULL);
+        uv_close((uv_handle_t *)&d.sighup, NULL);
     }
     dns_tcp_stop(d.tcp);
     capd_xfr_stop(&d.cfg.xfr);
@@ -625,6 +655,7 @@ out:
     /* Let close callbacks release what is left, then close the loop. */
     uv_run(&d.loop, UV_RUN_DEFAULT);
     eon_server_free(d.eon);
+    eon_zonefiles_free(d.zonefiles);
     capd_xfr_free(&d.cfg.xfr);
     uv_loop_close(&d.loop);
     zone_set_handle_destroy(&d.zones);

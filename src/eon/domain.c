@@ -31,14 +31,26 @@ struct eon_primary {
 };
 
 /* The served zone containing lname. The loop thread is an RCU reader kept
- * offline (net/tcp.h); go online just for the lookup. Zones are never
- * removed while capd runs, so the pointer stays valid. */
+ * offline (net/tcp.h); go online just for the lookup. A zone that a
+ * reload removes stays allocated until capd exits (eon/reload.h), so the
+ * pointer stays valid; served() tells whether it is still served. */
 static struct zone *find_zone(struct eon_ctx *c, const uint8_t *lname)
 {
     rcu_thread_online();
     struct zone *z = zone_set_find(zone_set_current(c->zones), lname);
     rcu_thread_offline();
     return z;
+}
+
+/* Whether d's zone is still in the served set (a reload may have removed
+ * it, and may bring the same zone back). */
+static bool served(const struct eon_domain *d)
+{
+    if (!d->zone) return false;
+    rcu_thread_online();
+    bool in = zone_set_get(zone_set_current(d->ctx->zones), d->zone->apex) == d->zone;
+    rcu_thread_offline();
+    return in;
 }
 
 /* "example.org" from a wire name. */
@@ -179,9 +191,10 @@ static void do_update(struct eon_domain *d, struct rpc_call *call)
         return;
     }
     eon_Domain_update_Params_R params = eon_Domain_update_Params_from_ptr(rpc_call_params(call));
-    if (!d->zone || eon_update_decode(params, &j->req, &e) < 0 ||
+    bool in = served(d);
+    if (!in || eon_update_decode(params, &j->req, &e) < 0 ||
         check_owner_zones(d, &j->req, &e) < 0) {
-        if (!d->zone) err_set(&e, "%s is no longer served by this capd", d->name);
+        if (!in) err_set(&e, "%s is no longer served by this capd", d->name);
         log_info("Domain(%s).update: failed: %s", d->name, e.msg);
         eon_stats_update_done(d->ctx, false, started_us);
         eon_Domain_update_Results_B res =
@@ -281,12 +294,20 @@ static void domain_dispatch(struct rpc_object *self, struct rpc_call *call)
         return;
     }
     case eon_Domain_delegate_ORDINAL:
+        if (!served(d)) {
+            rpc_call_fail(call, "%s is no longer served by this capd", d->name);
+            return;
+        }
         do_delegate(d, call);
         return;
     case eon_Domain_update_ORDINAL:
         do_update(d, call);
         return;
     case eon_Domain_cert_ORDINAL: {
+        if (!served(d)) {
+            rpc_call_fail(call, "%s is no longer served by this capd", d->name);
+            return;
+        }
         struct eon_cert_scope sc = {.zone = d->zone, .confine = d->wire, .name = d->name};
         eon_cert_call(d->ctx->certs, &sc, call);
         return;

@@ -3,6 +3,7 @@
 #include "dns/name.h"
 #include "dns/wire.h"
 #include "eon/domain.h"
+#include "eon/reload.h"
 #include "eon/state.h"
 #include "rpc/rpc.h"
 #include "rpc/store.h"
@@ -307,6 +308,25 @@ int eon_server_listen(struct eon_server *s, uv_loop_t *loop, struct err *e)
         log_info("capnp: listening on %s (%s)", s->cfg.listen_address,
                  s->cfg.disable_tls ? "no TLS" : "TLS");
     return rc;
+}
+
+/* After a re-read, on the loop: zones served since get their services and
+ * cap files, as at start. Zones that left keep theirs (eon/reload.h). */
+static void reload_applied(void *ud, const struct eon_reload_result *r)
+{
+    struct eon_server *s = ud;
+    if (!s->ctx.vat || s->ctx.stopping) return; /* DNS only, or stopping */
+    for (size_t i = 0; i < r->nadded; i++) {
+        struct err e;
+        if (serve_zone_caps(s, r->added[i], &e) < 0)
+            log_error("reload: %s: no capabilities: %s", r->added[i], e.msg);
+    }
+}
+
+int eon_server_reload(struct eon_server *s, uv_loop_t *loop, struct eon_zonefiles *zf,
+                      void (*done)(void *ud), void *ud, struct err *e)
+{
+    return eon_zonefiles_reload(zf, loop, s->journal, reload_applied, s, done, ud, e);
 }
 
 void eon_server_stop(struct eon_server *s)

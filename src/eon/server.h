@@ -10,6 +10,9 @@
  *                      registers each zone's Domain and Primary service,
  *                      writes STATE/caps/{domain,primary}/NAME.cap, logs
  *                      one line per zone;
+ *   eon_server_reload  from the SIGHUP handler: re-reads the zone files
+ *                      (eon/reload.h); new zones get their services and
+ *                      cap files; done is called when no re-read runs;
  *   eon_server_stop    from the SIGTERM handler: closes the listener and
  *                      connections (run the loop afterwards);
  *   eon_server_free    after the loop has finished.
@@ -42,6 +45,7 @@ struct eon_config {
 };
 
 struct eon_server;
+struct eon_zonefiles;
 
 /* Checks the options together (e.g. a listen address needs a key file
  * unless TLS is off) without touching anything. */
@@ -50,6 +54,8 @@ int eon_config_check(const struct eon_config *cfg, struct err *e);
 int eon_server_open(const struct eon_config *cfg, struct zone_set_handle *zones,
                     struct eon_server **out, struct err *e);
 int eon_server_listen(struct eon_server *s, uv_loop_t *loop, struct err *e);
+int eon_server_reload(struct eon_server *s, uv_loop_t *loop, struct eon_zonefiles *zf,
+                      void (*done)(void *ud), void *ud, struct err *e);
 void eon_server_stop(struct eon_server *s);
 void eon_server_free(struct eon_server *s);
 /* The statistics of s's services (eon/stats.h) for the metrics endpoint:
