@@ -58,17 +58,23 @@ void conn_unref(struct rpc_conn *c)
     free(c);
 }
 
-static void on_service(uv_handle_t *h)
+static void conn_reap(struct rpc_conn *c);
+
+static void on_prepare(uv_prepare_t *h)
 {
     vat_flush_now(h->data);
 }
-static void on_prepare(uv_prepare_t *h)
-{
-    on_service((uv_handle_t *)h);
-}
+/* Right after the poll, only teardown: a close caused by input is
+ * finished in the same loop turn (a waiting rpc_promise_wait sees it),
+ * while output keeps being batched for the prepare callback. */
 static void on_check(uv_check_t *h)
 {
-    on_service((uv_handle_t *)h);
+    struct rpc_vat *v = h->data;
+    while (v->dead) {
+        struct rpc_conn *c = v->dead;
+        v->dead = c->dead_next;
+        conn_reap(c);
+    }
 }
 
 static void service_start(struct rpc_vat *v)
@@ -123,11 +129,13 @@ static size_t conn_used(const struct rpc_conn *c)
 }
 
 /* What only the peer's reading or our own progress frees: reading is
- * resumed once this fits, even if kept answers alone fill the budget (the
- * Finish that frees them is among what we have not read). */
+ * resumed once this is down to half the budget (not at the first byte
+ * below it, which would take one more message per write), even if kept
+ * answers alone fill the budget (the Finish that frees them is among what
+ * we have not read). */
 static bool can_resume(const struct rpc_conn *c)
 {
-    return c->out_len + c->write_queue + c->held <= c->vat->cfg.conn_budget_bytes;
+    return c->out_len + c->write_queue + c->held <= c->vat->cfg.conn_budget_bytes / 2;
 }
 
 void conn_check_budget(struct rpc_conn *c)
