@@ -68,7 +68,7 @@ int journal_reload(struct journal *j, struct zone *z, struct zone_version *fv,
     /* Only journal_replay (start, reload) records the hash, and reloads
      * run one at a time: the check needs no lock, so an unchanged zone
      * costs no wait for the commits. */
-    uint64_t hash = zone_version_hash(fv), seen;
+    uint64_t hash = zone_version_hash(fv), seen = 0; /* set when got == 1 */
     int got = recorded_hash(j, z->apex, &seen, e);
     if (got < 0) {
         zone_version_free(fv);
