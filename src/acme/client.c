@@ -176,7 +176,13 @@ static void account_notify(struct acme_client *c, const char *err,
     struct account_waiter *list = c->waiters;
     c->waiters = NULL;
     bool destroyed = false;
+    /* acme_client_free sets *c->destroyed; it is reset below before this
+     * frame ends unless the client is gone. GCC cannot see that and warns
+     * at -O2 (dangling-pointer). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
     c->destroyed = &destroyed;
+#pragma GCC diagnostic pop
     while (list) {
         struct account_waiter *w = list;
         list = w->next;
@@ -191,14 +197,13 @@ static void account_notify(struct acme_client *c, const char *err,
 static void account_failed(struct acme_client *c, const char *what, const char *err,
                            const struct acme_problem *problem)
 {
-    char msg[700];
+    char msg[700], text[512];
     if (problem) {
-        char text[512];
         acme_problem_format(problem, text, sizeof text);
-        snprintf(msg, sizeof msg, "%s: %s", what, text);
-    } else {
-        snprintf(msg, sizeof msg, "%s: %s", what, err);
+        err = text;
     }
+    /* A longer message is cut, still one line. */
+    if (snprintf(msg, sizeof msg, "%s: %s", what, err) >= (int)sizeof msg) msg[sizeof msg - 1] = 0;
     c->account = ACCOUNT_UNKNOWN; /* the next order tries again */
     account_notify(c, msg, problem);
 }
