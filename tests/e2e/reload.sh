@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# SIGHUP re-reads the zone files (issue 13), under a dnsperf load and a
-# stream of capc updates, with one RPC connection held open throughout:
+# SIGHUP re-reads the zone files (issue 13), under a dnsperf load (UDP and
+# TCP) and a stream of capc updates, with one RPC connection held open:
 #  1. an edit without a raised serial: the edit and every acknowledged
 #     update are served (the journal's changes on top of the edited file);
 #  2. an edit with a raised serial: the file wins, the updates acknowledged
@@ -10,7 +10,7 @@
 #     takes updates; removed, it answers REFUSED and its capability
 #     "no longer served";
 #  4. a broken zone file keeps the served version and is named in the log;
-# then: dnsperf lost no query, no update failed, the held connection still
+# then: neither dnsperf lost a query, no update failed, the held connection still
 # answers, sd_notify said RELOADING=1 and READY=1 for each reload, and a
 # restart serves exactly what the reloads left.
 #   reload.sh CAPD CAPC
@@ -91,6 +91,9 @@ printf '%s\n' 'www.example.org A' 'example.org SOA' 'ns1.example.org A' 'www.exa
   'example.net NS' 'nothere.example.org A' >queries.txt
 dnsperf -s 127.0.0.1 -p "$dns_port" -d queries.txt -l 20 -Q 1500 -c 4 -t 5 >dnsperf.out 2>&1 &
 perf_pid=$!
+# And over TCP, which the loop thread serves: a reload must not stall it.
+dnsperf -m tcp -s 127.0.0.1 -p "$dns_port" -d queries.txt -l 20 -Q 300 -c 2 -t 5 >dnsperf-tcp.out 2>&1 &
+perf_tcp_pid=$!
 # The updates: one capc after the other, each a new name u-N, until told
 # to stop (bounded by the count too).
 touch run.flag
@@ -188,13 +191,18 @@ touch go.flag
 wait "$hold_pid" || die "the held RPC connection: $(cat hold.out)"
 ok "one RPC connection open across $hups reloads still answers"
 wait "$perf_pid"
+wait "$perf_tcp_pid"
 rm -f run.flag
 wait "$upd_pid"
-sent=$(awk '/Queries sent:/ { print $3 }' dnsperf.out)
-lost=$(awk '/Queries lost:/ { print $3 }' dnsperf.out)
-[ -n "$sent" ] && [ "$sent" -gt 0 ] || die "dnsperf sent nothing: $(cat dnsperf.out)"
-[ "$lost" = 0 ] || die "dnsperf lost $lost of $sent queries: $(grep -A3 'Queries' dnsperf.out)"
-ok "dnsperf: $sent queries sent across the reloads, 0 lost"
+for t in udp tcp; do
+  out=dnsperf.out
+  [ "$t" = tcp ] && out=dnsperf-tcp.out
+  sent=$(awk '/Queries sent:/ { print $3 }' "$out")
+  lost=$(awk '/Queries lost:/ { print $3 }' "$out")
+  [ -n "$sent" ] && [ "$sent" -gt 0 ] || die "dnsperf ($t) sent nothing: $(cat "$out")"
+  [ "$lost" = 0 ] || die "dnsperf ($t) lost $lost of $sent queries: $(grep -A3 'Queries' "$out")"
+  ok "dnsperf over $t: $sent queries sent across the reloads, 0 lost"
+done
 [ ! -s failed.txt ] || die "updates failed during the reloads: $(head -3 failed.txt)"
 tail -n +$((n_after + 2)) acked.txt >after2.txt
 m=$(missing after2.txt)
