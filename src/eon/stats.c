@@ -1,6 +1,7 @@
 #include "eon/stats.h"
 #include "dns/journal.h"
 #include "eon/domain.h"
+#include "rpc/rpc.h"
 #include <uv.h>
 
 void eon_stats_update_done(struct eon_ctx *c, bool ok, uint64_t started_us)
@@ -21,6 +22,28 @@ void eon_stats_render(void *ctx, struct metrics_text *t)
     metrics_family(t, "capd_update_duration_seconds", "histogram",
                    "Domain.update latency from the call's arrival to its reply (durable)");
     metrics_hist_render(t, "capd_update_duration_seconds", NULL, &c->stats.update_latency);
+    if (c->vat) {
+        struct rpc_stats rs;
+        rpc_vat_stats(c->vat, &rs);
+        metrics_family(t, "capd_rpc_connections", "gauge",
+                       "Cap'n Proto connections: accepted (slots in use), of those authenticated "
+                       "(restored a service), paused (budget spent), closing");
+        const char *acc[] = {"state", "accepted", NULL}, *auth[] = {"state", "authenticated", NULL},
+                   *paused[] = {"state", "paused", NULL}, *closing[] = {"state", "closing", NULL};
+        metrics_sample(t, "capd_rpc_connections", acc, rs.accepted);
+        metrics_sample(t, "capd_rpc_connections", auth, rs.authenticated);
+        metrics_sample(t, "capd_rpc_connections", paused, rs.paused);
+        metrics_sample(t, "capd_rpc_connections", closing, rs.closing);
+        metrics_family(t, "capd_rpc_refused_total", "counter",
+                       "Cap'n Proto connections refused by the limits since start");
+        const char *full[] = {"reason", "no_slot", NULL}, *src[] = {"reason", "per_source", NULL};
+        metrics_sample(t, "capd_rpc_refused_total", full, rs.refused_full);
+        metrics_sample(t, "capd_rpc_refused_total", src, rs.refused_per_source);
+        metrics_family(
+            t, "capd_rpc_held_bytes", "gauge",
+            "bytes held for peers besides queued output (calls in flight, kept answers)");
+        metrics_sample(t, "capd_rpc_held_bytes", NULL, rs.held);
+    }
     if (c->journal) {
         uint64_t commits, entries;
         journal_counters(c->journal, &commits, &entries);

@@ -293,10 +293,13 @@ struct rpc_cap *rpc_vat_restore_uri(struct rpc_vat *v, const char *uri, struct e
 /* Counters for tests and logs. */
 struct rpc_stats {
     uint32_t conns, questions, answers, imports, exports;
-    uint32_t closing;  /* torn down, socket not closed yet (slot still held) */
-    uint32_t accepted; /* slots in use: accepted connections not yet closed */
-    uint32_t paused;   /* connections whose reading is paused (budget spent) */
-    size_t held;       /* bytes held for peers besides output */
+    uint32_t closing;            /* torn down, socket not closed yet (slot still held) */
+    uint32_t accepted;           /* slots in use: accepted connections not yet closed */
+    uint32_t paused;             /* connections whose reading is paused (budget spent) */
+    size_t held;                 /* bytes held for peers besides output */
+    uint32_t authenticated;      /* accepted connections that restored a service */
+    uint64_t refused_full;       /* connections refused since start: no slot free */
+    uint64_t refused_per_source; /* ... : their source prefix had its share */
 };
 void rpc_vat_stats(struct rpc_vat *v, struct rpc_stats *s);
 #endif

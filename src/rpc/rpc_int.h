@@ -279,11 +279,12 @@ struct rpc_vat {
     struct restore_entry *rcache;
     uint32_t nrcache;
     uint64_t rcache_clock;
-    uint32_t naccepted;           /* open connections from listeners */
-    uint32_t nauthed;             /* of those, the ones that restored a service */
-    struct addr_limit per_addr;   /* accepted TCP connections per source prefix */
-    uint64_t accept_error_logged; /* uv_now of the last accept error logged */
-    uint64_t refusal_logged;      /* uv_now of the last over-the-limit log */
+    uint32_t naccepted;                        /* open connections from listeners */
+    uint32_t nauthed;                          /* of those, the ones that restored a service */
+    struct addr_limit per_addr;                /* accepted TCP connections per source prefix */
+    uint64_t accept_error_logged;              /* uv_now of the last accept error logged */
+    uint64_t refusal_logged;                   /* uv_now of the last over-the-limit log */
+    uint64_t refused_full, refused_per_source; /* for rpc_vat_stats */
 };
 
 static inline void msg_destroy(struct capnp_msg *m)

@@ -196,6 +196,7 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     if (!slot_free(v)) {
+        v->refused_full++;
         refuse(v, server);
         return;
     }
@@ -216,6 +217,7 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     if (!count_source(v, c)) {
+        v->refused_per_source++;
         if (log_now(v, &v->refusal_logged))
             log_info("rpc: connection refused: %u connections open from that address",
                      addr_limit_count(&v->per_addr, &c->src));
@@ -519,6 +521,9 @@ void rpc_vat_stats(struct rpc_vat *v, struct rpc_stats *s)
 {
     memset(s, 0, sizeof *s);
     s->accepted = v->naccepted;
+    s->authenticated = v->nauthed;
+    s->refused_full = v->refused_full;
+    s->refused_per_source = v->refused_per_source;
     for (struct rpc_conn *c = v->conns; c; c = c->next) {
         if (c->state == CONN_GONE) {
             s->closing++;

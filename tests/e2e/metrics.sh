@@ -149,6 +149,28 @@ EOF
 scrape again
 ok "connection limit (16 of 20 kept), 400 for an oversized head, then GET /metrics still answers"
 
+# The RPC side: 40 plain TCP connections to the Cap'n Proto port from one
+# address, held while we scrape: 32 are accepted (the per-source share),
+# 8 refused, none authenticated.
+scrape before
+timeout 30 python3 - "$cap_port" "$url" >rpc_scrape <<'EOF'
+import socket, sys, time, urllib.request
+port, url = int(sys.argv[1]), sys.argv[2]
+socks = [socket.create_connection(("127.0.0.1", port), timeout=3) for _ in range(40)]
+time.sleep(1)
+sys.stdout.write(urllib.request.urlopen(url, timeout=5).read().decode())
+for s in socks:
+    s.close()
+EOF
+[ -s rpc_scrape ] || die "scrape while holding 40 RPC connections failed"
+mv rpc_scrape after
+want 'capd_rpc_refused_total{reason="per_source"}' 8
+[ "$(value after 'capd_rpc_connections{state="accepted"}')" = 32 ] ||
+  die "accepted RPC connections: $(grep capd_rpc_connections after)"
+[ "$(value after 'capd_rpc_connections{state="authenticated"}')" = 0 ] ||
+  die "authenticated RPC connections: $(grep capd_rpc_connections after)"
+ok "RPC: 40 connections from one address: 32 accepted, 8 refused (per source), none authenticated"
+
 # No secret in the log (at -l 1, every call logged): no service ID of the
 # zone's, the primary's or the delegated capability, no key material.
 for f in root.cap m.example.org.cap "$state/caps/primary/example.org.cap"; do
