@@ -179,10 +179,14 @@ static void account_notify(struct acme_client *c, const char *err,
     /* acme_client_free sets *c->destroyed; it is reset below before this
      * frame ends unless the client is gone. GCC cannot see that and warns
      * at -O2 (dangling-pointer). */
+#if defined(__GNUC__) && !defined(__clang__) /* clang has no such warning */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdangling-pointer"
+#endif
     c->destroyed = &destroyed;
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
     while (list) {
         struct account_waiter *w = list;
         list = w->next;
