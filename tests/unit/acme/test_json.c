@@ -73,8 +73,8 @@ static void problem_refusals(void **state)
         "{\"type\": \"t\", \"status\": 7}",
         "{\"type\": \"t\", \"subproblems\": {}}",
         "{\"type\": \"t\", \"subproblems\": [5]}",
-        "{\"type\": \"t\", \"subproblems\": [{\"identifier\": {\"type\": \"ip\", \"value\": "
-        "\"1.2.3.4\"}}]}",
+        ("{\"type\": \"t\", \"subproblems\": [{\"identifier\": {\"type\": \"ip\", \"value\": "
+         "\"1.2.3.4\"}}]}"),
         "{\"type\": \"t\", \"type\": \"u\"}", /* duplicate member */
         "{\"type\": \"a\\u0000b\"}",          /* NUL inside */
         "{\"type\": \"t\"} trailing",
@@ -116,8 +116,8 @@ static void directory(void **state)
         "{\"newNonce\":\"https://a\",\"newAccount\":\"https://b\"}",
         "{\"newNonce\":\"http://a\",\"newAccount\":\"https://b\",\"newOrder\":\"https://c\"}",
         "{\"newNonce\":\"https://a\",\"newAccount\":[],\"newOrder\":\"https://c\"}",
-        "{\"newNonce\":\"https://a\",\"newAccount\":\"https://b\",\"newOrder\":\"https://c\","
-        "\"meta\":7}",
+        ("{\"newNonce\":\"https://a\",\"newAccount\":\"https://b\",\"newOrder\":\"https://c\","
+         "\"meta\":7}"),
         "{\"newNonce\":\"file:///etc/passwd\",\"newAccount\":\"https://b\",\"newOrder\":\"x\"}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
