@@ -4,7 +4,7 @@
 set -eu
 build="meson ninja-build pkg-config gcc g++ libc6-dev libssl-dev libcurl4-openssl-dev libjansson-dev
  libuv1-dev liburcu-dev liblmdb-dev libknot-dev capnproto libcapnp-dev libcmocka-dev libsystemd-dev scdoc"
-peers="knot knot-dnsutils bind9 bind9-dnsutils nsd dnsperf clang libclang-rt-14-dev pebble openssl procps python3 systemd"
+peers="knot knot-dnsutils bind9 bind9-dnsutils nsd dnsperf clang libclang-rt-14-dev pebble lego openssl procps python3 systemd"
 want="$build"
 [ "${1:-}" = "--test" ] && want="$build $peers"
 missing=""
