@@ -86,6 +86,11 @@ struct acme_order {
     size_t n_records, cursor;
     size_t hooks_outstanding;
     int transient_failures; /* while polling, see on_response */
+    /* What the last wait was for (state, cursor) and how many waits it had:
+     * without Retry-After the wait grows 100 ms, 200, 400, 800, then 1 s. */
+    enum order_state wait_state;
+    size_t wait_cursor;
+    unsigned wait_round;
     bool cancelled;
     struct hook_ticket *tickets;
     bool failed;
@@ -187,17 +192,30 @@ static void on_wait_over(uv_timer_t *timer);
 
 /* Waits before polling again: Retry-After if the CA sent one (RFC 8555
  * §7.5.1), clamped to 1..60 s so neither a zero nor a huge value breaks
- * the loop or the order's time bound; 1 s otherwise. */
+ * the loop or the order's time bound. Otherwise a short wait that doubles
+ * up to 1 s: a CA that validates in a few hundred milliseconds (most do)
+ * is not made to wait a whole second per step, and a slow one is polled at
+ * most five times in its first 2.5 s. */
 static void wait_and_poll(struct acme_order *o, long retry_after)
 {
-    long s = retry_after < 1 ? 1 : retry_after > 60 ? 60 : retry_after;
-    uint64_t when = uv_now(o->client->loop) + (uint64_t)s * 1000;
+    if (o->wait_state != o->state || o->wait_cursor != o->cursor) {
+        o->wait_state = o->state;
+        o->wait_cursor = o->cursor;
+        o->wait_round = 0;
+    }
+    uint64_t ms;
+    if (retry_after > 0)
+        ms = (uint64_t)(retry_after > 60 ? 60 : retry_after) * 1000;
+    else
+        ms = o->wait_round >= 4 ? 1000 : 100u << o->wait_round;
+    o->wait_round++;
+    uint64_t when = uv_now(o->client->loop) + ms;
     if (when > o->deadline) {
         fail(o, NULL, "%s: no final state within %u s", state_what[o->state],
              o->client->order_timeout_s);
         return;
     }
-    uv_timer_start(&o->timer, on_wait_over, (uint64_t)s * 1000, 0);
+    uv_timer_start(&o->timer, on_wait_over, ms, 0);
 }
 
 static void on_wait_over(uv_timer_t *timer)
