@@ -96,6 +96,14 @@ void journal_counters(struct journal *j, uint64_t *commits, uint64_t *entries)
     *entries = __atomic_load_n(&j->written, __ATOMIC_RELAXED);
 }
 
+uint64_t journal_used_bytes(struct journal *j)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info(j->env, &info) != 0 || mdb_env_stat(j->env, &st) != 0) return 0;
+    return (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+}
+
 void journal_set_limits(struct journal *j, uint64_t max_entries, uint64_t max_bytes)
 {
     if (max_entries) j->max_entries = max_entries;

@@ -83,6 +83,9 @@ void journal_set_limits(struct journal *j, uint64_t max_entries, uint64_t max_by
 /* Change-set transactions committed and entries they held, since open
  * (entries / commits is the group-commit factor). */
 void journal_counters(struct journal *j, uint64_t *commits, uint64_t *entries);
+/* Bytes of the journal's data file in use (LMDB pages up to the last one
+ * written), for the statistics. */
+uint64_t journal_used_bytes(struct journal *j);
 
 /* What journal_replay did (for logs and tests). */
 struct journal_replay_info {

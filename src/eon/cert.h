@@ -45,6 +45,7 @@
 #include "dns/zone.h"
 #include "rpc/rpc.h"
 #include "util/err.h"
+#include "util/metrics.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -88,4 +89,9 @@ void eon_cert_call(struct eon_certs *m, const struct eon_cert_scope *scope, stru
  * characters, LOCAL of letters, digits and . _ + - (not starting with a
  * dot), DOMAIN a DNS name (acme_name_ok, no wildcard). */
 bool eon_cert_email_ok(const char *email);
+
+/* The statistics of m (eon/stats.h renders them): orders running, and per
+ * certificate capd keeps renewing (by its first name) the renewal time,
+ * the next attempt, failed attempts since the last success, callbacks. */
+void eon_certs_render(struct eon_certs *m, struct metrics_text *t);
 #endif

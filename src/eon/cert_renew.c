@@ -226,3 +226,33 @@ void cert_register_send(struct rpc_cap *cb, bool success, const char *error, con
     eon_CertCallback_register_Params_set_renewed(p, renewed);
     rpc_promise_unref(rpc_req_send(req, on_sent, s));
 }
+
+void eon_certs_render(struct eon_certs *m, struct metrics_text *t)
+{
+    metrics_family(t, "capd_acme_orders", "gauge", "ACME orders running");
+    metrics_sample(t, "capd_acme_orders", NULL, m->njobs);
+    static const struct {
+        const char *name, *help;
+    } fam[] = {
+        {"capd_certificate_renewal_timestamp_seconds",
+         "when the certificate is due for renewal (notAfter - renew-before, not before two "
+         "thirds of its lifetime), Unix time"},
+        {"capd_certificate_next_attempt_timestamp_seconds",
+         "when capd tries next: the renewal time, or a retry after a failure, Unix time"},
+        {"capd_certificate_renewal_failures",
+         "failed renewal attempts since the last success (retried with backoff)"},
+        {"capd_certificate_callbacks", "callbacks that get the renewed certificate"},
+    };
+    for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+        metrics_family(t, fam[f].name, "gauge", fam[f].help);
+        for (const struct cert_unit *u = m->units; u; u = u->next) {
+            if (u->state != UNIT_WAITING) continue;
+            const char *l[] = {"name", u->spec.names[0], NULL};
+            uint64_t v = f == 0   ? (uint64_t)u->renew_at
+                         : f == 1 ? (uint64_t)u->due
+                         : f == 2 ? u->failures
+                                  : u->ncbs;
+            metrics_sample(t, fam[f].name, l, v);
+        }
+    }
+}

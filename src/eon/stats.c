@@ -1,5 +1,6 @@
 #include "eon/stats.h"
 #include "dns/journal.h"
+#include "eon/cert.h"
 #include "eon/domain.h"
 #include "rpc/rpc.h"
 #include <uv.h>
@@ -44,6 +45,7 @@ void eon_stats_render(void *ctx, struct metrics_text *t)
             "bytes held for peers besides queued output (calls in flight, kept answers)");
         metrics_sample(t, "capd_rpc_held_bytes", NULL, rs.held);
     }
+    if (c->certs) eon_certs_render(c->certs, t);
     if (c->journal) {
         uint64_t commits, entries;
         journal_counters(c->journal, &commits, &entries);
@@ -54,5 +56,8 @@ void eon_stats_render(void *ctx, struct metrics_text *t)
                        "change sets written to the journal since start (entries per commit is "
                        "the group-commit factor)");
         metrics_sample(t, "capd_journal_entries_total", NULL, entries);
+        metrics_family(t, "capd_journal_bytes", "gauge",
+                       "bytes of the journal's data file in use (compaction keeps it bounded)");
+        metrics_sample(t, "capd_journal_bytes", NULL, journal_used_bytes(c->journal));
     }
 }

@@ -32,7 +32,8 @@ trap 'rc=$?; [ -n "${PEBBLE_PID:-}" ] && kill -CONT "$PEBBLE_PID" 2>/dev/null; p
 # badNonce answers in every run: capd's client must retry them.
 export PEBBLE_WFE_NONCEREJECT=15
 pebble_start "$work/pebble" "$dns_port" || die "pebble starts"
-start_capd --acme-directory "$PEBBLE_URL" --acme-ca-file "$PEBBLE_TLS_CA" || die "capd starts"
+mport=$(pick_port) || die "no free port for the metrics endpoint"
+start_capd --acme-directory "$PEBBLE_URL" --acme-ca-file "$PEBBLE_TLS_CA" --metrics-listen "127.0.0.1:$mport" || die "capd starts"
 curl -sf --cacert "$PEBBLE_TLS_CA" "$PEBBLE_MGMT/roots/0" >"$work/root.pem" || die "pebble's root"
 mkdir -p "$work/client" && cd "$work/client" || exit 1
 cp "$state/caps/domain/example.org.cap" example.org.cap
@@ -90,6 +91,18 @@ grep -q 'acme: added TXT at _acme-challenge.test.example.org: ok' "$work/capd.lo
   grep -q 'acme: removed TXT at _acme-challenge.test.example.org: ok' "$work/capd.log" ||
   die "capd's log shows the challenge record added and removed"
 ok "one name: Updated certificate for test.example.org, chain verified, SANs, key, state files 0600 in 0750, TXT gone (NXDOMAIN)"
+
+# The statistics show the certificate: its renewal time after now and
+# before its notAfter, no failure, no order running.
+curl -sf --max-time 5 "http://127.0.0.1:$mport/metrics" >metrics.txt || die "GET /metrics"
+ra=$(awk '$1 == "capd_certificate_renewal_timestamp_seconds{name=\"test.example.org\"}" { print $2 }' metrics.txt)
+na=$(date -d "$(openssl x509 -in certs/test.example.org/cert.pem -noout -enddate | cut -d= -f2)" +%s)
+[ -n "$ra" ] && [ "$ra" -gt "$(date +%s)" ] && [ "$ra" -lt "$na" ] ||
+  die "renewal time in the statistics: '$ra' (now $(date +%s), notAfter $na): $(grep capd_certificate metrics.txt)"
+grep -qx 'capd_certificate_renewal_failures{name="test.example.org"} 0' metrics.txt &&
+  grep -qx 'capd_acme_orders 0' metrics.txt || die "certificate statistics: $(grep -E 'capd_(certificate|acme)' metrics.txt)"
+grep -Eq '^capd_journal_bytes [1-9][0-9]*$' metrics.txt || die "journal size in the statistics: $(grep capd_journal metrics.txt)"
+ok "statistics: the certificate's renewal time (between now and notAfter), 0 failures, 0 orders running; journal size"
 
 # ---- several names and a wildcard
 cert many.out test.example.org.cap ryan@test.example.org -d a.test.example.org -d '*.a.test.example.org' -d b.test.example.org
