@@ -588,9 +588,12 @@ static int start_dns(struct capd *d, struct err *e)
 static int start_metrics(struct capd *d, struct err *e)
 {
     if (!d->cfg.metrics_listen) return 0;
-    struct metrics_source src[2] = {{net_stats_render, NULL}};
+    struct metrics_source src[3] = {{net_stats_render, NULL}};
     eon_server_metrics(d->eon, &src[1]);
-    if (metrics_http_start(&d->loop, d->cfg.metrics_listen, src, 2, &d->metrics, e) < 0)
+    size_t n = 2;
+    if (d->cfg.xfr.notifier)
+        src[n++] = (struct metrics_source){notifier_render, d->cfg.xfr.notifier};
+    if (metrics_http_start(&d->loop, d->cfg.metrics_listen, src, n, &d->metrics, e) < 0)
         return err_prefix(e, "--metrics-listen");
     log_info("statistics at http://%s/metrics", d->cfg.metrics_listen);
     return 0;

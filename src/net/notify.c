@@ -371,3 +371,17 @@ void notifier_free(struct notifier *n)
     free(n->targets);
     free(n);
 }
+
+void notifier_render(void *notifier, struct metrics_text *t)
+{
+    struct notifier_counts n;
+    notifier_counts(notifier, &n);
+    metrics_family(t, "capd_notify_total", "counter",
+                   "NOTIFY to secondaries: datagrams sent (retries included), NOTIFYs answered, "
+                   "NOTIFYs abandoned after the last try");
+    const char *sent[] = {"outcome", "sent", NULL}, *ans[] = {"outcome", "answered", NULL},
+               *ab[] = {"outcome", "abandoned", NULL};
+    metrics_sample(t, "capd_notify_total", sent, n.sent);
+    metrics_sample(t, "capd_notify_total", ans, n.answered);
+    metrics_sample(t, "capd_notify_total", ab, n.abandoned);
+}

@@ -17,6 +17,7 @@
 #include "dns/tsig.h"
 #include "net/addr.h"
 #include "util/err.h"
+#include "util/metrics.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -51,6 +52,9 @@ void notifier_changed(void *notifier, const uint8_t *apex, uint32_t serial);
  * later are ignored. */
 void notifier_stop(struct notifier *n);
 void notifier_counts(const struct notifier *n, struct notifier_counts *out);
+/* Writes capd_notify_total{outcome="sent"|"answered"|"abandoned"} (the
+ * shape of struct metrics_source's render; ud is the notifier). */
+void notifier_render(void *notifier, struct metrics_text *t);
 /* Frees it, after notifier_stop and once the loop has run the closes. */
 void notifier_free(struct notifier *n);
 #endif

@@ -107,7 +107,9 @@ capd_log_has() { grep -q -- "$1" "$work/capd.log"; }
 knot_log_has() { grep -q -- "$1" "$work/knot.log"; }
 
 # ---- without TSIG ----
-start_capd --allow-transfer 127.0.0.1 --notify "127.0.0.1:$kport" || die "capd starts"
+mport=$(pick_port) || die "no free port for the metrics endpoint"
+start_capd --allow-transfer 127.0.0.1 --notify "127.0.0.1:$kport" --metrics-listen "127.0.0.1:$mport" ||
+  die "capd starts"
 cp "$state/caps/domain/example.org.cap" "$work/root.cap"
 s0=$(serial)
 start_knot ""
@@ -128,6 +130,10 @@ capd_log_has "notify 127.0.0.1#$kport: example.org. serial $s1 acknowledged" ||
 knot_log_has "IXFR, incoming" || die "knotd used IXFR: $(grep -i xfr "$work/knot.log")"
 capd_log_has "example.org. IXFR serial $s1" || die "capd logged the IXFR"
 ok "capc update -> NOTIFY -> knotd IXFR, serving serial $s1 (${took} ms from capc start)"
+m=$(curl -sf --max-time 5 "http://127.0.0.1:$mport/metrics") || die "GET /metrics"
+answered=$(awk '$1 == "capd_notify_total{outcome=\"answered\"}" { print $2 }' <<<"$m")
+[ -n "$answered" ] && [ "$answered" -ge 1 ] || die "NOTIFY answered in the statistics: $(grep capd_notify <<<"$m")"
+ok "statistics: capd_notify_total counts the NOTIFY knotd answered ($answered)"
 
 expect_ok "update 2" update "$work/root.cap" -u 'remove|www.example.org|A|203.0.113.80' \
   -u 'add|www.example.org|A|203.0.113.81|3600' -u 'add|mail.example.org|MX|10 www.example.org.|600'
