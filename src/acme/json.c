@@ -31,6 +31,14 @@ static json_t *load_object(const char *text, size_t len, const char *what, struc
         err_set(e, "%s: %zu bytes, more than the %u allowed", what, len, MAX_DOCUMENT);
         return NULL;
     }
+    /* A raw NUL is never valid JSON text, but jansson lets one through
+     * outside strings; the document's text is also kept as a C string
+     * (problem documents reach the user verbatim), so refuse it here. */
+    if (memchr(text, 0, len)) {
+        err_set(e, "%s: not JSON (a NUL byte at offset %zu)", what,
+                (size_t)((const char *)memchr(text, 0, len) - text));
+        return NULL;
+    }
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {

@@ -251,6 +251,21 @@ static void authorization(void **state)
     }
 }
 
+/* A raw NUL byte is refused wherever it is (jansson alone let one through
+ * after a number; fuzz_acme_json found it). */
+static void raw_nul(void **state)
+{
+    (void)state;
+    static const char doc[] = "{\"type\":\"t\",\"status\":403\0}";
+    struct err e;
+    assert_null(acme_parse_problem(doc, sizeof doc - 1, &e));
+    assert_non_null(strstr(e.msg, "NUL byte at offset 24"));
+    static const char ok[] = "{\"type\":\"t\",\"status\":403}"; /* the same without it */
+    struct acme_problem *p = acme_parse_problem(ok, sizeof ok - 1, &e);
+    assert_non_null(p);
+    acme_problem_free(p);
+}
+
 static void hostile_documents(void **state)
 {
     (void)state;
@@ -295,6 +310,7 @@ int main(void)
         cmocka_unit_test(order),
         cmocka_unit_test(authorization),
         cmocka_unit_test(hostile_documents),
+        cmocka_unit_test(raw_nul),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
