@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *jr_ztext(const uint8_t *n, char buf[DNS_NAME_TEXT_MAX])
@@ -94,6 +95,11 @@ void journal_counters(struct journal *j, uint64_t *commits, uint64_t *entries)
 {
     *commits = __atomic_load_n(&j->commits, __ATOMIC_RELAXED);
     *entries = __atomic_load_n(&j->written, __ATOMIC_RELAXED);
+}
+
+uint64_t journal_last_compaction(struct journal *j)
+{
+    return __atomic_load_n(&j->last_compaction, __ATOMIC_RELAXED);
 }
 
 uint64_t journal_used_bytes(struct journal *j)
@@ -483,6 +489,7 @@ int journal_compact(struct journal *j, const struct zone_version *v, struct err 
         jr_mdb_fail(e, rc, "cannot commit", v->apex);
         goto out;
     }
+    __atomic_store_n(&j->last_compaction, (uint64_t)time(NULL), __ATOMIC_RELAXED);
     r = 0;
     goto out;
 abort:

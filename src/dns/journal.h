@@ -86,6 +86,8 @@ void journal_counters(struct journal *j, uint64_t *commits, uint64_t *entries);
 /* Bytes of the journal's data file in use (LMDB pages up to the last one
  * written), for the statistics. */
 uint64_t journal_used_bytes(struct journal *j);
+/* Unix time of the last compaction (snapshot) since open, 0 if none. */
+uint64_t journal_last_compaction(struct journal *j);
 
 /* What journal_replay did (for logs and tests). */
 struct journal_replay_info {

@@ -38,6 +38,7 @@ struct journal {
     struct jtip *tips; /* per zone: the newest submitted, uncommitted version */
     size_t ntips, captips;
     uint64_t commits, written; /* transactions and entries written by jr_write */
+    uint64_t last_compaction;  /* Unix time of the last snapshot written, 0: none yet */
 };
 
 struct jtip {

@@ -137,6 +137,8 @@ static void job_unlink(struct cert_job *j)
 
 /* Answers every waiter (chain NULL: failed with why), updates the unit,
  * frees the job and lets the vat go. */
+static time_t not_after_of(const char *chain);
+
 static void job_finish(struct cert_job *j, const char *chain, const char *key, time_t renew_at,
                        bool fresh, const char *why)
 {
@@ -148,7 +150,8 @@ static void job_finish(struct cert_job *j, const char *chain, const char *key, t
     m->njobs--;
     if (!m->stopping) {
         if (chain)
-            cert_unit_update(m, &j->spec, renew_at, fresh ? chain : NULL, key, NULL);
+            cert_unit_update(m, &j->spec, renew_at, not_after_of(chain), fresh ? chain : NULL, key,
+                             NULL);
         else if (j->renewal)
             cert_unit_failed(m, j->spec.names[0], why);
     }
@@ -180,6 +183,17 @@ static void job_finish(struct cert_job *j, const char *chain, const char *key, t
     free(j);
     ctx->updates_in_flight--;
     eon_ctx_release_vat(ctx);
+}
+
+/* The leaf's notAfter (0 if unreadable: the statistics then say so). */
+static time_t not_after_of(const char *chain)
+{
+    struct acme_cert_info info;
+    struct err e;
+    if (acme_cert_info_from_pem(chain, strlen(chain), &info, &e) < 0) return 0;
+    time_t t = info.not_after;
+    acme_cert_info_clear(&info);
+    return t;
 }
 
 static time_t renew_at_of(struct eon_certs *m, const char *chain)

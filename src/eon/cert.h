@@ -92,6 +92,7 @@ bool eon_cert_email_ok(const char *email);
 
 /* The statistics of m (eon/stats.h renders them): orders running, and per
  * certificate capd keeps renewing (by its first name) the renewal time,
- * the next attempt, failed attempts since the last success, callbacks. */
+ * its expiry (notAfter), the next attempt, failed attempts since the last
+ * success, callbacks. */
 void eon_certs_render(struct eon_certs *m, struct metrics_text *t);
 #endif

@@ -84,7 +84,8 @@ int cert_store_save(const struct eon_certs *m, const struct cert_spec *spec, con
 /* On the loop at start: calls fn for every STATE/certs/D with a readable
  * ceon-renew and fullcert.pem (spec filled, zone NULL; renew_at of the
  * certificate). Entries that do not parse are logged and skipped. */
-typedef void (*cert_scan_fn)(struct eon_certs *m, const struct cert_spec *spec, time_t renew_at);
+typedef void (*cert_scan_fn)(struct eon_certs *m, const struct cert_spec *spec, time_t renew_at,
+                             time_t not_after);
 void cert_store_scan(struct eon_certs *m, cert_scan_fn fn);
 
 /* ---- cert.c ---- */
@@ -98,7 +99,7 @@ int cert_renew_start(struct eon_certs *m, const struct cert_spec *spec, struct e
  * (re)arms its renewal. chain/key (NULL at start) are pushed with
  * renewed = true to the unit's callbacks except `except`. */
 void cert_unit_update(struct eon_certs *m, const struct cert_spec *spec, time_t renew_at,
-                      const char *chain, const char *key, struct rpc_cap *except);
+                      time_t not_after, const char *chain, const char *key, struct rpc_cap *except);
 /* cb received the certificate of spec: it gets the renewals. */
 void cert_unit_add_callback(struct eon_certs *m, const struct cert_spec *spec, struct rpc_cap *cb);
 /* A renewal of spec's directory failed: try again after the backoff. */

@@ -23,8 +23,9 @@ struct cert_unit {
     struct eon_certs *m;
     enum unit_state state;
     struct cert_spec spec;
-    time_t renew_at; /* of the certificate on disk */
-    time_t due;      /* the timer's aim: renew_at, or a retry after a failure */
+    time_t renew_at;  /* of the certificate on disk */
+    time_t not_after; /* its expiry, for the statistics */
+    time_t due;       /* the timer's aim: renew_at, or a retry after a failure */
     unsigned failures;
     uv_timer_t timer;
     struct rpc_cap *cbs[CERT_UNIT_MAX_CALLBACKS];
@@ -105,7 +106,7 @@ static void pushed(void *arg, bool ok)
 }
 
 void cert_unit_update(struct eon_certs *m, const struct cert_spec *spec, time_t renew_at,
-                      const char *chain, const char *key, struct rpc_cap *except)
+                      time_t not_after, const char *chain, const char *key, struct rpc_cap *except)
 {
     struct cert_unit *u = find(m, spec->names[0]);
     struct cert_spec copy;
@@ -130,6 +131,7 @@ void cert_unit_update(struct eon_certs *m, const struct cert_spec *spec, time_t 
     u->spec = copy;
     u->spec.zone = NULL; /* looked up again when renewing */
     u->renew_at = u->due = renew_at;
+    u->not_after = not_after;
     u->failures = 0;
     arm(u);
     char when[32];
@@ -234,6 +236,7 @@ void eon_certs_render(struct eon_certs *m, struct metrics_text *t)
     static const struct {
         const char *name, *help;
     } fam[] = {
+        {"capd_certificate_expiry_timestamp_seconds", "the certificate's notAfter, Unix time"},
         {"capd_certificate_renewal_timestamp_seconds",
          "when the certificate is due for renewal (notAfter - renew-before, not before two "
          "thirds of its lifetime), Unix time"},
@@ -248,9 +251,10 @@ void eon_certs_render(struct eon_certs *m, struct metrics_text *t)
         for (const struct cert_unit *u = m->units; u; u = u->next) {
             if (u->state != UNIT_WAITING) continue;
             const char *l[] = {"name", u->spec.names[0], NULL};
-            uint64_t v = f == 0   ? (uint64_t)u->renew_at
-                         : f == 1 ? (uint64_t)u->due
-                         : f == 2 ? u->failures
+            uint64_t v = f == 0   ? (uint64_t)u->not_after
+                         : f == 1 ? (uint64_t)u->renew_at
+                         : f == 2 ? (uint64_t)u->due
+                         : f == 3 ? u->failures
                                   : u->ncbs;
             metrics_sample(t, fam[f].name, l, v);
         }

@@ -258,7 +258,7 @@ void cert_store_scan(struct eon_certs *m, cert_scan_fn fn)
              !(chain = read_text(path, &absent, &e))))
             ok = absent ? err_set(&e, "no fullcert.pem") : -1;
         if (ok == 0 && acme_cert_info_from_pem(chain, strlen(chain), &info, &e) == 0) {
-            fn(m, &spec, acme_cert_renew_at(&info, m->renew_before_s));
+            fn(m, &spec, acme_cert_renew_at(&info, m->renew_before_s), info.not_after);
             acme_cert_info_clear(&info);
         } else {
             log_error("certs/%s: not renewed: %s", de->d_name, e.msg);
@@ -272,9 +272,10 @@ void cert_store_scan(struct eon_certs *m, cert_scan_fn fn)
 
 /* ---- the service's lifetime ---- */
 
-static void rearm(struct eon_certs *m, const struct cert_spec *spec, time_t renew_at)
+static void rearm(struct eon_certs *m, const struct cert_spec *spec, time_t renew_at,
+                  time_t not_after)
 {
-    cert_unit_update(m, spec, renew_at, NULL, NULL, NULL);
+    cert_unit_update(m, spec, renew_at, not_after, NULL, NULL, NULL);
 }
 
 struct eon_certs *eon_certs_new(struct eon_ctx *ctx, const char *state_root,

@@ -59,5 +59,10 @@ void eon_stats_render(void *ctx, struct metrics_text *t)
         metrics_family(t, "capd_journal_bytes", "gauge",
                        "bytes of the journal's data file in use (compaction keeps it bounded)");
         metrics_sample(t, "capd_journal_bytes", NULL, journal_used_bytes(c->journal));
+        metrics_family(t, "capd_journal_last_compaction_timestamp_seconds", "gauge",
+                       "when the journal last wrote a snapshot (compaction), Unix time; 0: not "
+                       "since capd started");
+        metrics_sample(t, "capd_journal_last_compaction_timestamp_seconds", NULL,
+                       journal_last_compaction(c->journal));
     }
 }

@@ -99,10 +99,12 @@ ra=$(awk '$1 == "capd_certificate_renewal_timestamp_seconds{name=\"test.example.
 na=$(date -d "$(openssl x509 -in certs/test.example.org/cert.pem -noout -enddate | cut -d= -f2)" +%s)
 [ -n "$ra" ] && [ "$ra" -gt "$(date +%s)" ] && [ "$ra" -lt "$na" ] ||
   die "renewal time in the statistics: '$ra' (now $(date +%s), notAfter $na): $(grep capd_certificate metrics.txt)"
+grep -qx "capd_certificate_expiry_timestamp_seconds{name=\"test.example.org\"} $na" metrics.txt ||
+  die "expiry in the statistics is not the certificate's notAfter ($na): $(grep capd_certificate_expiry metrics.txt)"
 grep -qx 'capd_certificate_renewal_failures{name="test.example.org"} 0' metrics.txt &&
   grep -qx 'capd_acme_orders 0' metrics.txt || die "certificate statistics: $(grep -E 'capd_(certificate|acme)' metrics.txt)"
 grep -Eq '^capd_journal_bytes [1-9][0-9]*$' metrics.txt || die "journal size in the statistics: $(grep capd_journal metrics.txt)"
-ok "statistics: the certificate's renewal time (between now and notAfter), 0 failures, 0 orders running; journal size"
+ok "statistics: the certificate's expiry (its notAfter) and renewal time (between now and notAfter), 0 failures, 0 orders running; journal size"
 
 # ---- several names and a wildcard
 cert many.out test.example.org.cap ryan@test.example.org -d a.test.example.org -d '*.a.test.example.org' -d b.test.example.org

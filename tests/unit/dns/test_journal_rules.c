@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "dns/journal.h"
 #include "dns/update.h"
@@ -94,7 +95,10 @@ static void test_zone_file_edited(void **st)
     assert_false(info.content_changed);
     assert_int_equal(info.entries, 3);
     /* After a snapshot, the snapshot replaces the file's content. */
+    assert_int_equal(journal_last_compaction(j), 0); /* none since open */
+    time_t before = time(NULL);
     if (journal_compact(j, zone_current(z), &e) < 0) fail_msg("%s", e.msg);
+    assert_true(journal_last_compaction(j) >= (uint64_t)before);
     zone_free(z);
     z = start(j, 100, "other A 192.0.2.98\n", &info);
     assert_true(info.content_changed && info.from_snapshot);

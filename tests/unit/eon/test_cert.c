@@ -172,8 +172,10 @@ static void cache_rule(void **state)
 
 static int scanned;
 static char scanned_first[256];
-static void on_scan(struct eon_certs *mm, const struct cert_spec *s, time_t renew_at)
+static void on_scan(struct eon_certs *mm, const struct cert_spec *s, time_t renew_at,
+                    time_t not_after)
 {
+    assert_true(not_after > renew_at);
     (void)mm;
     scanned++;
     snprintf(scanned_first, sizeof scanned_first, "%s", s->names[0]);
