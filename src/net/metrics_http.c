@@ -38,7 +38,6 @@ struct metrics_http {
     size_t nsrc;
     struct mconn *conns;
     size_t nconns;
-    uint64_t refused;
 };
 
 static void maybe_free_server(struct metrics_http *m)
@@ -184,7 +183,6 @@ static void on_connection(uv_stream_t *l, int status)
     m->conns = c;
     m->nconns++;
     if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0 || m->nconns > METRICS_HTTP_MAX_CONNS) {
-        m->refused++;
         conn_close(c);
         return;
     }
