@@ -499,6 +499,59 @@ out:
     return r;
 }
 
+/* The whole journal of the zone becomes one snapshot of v: used when the
+ * content was not built from the journal's chain (a full transfer), so
+ * no serial check, and the old entries go in the same transaction. */
+int journal_snapshot_replace(struct journal *j, const struct zone_version *v, struct err *e)
+{
+    MDB_dbi dbi;
+    if (jr_zone_dbi(j, v->apex, &dbi, e) < 0) return -1;
+    struct snap_ctx c = {.size = ENTRY_HDR};
+    zone_version_foreach(v, snap_size, &c);
+    uint8_t *buf = malloc(c.size);
+    if (!buf) return err_set(e, "out of memory");
+    wbuf_init(&c.w, buf, c.size);
+    put_header(&c.w, KIND_SNAPSHOT, v->serial, v->serial, c.count);
+    zone_version_foreach(v, snap_write, &c);
+    MDB_txn *t;
+    struct jmeta m;
+    int r = -1, rc = mdb_txn_begin(j->env, NULL, 0, &t);
+    if (rc) {
+        jr_mdb_fail(e, rc, "cannot begin a transaction", v->apex);
+        goto out;
+    }
+    int got = jr_meta_get(j, t, v->apex, &m, e);
+    if (got < 0) goto abort;
+    /* Sequence numbers keep growing across the replacement, so an
+     * iterator opened before it never meets a reused key. */
+    uint64_t seq = got ? m.next_seq : 1;
+    uint8_t kb[8];
+    MDB_val k, val = {c.size, buf};
+    jr_seq_key(seq, kb, &k);
+    if ((rc = mdb_drop(t, dbi, 0)) || (rc = mdb_put(t, dbi, &k, &val, MDB_APPEND))) {
+        jr_mdb_fail(e, rc, "cannot write a snapshot", v->apex);
+        goto abort;
+    }
+    m = (struct jmeta){.base_serial = v->serial,
+                       .file_hash = zone_version_hash(v),
+                       .last_serial = v->serial,
+                       .next_seq = seq + 1,
+                       .snap_seq = seq};
+    if (jr_meta_put(j, t, v->apex, &m, e) < 0) goto abort;
+    if ((rc = mdb_txn_commit(t))) {
+        jr_mdb_fail(e, rc, "cannot commit", v->apex);
+        goto out;
+    }
+    __atomic_add_fetch(&j->commits, 1, __ATOMIC_RELAXED);
+    r = 0;
+    goto out;
+abort:
+    mdb_txn_abort(t);
+out:
+    free(buf);
+    return r;
+}
+
 int journal_drop(struct journal *j, const uint8_t *apex, struct err *e)
 {
     MDB_dbi dbi;

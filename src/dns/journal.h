@@ -122,6 +122,22 @@ bool journal_wants_compaction(struct journal *j, const uint8_t *apex);
  * deletes the older entries, atomically. */
 int journal_compact(struct journal *j, const struct zone_version *v, struct err *e);
 
+/* Replaces the zone's journal by a snapshot of v, whatever serial the
+ * journal was at (or with no journal for the zone yet), in one transaction:
+ * every older entry is deleted, the journal's serial becomes v's. For a
+ * zone whose content arrives whole from elsewhere (a secondary's full
+ * transfer). The caller holds the zone's writer lock and has nothing of
+ * the zone in the group commit. */
+int journal_snapshot_replace(struct journal *j, const struct zone_version *v, struct err *e);
+
+/* Opens a zone that exists only in the journal (no zone file: a
+ * secondary's): builds its version from the snapshot and the change sets
+ * after it. Returns 1 with *out set (owned by the caller), 0 when the
+ * journal has no snapshot for the zone (nothing to serve), -1 on a corrupt
+ * journal (message as journal_replay's). info may be NULL. */
+int journal_load_zone(struct journal *j, const uint8_t *apex, struct zone_version **out,
+                      struct journal_replay_info *info, struct err *e);
+
 /* Drops the zone's journal entirely (entries and metadata). */
 int journal_drop(struct journal *j, const uint8_t *apex, struct err *e);
 

@@ -90,21 +90,22 @@ static int apply_change(struct zbuild *b, const uint8_t *apex, const struct deco
  * every change set after it, checking that the serials chain from the
  * snapshot (or from the serial the journal began at, whatever the file's
  * serial is now: an edited file may have any serial that is not newer). */
-static int replay_entries(MDB_txn *t, MDB_dbi dbi, const struct zone_version *fv,
-                          const struct jmeta *m, struct zone_version **out,
-                          struct journal_replay_info *info, struct err *e)
+static int replay_entries(MDB_txn *t, MDB_dbi dbi, const uint8_t *apex,
+                          const struct zone_version *fv, const struct jmeta *m,
+                          struct zone_version **out, struct journal_replay_info *info,
+                          struct err *e)
 {
     MDB_cursor *cur;
     MDB_val k, v;
     struct decoded d = {0};
-    struct zbuild *b = zb_new(fv->apex);
+    struct zbuild *b = zb_new(apex);
     int r = -1, rc;
     uint32_t serial = m->base_serial;
     bool first = true;
     if (!b) return err_set(e, "out of memory");
     if ((rc = mdb_cursor_open(t, dbi, &cur))) {
         zb_free(b);
-        return jr_mdb_fail(e, rc, "cannot read the journal", fv->apex);
+        return jr_mdb_fail(e, rc, "cannot read the journal", apex);
     }
     uint8_t kb[8];
     jr_seq_key(m->snap_seq, kb, &k);
@@ -113,7 +114,10 @@ static int replay_entries(MDB_txn *t, MDB_dbi dbi, const struct zone_version *fv
         err_set(e, "its snapshot (entry %llu) is missing", (unsigned long long)m->snap_seq);
         goto done;
     }
-    if (!m->snap_seq && zb_load_version(b, fv, e) < 0) goto done;
+    if (!m->snap_seq && (!fv || zb_load_version(b, fv, e) < 0)) {
+        if (!fv) err_set(e, "it has no snapshot");
+        goto done;
+    }
     for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         unsigned long long seq = jr_key_seq(&k);
         if (jr_decode(&v, &d, e) < 0) {
@@ -132,7 +136,7 @@ static int replay_entries(MDB_txn *t, MDB_dbi dbi, const struct zone_version *fv
             goto done;
         }
         for (size_t i = 0; i < d.n; i++) {
-            if (apply_change(b, fv->apex, &d, &d.ch[i], e) < 0) {
+            if (apply_change(b, apex, &d, &d.ch[i], e) < 0) {
                 err_prefix(e, "entry %llu (serial %u -> %u) does not apply", seq, d.from, d.to);
                 goto done;
             }
@@ -211,7 +215,8 @@ int journal_replay(struct journal *j, const struct zone_version *fv, struct zone
             m.file_hash = hash; /* the chain still starts at m.base_serial */
             if (jr_meta_put(j, t, fv->apex, &m, e) < 0) goto abort;
         }
-        if ((m.snap_seq || m.entries) && replay_entries(t, dbi, fv, &m, out, info, e) < 0) {
+        if ((m.snap_seq || m.entries) &&
+            replay_entries(t, dbi, fv->apex, fv, &m, out, info, e) < 0) {
             err_prefix(e, "the journal of %s cannot be replayed", ZNAME(fv->apex));
             goto abort;
         }
@@ -225,6 +230,29 @@ int journal_replay(struct journal *j, const struct zone_version *fv, struct zone
 abort:
     mdb_txn_abort(t);
     return -1;
+}
+
+int journal_load_zone(struct journal *j, const uint8_t *apex, struct zone_version **out,
+                      struct journal_replay_info *info, struct err *e)
+{
+    struct journal_replay_info dummy;
+    if (!info) info = &dummy;
+    memset(info, 0, sizeof *info);
+    *out = NULL;
+    MDB_dbi dbi;
+    if (jr_zone_dbi(j, apex, &dbi, e) < 0) return -1;
+    MDB_txn *t;
+    struct jmeta m;
+    int rc = mdb_txn_begin(j->env, NULL, MDB_RDONLY, &t);
+    if (rc) return jr_mdb_fail(e, rc, "cannot begin a transaction", apex);
+    int got = jr_meta_get(j, t, apex, &m, e);
+    if (got == 1 && !m.snap_seq) got = 0; /* change sets of a zone file we do not have */
+    if (got == 1 && replay_entries(t, dbi, apex, NULL, &m, out, info, e) < 0) {
+        err_prefix(e, "the journal of %s cannot be replayed", ZNAME(apex));
+        got = -1;
+    }
+    mdb_txn_abort(t);
+    return got;
 }
 
 /* ---- iterating (IXFR) ---- */

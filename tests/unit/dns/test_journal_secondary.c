@@ -1,0 +1,138 @@
+/* Unit tests of the journal functions a secondary zone needs (issue 14):
+ * journal_snapshot_replace (a full transfer replaces the zone's journal,
+ * whatever serial it was at, atomically) and journal_load_zone (a zone
+ * with no zone file served from its snapshot and the change sets after
+ * it). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/journal.h"
+#include "dns/update.h"
+#include "dns/zone.h"
+
+#include "journal_fixture.h"
+
+/* No journal, or a zone file's journal without a snapshot: nothing to
+ * serve without the file. */
+static void test_load_absent(void **st)
+{
+    struct fixture *f = *st;
+    struct journal *j = jopen(f->dir);
+    struct zone_version *v = (struct zone_version *)1;
+    struct err e;
+    assert_int_equal(journal_load_zone(j, APEX, &v, NULL, &e), 0);
+    assert_null(v);
+    struct zone *z = start(j, 10, "", NULL);
+    uint32_t serial;
+    assert_int_equal(update(z, j, 1, &serial, &e), 0);
+    assert_int_equal(journal_load_zone(j, APEX, &v, NULL, &e), 0);
+    assert_null(v);
+    zone_free(z);
+    journal_close(j);
+}
+
+/* A snapshot with no journal before it; updates after it through the
+ * normal path; reopening serves snapshot + change sets. */
+static void test_snapshot_then_updates(void **st)
+{
+    struct fixture *f = *st;
+    struct journal *j = jopen(f->dir);
+    struct zone_version *v = load(5, "www A 192.0.2.80\n");
+    struct err e;
+    assert_int_equal(journal_snapshot_replace(j, v, &e), 0);
+    uint32_t serial = 0;
+    assert_true(journal_serial(j, APEX, &serial));
+    assert_int_equal(serial, 5);
+    struct zone *z = zone_new(v, &e);
+    assert_non_null(z);
+    for (unsigned i = 1; i <= 3; i++)
+        if (update(z, j, i, &serial, &e) < 0) fail_msg("%s", e.msg);
+    assert_int_equal(serial, 8);
+    zone_free(z);
+    journal_close(j);
+
+    j = jopen(f->dir);
+    struct journal_replay_info info;
+    struct zone_version *out = NULL;
+    if (journal_load_zone(j, APEX, &out, &info, &e) != 1) fail_msg("%s", e.msg);
+    assert_int_equal(out->serial, 8);
+    assert_true(info.from_snapshot);
+    assert_int_equal(info.entries, 3);
+    assert_true(present(out, "www.example.org.", 0));
+    for (unsigned i = 1; i <= 3; i++) {
+        assert_true(present(out, "a-%u.example.org.", i));
+        assert_true(present(out, "b-%u.example.org.", i));
+    }
+    /* IXFR from the snapshot's serial still works */
+    struct journal_iter *it;
+    assert_int_equal(journal_iter_open(j, APEX, 5, &it, &e), 0);
+    journal_iter_close(it);
+    zone_version_free(out);
+    journal_close(j);
+}
+
+/* A later full transfer replaces everything, even with an older serial:
+ * the old change sets are gone (IXFR from them falls back to the whole
+ * zone) and the zone is the snapshot's. */
+static void test_replace_any_serial(void **st)
+{
+    struct fixture *f = *st;
+    struct journal *j = jopen(f->dir);
+    struct err e;
+    struct zone *z = start(j, 100, "old A 192.0.2.9\n", NULL);
+    uint32_t serial;
+    for (unsigned i = 1; i <= 2; i++)
+        if (update(z, j, i, &serial, &e) < 0) fail_msg("%s", e.msg);
+    assert_int_equal(serial, 102);
+    struct zone_version *nv = load(7, "new A 192.0.2.10\n");
+    assert_int_equal(journal_snapshot_replace(j, nv, &e), 0);
+    assert_true(journal_serial(j, APEX, &serial));
+    assert_int_equal(serial, 7);
+    struct journal_iter *it;
+    assert_int_equal(journal_iter_open(j, APEX, 100, &it, &e), 1);
+    assert_int_equal(journal_iter_open(j, APEX, 101, &it, &e), 1);
+    /* updates chain on from the snapshot */
+    zone_lock(z);
+    zone_publish(z, nv);
+    zone_unlock(z);
+    if (update(z, j, 9, &serial, &e) < 0) fail_msg("%s", e.msg);
+    assert_int_equal(serial, 8);
+    zone_free(z);
+    journal_close(j);
+
+    j = jopen(f->dir);
+    struct zone_version *out;
+    if (journal_load_zone(j, APEX, &out, NULL, &e) != 1) fail_msg("%s", e.msg);
+    assert_int_equal(out->serial, 8);
+    assert_true(present(out, "new.example.org.", 0));
+    assert_true(present(out, "a-9.example.org.", 0));
+    assert_false(present(out, "old.example.org.", 0));
+    assert_false(present(out, "a-1.example.org.", 0));
+    zone_version_free(out);
+    /* replacing twice in a row keeps one snapshot */
+    struct zone_version *v2 = load(9, "");
+    assert_int_equal(journal_snapshot_replace(j, v2, &e), 0);
+    assert_int_equal(journal_snapshot_replace(j, v2, &e), 0);
+    if (journal_load_zone(j, APEX, &out, NULL, &e) != 1) fail_msg("%s", e.msg);
+    assert_int_equal(out->serial, 9);
+    assert_int_equal(out->nrecords, v2->nrecords);
+    zone_version_free(out);
+    zone_version_free(v2);
+    journal_close(j);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_load_absent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_then_updates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replace_any_serial, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
