@@ -15,18 +15,39 @@
 #include "util/atomicfile.h"
 #include "util/b64url.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 
 /* The container earlier ceon versions wrote: magic, the SHA-256 the file
  * is stored under, then a framed message (segment table + segments). */
 #define LEGACY_MAGIC "ceonsvc1"
 #define LEGACY_MAGIC_LEN 8
 #define LEGACY_HDR_LEN (LEGACY_MAGIC_LEN + 32)
-#define MAX_RECORD (16u << 20)
+/* A record names a service (a few names): anything bigger is damage, and
+ * the bound keeps what the table holds in memory in proportion to the
+ * number of saved services. */
+#define MAX_RECORD (64u << 10)
 /* A legacy record is a few names: this bounds what converting one reads. */
 #define LEGACY_TRAVERSAL_WORDS (1u << 20)
 
+/* One record as read at open or written since: its data, or the reason
+ * it cannot be used (a damaged file), kept so restoring it reports the
+ * same message without reading the disk again. */
+struct record {
+    uint8_t hash[32];
+    uint8_t *data; /* NULL: damaged, see error */
+    size_t len;
+    char *error;
+    bool used;
+};
+
+/* Every record lives in memory, in an open-addressing table keyed by the
+ * SHA-256 of the service ID (uniform already): a restore, known ID or not,
+ * is one lookup and never touches the disk on the loop (issue 9 point 4).
+ * Records are a few names each; the memory is what the directory holds. */
 struct svc_store {
     char dir[4096];
+    struct record *slots; /* mask + 1 slots */
+    size_t mask, used;
 };
 
 static bool is_legacy(const uint8_t *buf, size_t n)
@@ -108,40 +129,128 @@ static uint8_t *read_record(const char *path, const uint8_t hash[32], size_t *le
     return buf;
 }
 
-/* Rewrites every record an earlier ceon wrote in the original's form, so
- * the state dir works with either program from now on. A record that
- * cannot be converted is left as it is and named in the log (restoring it
- * fails with the same message); it does not stop capd. */
-static void migrate(struct svc_store *s)
+/* ---- the in-memory table ---- */
+
+static size_t slot_of(const struct svc_store *s, const uint8_t hash[32])
+{
+    uint64_t k;
+    memcpy(&k, hash, sizeof k);
+    return (size_t)k & s->mask;
+}
+
+static struct record *table_find(struct svc_store *s, const uint8_t hash[32])
+{
+    for (size_t i = slot_of(s, hash);; i = (i + 1) & s->mask) {
+        struct record *r = &s->slots[i];
+        if (!r->used) return NULL;
+        if (CRYPTO_memcmp(r->hash, hash, 32) == 0) return r;
+    }
+}
+
+static void record_clear(struct record *r)
+{
+    free(r->data);
+    free(r->error);
+    memset(r, 0, sizeof *r);
+}
+
+static void table_grow(struct svc_store *s)
+{
+    size_t old_n = s->mask + 1;
+    struct record *old = s->slots;
+    s->mask = old_n * 2 - 1;
+    s->slots = xcalloc(s->mask + 1, sizeof *s->slots);
+    for (size_t i = 0; i < old_n; i++)
+        if (old[i].used) {
+            size_t j = slot_of(s, old[i].hash);
+            while (s->slots[j].used)
+                j = (j + 1) & s->mask;
+            s->slots[j] = old[i];
+        }
+    free(old);
+}
+
+/* Sets hash's record to data (owned now) or to a damage message. */
+static void table_set(struct svc_store *s, const uint8_t hash[32], uint8_t *data, size_t len,
+                      const char *error)
+{
+    struct record *r = table_find(s, hash);
+    if (!r) {
+        if ((s->used + 1) * 4 > (s->mask + 1) * 3) table_grow(s);
+        size_t i = slot_of(s, hash);
+        while (s->slots[i].used)
+            i = (i + 1) & s->mask;
+        r = &s->slots[i];
+        s->used++;
+    } else {
+        record_clear(r);
+    }
+    r->used = true;
+    memcpy(r->hash, hash, 32);
+    r->data = data;
+    r->len = len;
+    r->error = error ? xstrdup(error) : NULL;
+}
+
+/* Linear probing's deletion: move later entries of the cluster back so
+ * every lookup still finds them without tombstones. */
+static void table_del(struct svc_store *s, const uint8_t hash[32])
+{
+    struct record *r = table_find(s, hash);
+    if (!r) return;
+    record_clear(r);
+    s->used--;
+    size_t hole = (size_t)(r - s->slots);
+    for (size_t i = (hole + 1) & s->mask; s->slots[i].used; i = (i + 1) & s->mask) {
+        size_t home = slot_of(s, s->slots[i].hash);
+        /* Entry i may fill the hole if its home is not in (hole, i]. */
+        bool between = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+        if (between) continue;
+        s->slots[hole] = s->slots[i];
+        memset(&s->slots[i], 0, sizeof s->slots[i]);
+        hole = i;
+    }
+}
+
+/* Reads every record of the directory into the table. A record an
+ * earlier ceon wrote in its own container is rewritten in the original's
+ * form, so the state dir works with either program from now on. A file
+ * that cannot be read or converted is kept as its message (restoring it
+ * fails with that message, and the log names it once); it does not stop
+ * capd. */
+static int load(struct svc_store *s, struct err *e)
 {
     DIR *d = opendir(s->dir);
-    if (!d) return;
+    if (!d) return err_set(e, "%s: %s", s->dir, strerror(errno));
     struct dirent *de;
     unsigned converted = 0;
     while ((de = readdir(d))) {
         uint8_t hash[32];
+        /* Only record names: 43 base64url characters (not "X.new" etc.). */
         if (strlen(de->d_name) != 43 || b64url_decode(de->d_name, 43, hash, 32) != 32) continue;
         char path[4400];
         snprintf(path, sizeof path, "%s/%s", s->dir, de->d_name);
-        char magic[LEGACY_MAGIC_LEN];
-        FILE *f = fopen(path, "rb");
-        if (!f) continue;
-        size_t got = fread(magic, 1, sizeof magic, f);
-        fclose(f);
-        if (got != sizeof magic || memcmp(magic, LEGACY_MAGIC, LEGACY_MAGIC_LEN) != 0) continue;
-        struct err e;
-        size_t len;
+        struct err re;
+        size_t len = 0;
         bool was_legacy;
-        uint8_t *flat = read_record(path, hash, &len, &was_legacy, &e);
-        if (!flat || atomic_write_file(path, flat, len, 0600, &e) < 0)
-            log_error("store: cannot convert a saved service to the eon format: %s", e.msg);
-        else
-            converted++;
-        free(flat);
+        uint8_t *data = read_record(path, hash, &len, &was_legacy, &re);
+        if (!data) {
+            log_error("store: %s", re.msg);
+            table_set(s, hash, NULL, 0, re.msg);
+            continue;
+        }
+        if (was_legacy) {
+            if (atomic_write_file(path, data, len, 0600, &re) < 0)
+                log_error("store: cannot convert a saved service to the eon format: %s", re.msg);
+            else
+                converted++;
+        }
+        table_set(s, hash, data, len, NULL);
     }
     closedir(d);
     if (converted)
         log_info("store: %u saved service(s) converted to the format eon reads", converted);
+    return 0;
 }
 
 struct svc_store *svc_store_open(const char *dir, struct err *e)
@@ -162,12 +271,21 @@ struct svc_store *svc_store_open(const char *dir, struct err *e)
         return NULL;
     }
     strcpy(s->dir, dir);
-    migrate(s);
+    s->mask = 63;
+    s->slots = xcalloc(s->mask + 1, sizeof *s->slots);
+    if (load(s, e) < 0) {
+        svc_store_close(s);
+        return NULL;
+    }
     return s;
 }
 
 void svc_store_close(struct svc_store *s)
 {
+    if (!s) return;
+    for (size_t i = 0; s->slots && i <= s->mask; i++)
+        if (s->slots[i].used) record_clear(&s->slots[i]);
+    free(s->slots);
     free(s);
 }
 
@@ -186,24 +304,24 @@ int svc_store_put(struct svc_store *s, const uint8_t *id, size_t id_len, const v
     uint8_t hash[32];
     char path[4400];
     path_for(s, id, id_len, hash, path, sizeof path);
-    return atomic_write_file(path, data, len, 0600, e);
+    if (atomic_write_file(path, data, len, 0600, e) < 0) return -1;
+    uint8_t *copy = xmalloc(len);
+    memcpy(copy, data, len);
+    table_set(s, hash, copy, len, NULL);
+    return 0;
 }
 
 int svc_store_get(struct svc_store *s, const uint8_t *id, size_t id_len, uint8_t **data,
                   size_t *len, struct err *e)
 {
     uint8_t hash[32];
-    char path[4400];
-    path_for(s, id, id_len, hash, path, sizeof path);
-    struct stat st;
-    if (stat(path, &st) < 0) {
-        if (errno == ENOENT) return 0;
-        return err_set(e, "%s: %s", path, strerror(errno));
-    }
-    bool converted;
-    uint8_t *buf = read_record(path, hash, len, &converted, e);
-    if (!buf) return -1;
-    *data = buf;
+    SHA256(id, id_len, hash);
+    const struct record *r = table_find(s, hash);
+    if (!r) return 0;
+    if (!r->data) return err_set(e, "%s", r->error);
+    *data = xmalloc(r->len);
+    memcpy(*data, r->data, r->len);
+    *len = r->len;
     return 1;
 }
 
@@ -213,31 +331,18 @@ int svc_store_del(struct svc_store *s, const uint8_t *id, size_t id_len, struct 
     char path[4400];
     path_for(s, id, id_len, hash, path, sizeof path);
     if (unlink(path) < 0 && errno != ENOENT) return err_set(e, "%s: %s", path, strerror(errno));
+    table_del(s, hash);
     return 0;
 }
 
 int svc_store_each(struct svc_store *s, svc_store_fn fn, void *ud, struct err *e)
 {
-    DIR *d = opendir(s->dir);
-    if (!d) return err_set(e, "%s: %s", s->dir, strerror(errno));
-    struct dirent *de;
-    int rc = 0;
-    while (rc == 0 && (de = readdir(d))) {
-        uint8_t hash[32];
-        /* Only record names: 43 base64url characters (not "X.new" etc.). */
-        if (strlen(de->d_name) != 43 || b64url_decode(de->d_name, 43, hash, 32) != 32) continue;
-        char path[4400];
-        snprintf(path, sizeof path, "%s/%s", s->dir, de->d_name);
-        size_t n;
-        bool converted;
-        uint8_t *buf = read_record(path, hash, &n, &converted, e);
-        if (!buf) {
-            rc = -1;
-            break;
-        }
-        rc = fn(ud, hash, buf, n);
-        free(buf);
+    for (size_t i = 0; i <= s->mask; i++) {
+        const struct record *r = &s->slots[i];
+        if (!r->used) continue;
+        if (!r->data) return err_set(e, "%s", r->error);
+        int rc = fn(ud, r->hash, r->data, r->len);
+        if (rc) return rc;
     }
-    closedir(d);
-    return rc;
+    return 0;
 }

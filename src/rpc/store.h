@@ -14,9 +14,16 @@
  * original's, whose files are 0644: a record names a delegated domain,
  * which other users need not read).
  *
+ * Every record is read into memory when the store is opened and kept
+ * there (put and del change the disk, then the memory): svc_store_get,
+ * called by the restorer on the event loop for any ID a peer presents,
+ * never touches the disk, so a peer trying IDs costs a hash and a lookup.
+ * The store directory belongs to this process (the state dir's lock):
+ * files changed behind its back are seen at the next open.
+ *
  * Earlier ceon versions wrote another container (magic, the hash, a framed
- * message): svc_store_open converts every such file in place, and the
- * readers below convert one they meet, so an old state dir keeps working.
+ * message): svc_store_open converts every such file in place, so an old
+ * state dir keeps working.
  */
 #ifndef CEON_RPC_STORE_H
 #define CEON_RPC_STORE_H
@@ -35,12 +42,14 @@ void svc_store_close(struct svc_store *s);
 int svc_store_put(struct svc_store *s, const uint8_t *id, size_t id_len, const void *data,
                   size_t len, struct err *e);
 /* Returns 1 and a malloc'd copy of the record (*data, *len) when id is
- * known, 0 when it is not, -1 on an I/O error or a damaged file. */
+ * known, 0 when it is not, -1 when its file was damaged at open (e says
+ * how). Memory only. */
 int svc_store_get(struct svc_store *s, const uint8_t *id, size_t id_len, uint8_t **data,
                   size_t *len, struct err *e);
 /* Removes the record (revocation). 0 also when it did not exist. */
 int svc_store_del(struct svc_store *s, const uint8_t *id, size_t id_len, struct err *e);
-/* Calls fn for every record (its stored hash, not the ID). */
+/* Calls fn for every record (its stored hash, not the ID); fn must not
+ * change the store. -1 at a damaged record. */
 typedef int (*svc_store_fn)(void *ud, const uint8_t hash[32], const uint8_t *data, size_t len);
 int svc_store_each(struct svc_store *s, svc_store_fn fn, void *ud, struct err *e);
 /* A file of n bytes in the old ceon container, stored under hash, as a
