@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
-# Durable dynamic updates: capd/capc against Knot (nsupdate), same run.
+# Durable dynamic updates at two zone sizes: capd (in-process Cap'n Proto
+# client) against BIND 9 and Knot (one nsupdate session each), same run.
 #
-#   bench/update.sh   (env: BUILD=build/release, N=500)
+#   bench/update.sh   (env: BUILD=build/release, N=500, SIZES="1000 200000",
+#                      TIMEOUT=900)
 #
-# (a) N sequential updates, each waiting for its acknowledgement, each
-#     durable (capd: LMDB journal fsync before success=true; knotd 3.2:
-#     journal in robust mode, fsync before the reply):
-#       capc     one capc process per update (connect, TLS, bootstrap, call)
-#       nsupdate one nsupdate process per update, to knotd
-#       nsupdate one nsupdate process sending N updates one after the other
-#     and the same two nsupdate modes to BIND 9 (named 9.18, run as the
-#     current user from the temp dir; its zone journal fsyncs each update
-#     before the reply) when named is installed (tools/install-deps.sh --test).
-# (b) in-process Domain.update throughput and latency (bench/update_load.c,
-#     a C client on our rpc library): 1, 8 and 64 concurrent clients over one
-#     connection, and 8 and 64 clients over as many connections, each run
-#     on a freshly started capd with an empty journal.
-# Prints updates/second for each, the ratios, and p50/p99 latency for (b).
-# The whole run is bounded (TIMEOUT seconds, default 900); every server it
-# starts is stopped on exit, timeout or interrupt.
+# For each zone size (records, SOA and NS included; generated here: an apex
+# with SOA, NS, ns1 A and then h0, h1, ... each with one A record):
+#   capd   bench/update_load.c, a C client on our rpc library. Every
+#          connection completes its TLS handshake, restores the capability
+#          and answers a getName call before the clock starts. Then N updates
+#          with one client on one connection (each waits for success=true
+#          before the next), and 2N with 64 clients on one connection.
+#   named  (BIND 9.18) one nsupdate session sending N updates one after the
+#          other, each acknowledged before the next; durable journal (two
+#          fsyncs per update before the reply).
+#   knotd  (3.2) the same nsupdate session; journal-db-mode robust (fsync
+#          before the reply).
+# Every update is the same change on every server: replace the A RRset of an
+# existing name (h<i mod names>: delete the RRset, add one A record), so the
+# zone keeps its size through the run. capd acknowledges success=true only
+# after its LMDB journal fsync (concurrent updates share one fsync).
+# One server runs at a time, each on its own freshly loaded zone.
+# Prints updates/s, p50/p99/p99.9 latency for capd, and the ratios
+# ours/BIND, ours/Knot and 200k/1k. The whole run is bounded (TIMEOUT
+# seconds); every server it starts is stopped on exit, timeout or interrupt.
 set -uo pipefail
 export LC_ALL=C
 if [ -z "${UPDATE_SH_BOUNDED:-}" ]; then
@@ -27,117 +33,110 @@ fi
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${BUILD:-$root/build/release}
 n=${N:-500}
+sizes=(${SIZES:-1000 200000})
 capd=$build/src/cmd/capd
-capc=$build/src/cmd/capc
 knotd=$(command -v knotd || echo /usr/sbin/knotd)
-named=$(command -v named || { [ -x /usr/sbin/named ] && echo /usr/sbin/named; } || true)
-for b in "$capd" "$capc" "$knotd" "$(command -v nsupdate)"; do
+named=$(command -v named || echo /usr/sbin/named)
+for b in "$capd" "$knotd" "$named" "$(command -v nsupdate)"; do
   [ -x "$b" ] || { echo "update.sh: missing $b (make release; tools/install-deps.sh --test)"; exit 1; }
 done
 
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$work"
+}
 trap cleanup EXIT
 trap 'echo "update.sh: stopped (timeout or signal)" >&2; exit 124' TERM INT
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 now() { date +%s.%N; }
 rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / (b - a) }'; }
-
-cat >"$work/example.org.zone" <<'ZONE'
-$ORIGIN example.org.
-$TTL 3600
-@ IN SOA ns1 dns 1 3600 900 1814400 3600
-@ IN NS ns1
-ns1 IN A 127.0.0.1
-ZONE
-
-# ---- capd: a fresh state dir (and so an empty journal and a small zone)
-# for every measurement, so each starts from the same zone size.
-capd_pid=""
-fresh_capd() {
-  [ -n "$capd_pid" ] && { kill "$capd_pid"; wait "$capd_pid" 2>/dev/null; }
-  rm -rf "$work/state"
-  "$capd" -z "$work/example.org.zone" --state-dir "$work/state" --capnp-secret-key-file "$work/key.pem" \
-    --capnp-listen-address "tcp:127.0.0.1:$((port + 1))" -b 127.0.0.1 -p "$port" >"$work/capd.log" 2>&1 &
-  capd_pid=$!
-  pids+=($capd_pid)
-  for _ in $(seq 100); do [ -s "$work/state/caps/domain/example.org.cap" ] && break; sleep 0.1; done
-  [ -s "$cap" ] || { cat "$work/capd.log"; exit 1; }
+# stop PID: stops one server started here and waits for it.
+stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+# wait_soa PORT: until the server answers the zone's SOA (200k records take
+# a few seconds to load).
+wait_soa() {
+  for _ in $(seq 600); do
+    dig @127.0.0.1 -p "$1" example.org SOA +short +time=1 +tries=1 | grep -q . && return 0
+    sleep 0.1
+  done
+  return 1
 }
-cap=$work/state/caps/domain/example.org.cap
-fresh_capd
-"$capc" update "$cap" -u "add|warm.example.org|A|192.0.2.1|60" || exit 1
-t0=$(now)
-for i in $(seq "$n"); do
-  "$capc" update "$cap" -u "add|c$i.example.org|A|192.0.2.1|60" || { echo "capc update $i failed"; exit 1; }
+
+# gen_zone SIZE FILE: SIZE records, names h0..h(SIZE-4).
+gen_zone() {
+  awk -v size="$1" 'BEGIN {
+    print "$ORIGIN example.org."; print "$TTL 3600"
+    print "@ IN SOA ns1 dns 1 3600 900 1814400 3600"; print "@ IN NS ns1"
+    print "ns1 IN A 127.0.0.1"
+    for (i = 0; i < size - 3; i++) printf "h%d IN A 10.%d.%d.%d\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256
+  }' >"$2"
+}
+
+# ---- the load client, against the release build's static libraries
+cc=${CC:-cc}
+libs=()
+for l in eon/libceon_eon.a eon/libceon_eon_core.a rpc/libceon_rpc.a capnp/libceon_capnp.a dns/libceon_dns.a util/libceon_util.a; do
+  libs+=("$build/src/$l")
 done
-t1=$(now)
-capc_rate=$(rate "$n" "$t0" "$t1")
-[ "$(dig @127.0.0.1 -p "$port" "c$n.example.org" +short)" = 192.0.2.1 ] || { echo "capd: last update missing"; exit 1; }
+if ! $cc -O2 -std=c17 -D_GNU_SOURCE -I"$root/src" -o "$work/update_load" "$root/bench/update_load.c" \
+  "${libs[@]}" -luv -lssl -lcrypto -lurcu-qsbr -lzscanner -llmdb -lpthread 2>"$work/cc.log"; then
+  cat "$work/cc.log"; exit 1
+fi
 
-# ---- knotd
-kdir=$work/knot
-mkdir -p "$kdir/db"
-cp "$work/example.org.zone" "$kdir/"
-kport=$((port + 2))
-cat >"$kdir/knot.conf" <<CONF
-server:
-    listen: 127.0.0.1@$kport
-    rundir: $kdir
-database:
-    storage: $kdir/db
-    journal-db-mode: robust
-acl:
-  - id: upd
-    address: 127.0.0.1
-    action: update
-zone:
-  - domain: example.org
-    storage: $kdir
-    file: example.org.zone
-    acl: upd
-    zonefile-sync: -1
-    journal-content: changes
-log:
-  - target: stderr
-    any: error
-CONF
-"$knotd" -c "$kdir/knot.conf" >"$kdir/log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do dig @127.0.0.1 -p $kport example.org SOA +short +time=1 +tries=1 | grep -q . && break; sleep 0.1; done
-# nsup PORT NAME: one nsupdate process, one update adding NAME.
-nsup() { printf 'server 127.0.0.1 %s\nzone example.org\nupdate add %s 60 A 192.0.2.1\nsend\n' "$1" "$2" | nsupdate; }
-nsup "$kport" warm.example.org || { cat "$kdir/log"; exit 1; }
-t0=$(now)
-for i in $(seq "$n"); do nsup "$kport" "k$i.example.org" || { echo "nsupdate $i failed"; exit 1; }; done
-t1=$(now)
-knot_proc_rate=$(rate "$n" "$t0" "$t1")
-t0=$(now)
-{ printf 'server 127.0.0.1 %s\nzone example.org\n' "$kport"
-  for i in $(seq "$n"); do printf 'update add s%s.example.org 60 A 192.0.2.1\nsend\n' "$i"; done; } | nsupdate ||
-  { echo "nsupdate batch failed"; exit 1; }
-t1=$(now)
-knot_seq_rate=$(rate "$n" "$t0" "$t1")
-[ "$(dig @127.0.0.1 -p $kport "s$n.example.org" +short)" = 192.0.2.1 ] || { echo "knot: last update missing"; exit 1; }
+# nsup_session PORT FIRST COUNT NAMES: one nsupdate process sending COUNT
+# updates (i = FIRST .. FIRST+COUNT-1), each replacing h<i mod NAMES>'s A.
+nsup_session() {
+  { printf 'server 127.0.0.1 %s\nzone example.org\n' "$1"
+    awk -v f="$2" -v c="$3" -v m="$4" 'BEGIN { for (i = f; i < f + c; i++) {
+      printf "update delete h%d.example.org. A\nupdate add h%d.example.org. 60 A 192.0.2.%d\nsend\n", i % m, i % m, i % 250 + 1 } }'
+  } | nsupdate
+}
+# check_last PORT FIRST COUNT NAMES: the session's last update is served.
+check_last() {
+  local i=$(($2 + $3 - 1))
+  [ "$(dig @127.0.0.1 -p "$1" "h$((i % $4)).example.org" A +short)" = "192.0.2.$((i % 250 + 1))" ]
+}
 
-# ---- named (BIND 9): a primary zone from the same file, updates allowed
-# by address (as for knotd), journal in the temp dir. Its journal commit
-# fsyncs the .jnl twice (data, then header) before the UPDATE reply; 9.18
-# has no option to turn that off or batch it.
-named_proc_rate="" named_seq_rate=""
-if [ -n "$named" ]; then
-  bdir=$work/bind
+declare -A res
+for size in "${sizes[@]}"; do
+  names=$((size - 3))
+  zdir=$work/z$size
+  mkdir -p "$zdir"
+  gen_zone "$size" "$zdir/example.org.zone"
+
+  # ---- capd
+  "$capd" -z "$zdir/example.org.zone" --state-dir "$zdir/state" --capnp-secret-key-file "$work/key.pem" \
+    --capnp-listen-address "tcp:127.0.0.1:$((port + 1))" -b 127.0.0.1 -p "$port" >"$zdir/capd.log" 2>&1 &
+  cpid=$!
+  pids+=($cpid)
+  cap=$zdir/state/caps/domain/example.org.cap
+  for _ in $(seq 600); do [ -s "$cap" ] && break; sleep 0.1; done
+  [ -s "$cap" ] || { cat "$zdir/capd.log"; exit 1; }
+  # Warm-up: the journal's first transaction, page cache.
+  "$work/update_load" "$cap" 1 1 20 "$names" >/dev/null || { cat "$zdir/capd.log"; exit 1; }
+  res[$size,c1]=$("$work/update_load" "$cap" 1 1 "$n" "$names") ||
+    { echo "update_load 1 client at $size failed: ${res[$size,c1]}"; exit 1; }
+  res[$size,c64]=$("$work/update_load" "$cap" 64 1 $((n * 2)) "$names") ||
+    { echo "update_load 64 clients at $size failed: ${res[$size,c64]}"; exit 1; }
+  dig @127.0.0.1 -p "$port" "h$((names - 1)).example.org" A +short | grep -q . ||
+    { echo "capd: h$((names - 1)) not served at $size"; exit 1; }
+  stop "$cpid"
+
+  # ---- named: a primary zone from the same file, updates allowed by
+  # address, journal in the temp dir.
+  bdir=$zdir/bind
   mkdir -p "$bdir"
-  cp "$work/example.org.zone" "$bdir/"
-  bport=$((port + 3))
+  cp "$zdir/example.org.zone" "$bdir/"
   cat >"$bdir/named.conf" <<CONF
 options {
     directory "$bdir";
     pid-file "$bdir/named.pid";
     session-keyfile "$bdir/session.key";
     managed-keys-directory "$bdir";
-    listen-on port $bport { 127.0.0.1; };
+    listen-on port $((port + 3)) { 127.0.0.1; };
     listen-on-v6 { none; };
     automatic-interface-scan no;
     recursion no;
@@ -158,60 +157,80 @@ zone "example.org" {
 };
 CONF
   "$named" -f -c "$bdir/named.conf" >"$bdir/log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 100); do dig @127.0.0.1 -p $bport example.org SOA +short +time=1 +tries=1 | grep -q . && break; sleep 0.1; done
-  nsup "$bport" warm.example.org || { cat "$bdir/log"; exit 1; }
+  bpid=$!
+  pids+=($bpid)
+  wait_soa $((port + 3)) || { echo "named did not load the $size zone"; cat "$bdir/log"; exit 1; }
+  nsup_session $((port + 3)) 0 20 "$names" || { cat "$bdir/log"; exit 1; } # warm-up, creates the journal
   t0=$(now)
-  for i in $(seq "$n"); do nsup "$bport" "b$i.example.org" || { echo "nsupdate $i to named failed"; exit 1; }; done
+  nsup_session $((port + 3)) 20 "$n" "$names" || { echo "nsupdate session to named failed"; exit 1; }
   t1=$(now)
-  named_proc_rate=$(rate "$n" "$t0" "$t1")
+  res[$size,bind]=$(rate "$n" "$t0" "$t1")
+  check_last $((port + 3)) 20 "$n" "$names" || { echo "named: last update missing at $size"; exit 1; }
+  stop "$bpid"
+
+  # ---- knotd
+  kdir=$zdir/knot
+  mkdir -p "$kdir/db"
+  cp "$zdir/example.org.zone" "$kdir/"
+  cat >"$kdir/knot.conf" <<CONF
+server:
+    listen: 127.0.0.1@$((port + 2))
+    rundir: $kdir
+database:
+    storage: $kdir/db
+    journal-db-mode: robust
+acl:
+  - id: upd
+    address: 127.0.0.1
+    action: update
+zone:
+  - domain: example.org
+    storage: $kdir
+    file: example.org.zone
+    acl: upd
+    zonefile-sync: -1
+    journal-content: changes
+log:
+  - target: stderr
+    any: error
+CONF
+  "$knotd" -c "$kdir/knot.conf" >"$kdir/log" 2>&1 &
+  kpid=$!
+  pids+=($kpid)
+  wait_soa $((port + 2)) || { echo "knotd did not load the $size zone"; cat "$kdir/log"; exit 1; }
+  nsup_session $((port + 2)) 0 20 "$names" || { cat "$kdir/log"; exit 1; }
   t0=$(now)
-  { printf 'server 127.0.0.1 %s\nzone example.org\n' "$bport"
-    for i in $(seq "$n"); do printf 'update add bs%s.example.org 60 A 192.0.2.1\nsend\n' "$i"; done; } | nsupdate ||
-    { echo "nsupdate batch to named failed"; exit 1; }
+  nsup_session $((port + 2)) 20 "$n" "$names" || { echo "nsupdate session to knotd failed"; exit 1; }
   t1=$(now)
-  named_seq_rate=$(rate "$n" "$t0" "$t1")
-  [ "$(dig @127.0.0.1 -p $bport "bs$n.example.org" +short)" = 192.0.2.1 ] || { echo "named: last update missing"; exit 1; }
-  [ "$(dig @127.0.0.1 -p $bport "b$n.example.org" +short)" = 192.0.2.1 ] || { echo "named: update b$n missing"; exit 1; }
-fi
-
-# ---- in-process load
-cc=${CC:-cc}
-libs=()
-for l in eon/libceon_eon.a eon/libceon_eon_core.a rpc/libceon_rpc.a capnp/libceon_capnp.a dns/libceon_dns.a util/libceon_util.a; do
-  libs+=("$build/src/$l")
-done
-if ! $cc -O2 -std=c17 -D_GNU_SOURCE -I"$root/src" -o "$work/update_load" "$root/bench/update_load.c" \
-  "${libs[@]}" -luv -lssl -lcrypto -lurcu-qsbr -lzscanner -llmdb -lpthread 2>"$work/cc.log"; then
-  cat "$work/cc.log"; exit 1
-fi
-load() { "$work/update_load" "$cap" "$1" "$2" "$3"; }
-loads=("1 1" "8 1" "64 1" "8 8" "64 64")
-declare -A lres
-for l in "${loads[@]}"; do
-  set -- $l
-  fresh_capd
-  lres[$l]=$(load "$1" "$2" $((n * 2))) || { echo "update_load $l failed: ${lres[$l]}"; exit 1; }
+  res[$size,knot]=$(rate "$n" "$t0" "$t1")
+  check_last $((port + 2)) 20 "$n" "$names" || { echo "knotd: last update missing at $size"; exit 1; }
+  stop "$kpid"
 done
 
-echo "== (a) $n sequential durable updates, each acknowledged before the next"
-printf '%-44s %8s updates/s\n' "capc (one process per update) -> capd" "$capc_rate"
-printf '%-44s %8s updates/s\n' "nsupdate (one process per update) -> knotd" "$knot_proc_rate"
-printf '%-44s %8s updates/s\n' "nsupdate (one process, $n sends) -> knotd" "$knot_seq_rate"
-if [ -n "$named_proc_rate" ]; then
-  printf '%-44s %8s updates/s\n' "nsupdate (one process per update) -> named" "$named_proc_rate"
-  printf '%-44s %8s updates/s\n' "nsupdate (one process, $n sends) -> named" "$named_seq_rate"
-else
-  echo "BIND 9: not installed (named not found), not measured"
-fi
-awk -v a="$capc_rate" -v b="$knot_proc_rate" -v c="$knot_seq_rate" \
-  'BEGIN { printf "ratio capc/knotd: nsupdate-per-process %.2f, nsupdate-one-process %.2f\n", a / b, a / c }'
-[ -n "$named_proc_rate" ] && awk -v a="$capc_rate" -v b="$named_proc_rate" -v c="$named_seq_rate" \
-  'BEGIN { printf "ratio capc/named: nsupdate-per-process %.2f, nsupdate-one-process %.2f\n", a / b, a / c }'
-echo "== (b) in-process Domain.update, $((n * 2)) updates per run"
-for l in "${loads[@]}"; do
-  set -- $l
-  printf 'clients=%-3s connections=%-3s %s\n' "$1" "$2" "${lres[$l]}"
+field() { sed -E "s/.*$2=([0-9.]+).*/\1/" <<<"$1"; }
+echo "== durable updates, each replacing one name's A RRset; $n per run (64 clients: $((n * 2)))"
+printf '%-9s %-34s %9s %9s %9s %9s\n' records server updates/s p50_ms p99_ms p99.9_ms
+for size in "${sizes[@]}"; do
+  for k in c1 c64; do
+    r=${res[$size,$k]}
+    printf '%-9s %-34s %9s %9s %9s %9s\n' "$size" "capd, ${k#c} client(s), 1 connection" "$(field "$r" per_second)" \
+      "$(field "$r" p50_ms)" "$(field "$r" p99_ms)" "$(field "$r" p999_ms)"
+  done
+  printf '%-9s %-34s %9s\n' "$size" "named, one nsupdate session" "${res[$size,bind]}"
+  printf '%-9s %-34s %9s\n' "$size" "knotd, one nsupdate session" "${res[$size,knot]}"
 done
-best=$(for l in "${loads[@]}"; do echo "${lres[$l]}"; done | sed -E 's/.*per_second=([0-9]+).*/\1/' | sort -n | tail -1)
-awk -v a="$best" -v c="$knot_seq_rate" 'BEGIN { printf "ratio best in-process/knot sequential %.1f\n", a / c }'
+echo "== ratios"
+for size in "${sizes[@]}"; do
+  c1=$(field "${res[$size,c1]}" per_second) c64=$(field "${res[$size,c64]}" per_second)
+  awk -v s="$size" -v a="$c1" -v d="$c64" -v b="${res[$size,bind]}" -v k="${res[$size,knot]}" 'BEGIN {
+    printf "%s records: ours/BIND 1 client %.2f, 64 clients %.2f; ours/Knot 1 client %.2f, 64 clients %.2f\n",
+      s, a / b, d / b, a / k, d / k }'
+done
+if [ "${#sizes[@]}" -ge 2 ]; then
+  lo=${sizes[0]} hi=${sizes[-1]}
+  awk -v lo="$lo" -v hi="$hi" -v a1="$(field "${res[$lo,c1]}" per_second)" -v a2="$(field "${res[$hi,c1]}" per_second)" \
+    -v d1="$(field "${res[$lo,c64]}" per_second)" -v d2="$(field "${res[$hi,c64]}" per_second)" \
+    -v b1="${res[$lo,bind]}" -v b2="${res[$hi,bind]}" -v k1="${res[$lo,knot]}" -v k2="${res[$hi,knot]}" 'BEGIN {
+    printf "%s/%s records: capd 1 client %.2f, capd 64 clients %.2f, named %.2f, knotd %.2f\n",
+      hi, lo, a2 / a1, d2 / d1, b2 / b1, k2 / k1 }'
+fi
