@@ -41,6 +41,7 @@ struct capd_config {
     struct capd_list zonefiles;     /* -z */
     struct capd_list authoritative; /* -a: served without a zone file */
     struct capd_list binds;         /* -b; empty: "::" (or 0.0.0.0 without IPv6) */
+    struct capd_list primaries;     /* --primary: secondary of these zones (eon/secondary.h) */
     uint16_t port;
     bool udp, tcp;
     int log_level;
@@ -253,6 +254,18 @@ static int set_cert_key_type(struct capd_config *c, const char *a, struct err *e
     return 0;
 }
 
+static int set_primary(struct capd_config *c, const char *a, struct err *e)
+{
+    return list_add(&c->primaries, "--primary", a, e);
+}
+static int set_primary_retry_wait(struct capd_config *c, const char *a, struct err *e)
+{
+    long v;
+    if (set_limit("--primary-retry-wait", a, 1, 86400, &v, e) < 0) return -1;
+    c->eon.primary_retry_wait = (unsigned)v;
+    return 0;
+}
+
 static int set_metrics_listen(struct capd_config *c, const char *a, struct err *e)
 {
     (void)e;
@@ -304,6 +317,8 @@ enum {
     OPT_ACME_CA_FILE,
     OPT_RENEW_BEFORE,
     OPT_CERT_KEY_TYPE,
+    OPT_PRIMARY,
+    OPT_PRIMARY_RETRY_WAIT,
 };
 
 struct capd_option {
@@ -378,6 +393,12 @@ static const struct capd_option options[] = {
      set_renew_before},
     {"cert-key-type", OPT_CERT_KEY_TYPE, "p256|rsa2048|rsa4096",
      "key type of new certificate and ACME account keys (default p256)", set_cert_key_type},
+    {"primary", OPT_PRIMARY, "FILE",
+     "be a secondary of the zone whose Primary capability URI is in FILE (repeatable; needs "
+     "--capnp-listen-address)",
+     set_primary},
+    {"primary-retry-wait", OPT_PRIMARY_RETRY_WAIT, "SECONDS",
+     "wait before reconnecting to a primary after a failure (default 60)", set_primary_retry_wait},
     {"metrics-listen", OPT_METRICS_LISTEN, "ADDR:PORT",
      "serve statistics in the Prometheus text format at http://ADDR:PORT/metrics (default off)",
      set_metrics_listen},
@@ -610,6 +631,8 @@ int main(int argc, char **argv)
     int r = parse_args(argc, argv, &d.cfg, &e);
     if (r != 0) goto out_args;
     log_set_level(d.cfg.log_level);
+    d.cfg.eon.primaries = d.cfg.primaries.v;
+    d.cfg.eon.nprimaries = d.cfg.primaries.n;
     signal(SIGPIPE, SIG_IGN);
 
     /* This thread runs the uv loop, which answers TCP queries: it is an RCU

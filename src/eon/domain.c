@@ -7,6 +7,7 @@
 #include "dns/wire.h"
 #include "eon/gen/eon.capnp.h"
 #include "eon/saved.h"
+#include "eon/secondary.h"
 #include "rpc/sturdy.h"
 #include "util/log.h"
 #include <stdlib.h>
@@ -462,9 +463,8 @@ struct rpc_cap *eon_restore(void *ctx, const uint8_t *id, size_t len)
     struct rpc_cap *cap = NULL;
     struct eon_saved saved;
     if (eon_saved_decode(data, dlen, &saved, &e) == 0) {
-        if (saved.kind != EON_SAVED_DOMAIN)
-            err_set(&e, "saved service for %s is a secondary, which this capd does not serve",
-                    saved.name);
+        if (saved.kind == EON_SAVED_SECONDARY)
+            cap = eon_secondary_restore(c->secondaries, saved.name, id, len, &e);
         else if (saved.primary[0] || primary_of(c, saved.name, saved.primary, &e) == 0)
             cap = eon_domain_new(c, saved.name, saved.primary, id, len, &e);
     }

@@ -34,7 +34,8 @@ struct eon_ctx {
     unsigned updates_in_flight; /* and certificate orders (eon/cert.c): both hold the vat */
     bool stopping;              /* the vat is freed once the last update has answered */
     struct eon_stats stats;
-    struct eon_certs *certs; /* Domain.cert (eon/cert.h); NULL: off */
+    struct eon_certs *certs;             /* Domain.cert (eon/cert.h); NULL: off */
+    struct eon_secondaries *secondaries; /* --primary (eon/secondary.h); NULL: none */
 };
 
 /* Frees c->vat once stopping and no update is in flight. */

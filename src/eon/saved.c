@@ -8,27 +8,15 @@
 #define MAX_SAVED_BYTES (64u * 1024)
 #define TRAVERSAL_WORDS (MAX_SAVED_BYTES / 8 * 4)
 
-int eon_saved_domain_encode(const char *name, const char *primary, uint8_t **out, size_t *len,
-                            struct err *e)
+/* framed = u32 segment count - 1, u32 words, then the segment: the
+ * original's reader takes a record as exactly one segment. */
+static int flatten(struct capnp_builder *b, uint8_t **out, size_t *len, struct err *e)
 {
-    size_t nl = strlen(name), pl = strlen(primary);
-    if (nl >= DNS_NAME_TEXT_MAX || pl >= DNS_NAME_TEXT_MAX)
-        return err_set(e, "name too long to save");
-    /* A first segment the whole message fits in (root pointer, SavedService,
-     * SavedDomain, two texts, with room to spare): the original's reader
-     * takes a record as exactly one segment. */
-    struct capnp_builder b;
-    capnp_builder_init(&b, (uint32_t)(16 + (nl + pl) / 8 + 2));
-    store_SavedService_B s = store_SavedService_new_root(&b);
-    store_SavedDomain_B dom = store_SavedService_init_domain(s);
-    store_SavedDomain_set_name(dom, name, (uint32_t)nl);
-    store_SavedDomain_set_primary(dom, primary, (uint32_t)pl);
     uint8_t *framed = NULL;
     size_t flen = 0;
-    int rc = capnp_builder_serialize(&b, &framed, &flen, e);
-    capnp_builder_free(&b);
+    int rc = capnp_builder_serialize(b, &framed, &flen, e);
+    capnp_builder_free(b);
     if (rc < 0) return -1;
-    /* framed = u32 segment count - 1, u32 words, then the segment. */
     if (flen <= 8 || (framed[0] | framed[1] | framed[2] | framed[3]) != 0) {
         free(framed);
         return err_set(e, "saved service did not fit in one segment");
@@ -37,6 +25,35 @@ int eon_saved_domain_encode(const char *name, const char *primary, uint8_t **out
     *out = framed;
     *len = flen - 8;
     return 0;
+}
+
+int eon_saved_domain_encode(const char *name, const char *primary, uint8_t **out, size_t *len,
+                            struct err *e)
+{
+    size_t nl = strlen(name), pl = strlen(primary);
+    if (nl >= DNS_NAME_TEXT_MAX || pl >= DNS_NAME_TEXT_MAX)
+        return err_set(e, "name too long to save");
+    /* A first segment the whole message fits in (root pointer, SavedService,
+     * SavedDomain, two texts, with room to spare). */
+    struct capnp_builder b;
+    capnp_builder_init(&b, (uint32_t)(16 + (nl + pl) / 8 + 2));
+    store_SavedService_B s = store_SavedService_new_root(&b);
+    store_SavedDomain_B dom = store_SavedService_init_domain(s);
+    store_SavedDomain_set_name(dom, name, (uint32_t)nl);
+    store_SavedDomain_set_primary(dom, primary, (uint32_t)pl);
+    return flatten(&b, out, len, e);
+}
+
+int eon_saved_secondary_encode(const char *name, uint8_t **out, size_t *len, struct err *e)
+{
+    size_t nl = strlen(name);
+    if (nl >= DNS_NAME_TEXT_MAX) return err_set(e, "name too long to save");
+    struct capnp_builder b;
+    capnp_builder_init(&b, (uint32_t)(16 + nl / 8 + 2));
+    store_SavedService_B s = store_SavedService_new_root(&b);
+    store_SavedSecondary_B sec = store_SavedService_init_secondary(s);
+    store_SavedSecondary_set_name(sec, name, (uint32_t)nl);
+    return flatten(&b, out, len, e);
 }
 
 static int copy_name(capnp_text t, char *out, const char *what, struct err *e)

@@ -27,6 +27,9 @@ struct eon_saved {
  * flat segment (*out, *len: a multiple of 8). */
 int eon_saved_domain_encode(const char *name, const char *primary, uint8_t **out, size_t *len,
                             struct err *e);
+/* A SavedService.secondary record for zone name (a secondary's Secondary
+ * capability), in the same form. */
+int eon_saved_secondary_encode(const char *name, uint8_t **out, size_t *len, struct err *e);
 /* Reads a flat record of len bytes. -1 with a message on anything that is
  * not a well-formed SavedService with names that fit. */
 int eon_saved_decode(const uint8_t *flat, size_t len, struct eon_saved *out, struct err *e);

@@ -4,6 +4,7 @@
 #include "dns/wire.h"
 #include "eon/domain.h"
 #include "eon/reload.h"
+#include "eon/secondary.h"
 #include "eon/state.h"
 #include "rpc/rpc.h"
 #include "rpc/store.h"
@@ -29,12 +30,18 @@ struct eon_server {
     struct eon_ctx ctx;
     bool have_secret; /* fallback ID secret when the vat has no key (TLS off) */
     uint8_t secret[32];
+    struct eon_secondaries *secondaries; /* --primary */
+    void (*reload_done)(void *ud);       /* eon_server_reload's caller's */
+    void *reload_ud;
 };
 
 static const uint8_t root_name[1] = {0};
 
 int eon_config_check(const struct eon_config *c, struct err *e)
 {
+    if (c->nprimaries && !c->listen_address)
+        return err_set(e, "--primary needs --capnp-listen-address: the primary connects back to "
+                          "this capd's Secondary capability");
     if (!c->listen_address) {
         if (c->public_address)
             return err_set(e, "--capnp-public-address needs --capnp-listen-address");
@@ -119,6 +126,10 @@ int eon_server_open(const struct eon_config *cfg, struct zone_set_handle *zones,
         }
         if (replay(s, e) < 0) goto fail;
         if (!(s->store = svc_store_open(s->state.store, e))) goto fail;
+        if (eon_secondaries_open(cfg->primaries, cfg->nprimaries, cfg->primary_retry_wait,
+                                 s->state.root, s->journal, zones, &s->secondaries, e) < 0)
+            goto fail;
+        s->ctx.secondaries = s->secondaries;
     }
     *out = s;
     return 0;
@@ -189,6 +200,29 @@ static int start_listening(struct eon_server *s, struct err *e)
     return 0;
 }
 
+/* A fixed service's ID (eon_derive_id_fn). */
+static int derive_id(void *ud, const char *name, uint8_t out[32], struct err *e)
+{
+    struct eon_server *s = ud;
+    if (rpc_vat_derive_id(s->ctx.vat, name, out) == 0) return 0;
+    /* TLS off: the vat holds no key, but the IDs must still be stable
+     * across restarts when a key file is given, so derive them the same
+     * way from that file. */
+    if (!s->have_secret) {
+        if (s->cfg.secret_key_file && *s->cfg.secret_key_file) {
+            struct tls_key *k = tls_key_load(s->cfg.secret_key_file, e);
+            if (!k) return err_prefix(e, "--capnp-secret-key-file");
+            memcpy(s->secret, tls_key_secret_hash(k), 32);
+            tls_key_free(k);
+        } else if (sturdy_random_id(s->secret, e) < 0) {
+            return -1;
+        }
+        s->have_secret = true;
+    }
+    sturdy_derive_id(s->secret, name, out);
+    return 0;
+}
+
 /* Registers zone `name`'s fixed Domain and Primary services and writes
  * their cap files. */
 static int serve_zone_caps(struct eon_server *s, const char *name, struct err *e)
@@ -198,25 +232,7 @@ static int serve_zone_caps(struct eon_server *s, const char *name, struct err *e
     char pname[DNS_NAME_TEXT_MAX + 16];
     snprintf(pname, sizeof pname, "primary_%s", name);
     uint8_t did[32], pid[32];
-    if (rpc_vat_derive_id(s->ctx.vat, name, did) < 0 ||
-        rpc_vat_derive_id(s->ctx.vat, pname, pid) < 0) {
-        /* TLS off: the vat holds no key, but the IDs must still be stable
-         * across restarts when a key file is given, so derive them the
-         * same way from that file. */
-        if (!s->have_secret) {
-            if (s->cfg.secret_key_file && *s->cfg.secret_key_file) {
-                struct tls_key *k = tls_key_load(s->cfg.secret_key_file, e);
-                if (!k) return err_prefix(e, "--capnp-secret-key-file");
-                memcpy(s->secret, tls_key_secret_hash(k), 32);
-                tls_key_free(k);
-            } else if (sturdy_random_id(s->secret, e) < 0) {
-                return -1;
-            }
-            s->have_secret = true;
-        }
-        sturdy_derive_id(s->secret, name, did);
-        sturdy_derive_id(s->secret, pname, pid);
-    }
+    if (derive_id(s, name, did, e) < 0 || derive_id(s, pname, pid, e) < 0) return -1;
     struct rpc_cap *dom = eon_domain_new(&s->ctx, name, name, did, sizeof did, e);
     if (!dom) return -1;
     struct rpc_cap *pri = eon_primary_new(&s->ctx, name, pid, sizeof pid, e);
@@ -284,13 +300,15 @@ int eon_server_listen(struct eon_server *s, uv_loop_t *loop, struct err *e)
         dns_name_to_text(zs->zones[i]->apex_as_written, names[i], sizeof names[i]);
         size_t l = strlen(names[i]);
         if (l > 1 && names[i][l - 1] == '.') names[i][l - 1] = 0;
+        /* A secondary's zone changes only through its primary. */
+        if (eon_secondaries_has(s->secondaries, zs->zones[i]->apex)) names[i][0] = 0;
     }
     rcu_thread_offline();
     if (!names) return err_set(e, "out of memory");
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         struct err ze;
-        if (serve_zone_caps(s, names[i], &ze) < 0) {
+        if (names[i][0] && serve_zone_caps(s, names[i], &ze) < 0) {
             /* A capability file we cannot write is fatal (the state dir is
              * broken); an unsafe zone name only costs that zone its files. */
             if (!eon_name_file_safe(names[i])) {
@@ -304,6 +322,7 @@ int eon_server_listen(struct eon_server *s, uv_loop_t *loop, struct err *e)
     free(names);
     if (rc == 0 && !(s->ctx.certs = eon_certs_new(&s->ctx, s->state.root, &s->cfg.cert, e)))
         rc = -1;
+    if (rc == 0 && eon_secondaries_start(s->secondaries, &s->ctx, derive_id, s, e) < 0) rc = -1;
     if (rc == 0)
         log_info("capnp: listening on %s (%s)", s->cfg.listen_address,
                  s->cfg.disable_tls ? "no TLS" : "TLS");
@@ -323,10 +342,25 @@ static void reload_applied(void *ud, const struct eon_reload_result *r)
     }
 }
 
+/* The re-read is over: secondary zones may join the set again. */
+static void reload_done(void *ud)
+{
+    struct eon_server *s = ud;
+    eon_secondaries_reload_end(s->secondaries);
+    if (s->reload_done) s->reload_done(s->reload_ud);
+}
+
 int eon_server_reload(struct eon_server *s, uv_loop_t *loop, struct eon_zonefiles *zf,
                       void (*done)(void *ud), void *ud, struct err *e)
 {
-    return eon_zonefiles_reload(zf, loop, s->journal, reload_applied, s, done, ud, e);
+    if (eon_secondaries_reload_begin(s->secondaries, e) < 0) return -1;
+    s->reload_done = done;
+    s->reload_ud = ud;
+    if (eon_zonefiles_reload(zf, loop, s->journal, reload_applied, s, reload_done, s, e) < 0) {
+        eon_secondaries_reload_end(s->secondaries);
+        return -1;
+    }
+    return 0;
 }
 
 void eon_server_stop(struct eon_server *s)
@@ -334,6 +368,7 @@ void eon_server_stop(struct eon_server *s)
     if (!s) return;
     s->ctx.stopping = true;
     eon_certs_stop(s->ctx.certs);
+    eon_secondaries_stop(s->secondaries);
     eon_ctx_release_vat(&s->ctx);
 }
 
@@ -346,16 +381,24 @@ void eon_server_free(struct eon_server *s)
         rpc_vat_free(s->ctx.vat);
         s->ctx.vat = NULL;
     }
+    eon_secondaries_free(s->secondaries);
     if (s->store) svc_store_close(s->store);
     if (s->journal) journal_close(s->journal);
     if (s->have_state) eon_state_close(&s->state);
     free(s);
 }
 
+static void render(void *ud, struct metrics_text *t)
+{
+    struct eon_server *s = ud;
+    eon_stats_render(&s->ctx, t);
+    eon_secondaries_render(s->secondaries, t);
+}
+
 void eon_server_metrics(struct eon_server *s, struct metrics_source *src)
 {
-    src->render = eon_stats_render;
-    src->ud = &s->ctx;
+    src->render = render;
+    src->ud = s;
 }
 
 struct journal *eon_server_journal(const struct eon_server *s)

@@ -42,6 +42,11 @@ struct eon_config {
     struct rpc_vat_config limits;
     /* Domain.cert's ACME client and renewals (eon/cert.h). */
     struct eon_cert_config cert;
+    /* --primary FILEs: this capd is a secondary of their zones
+     * (eon/secondary.h); --primary-retry-wait in seconds (0: 60). */
+    const char *const *primaries;
+    size_t nprimaries;
+    unsigned primary_retry_wait;
 };
 
 struct eon_server;

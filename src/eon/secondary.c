@@ -1,0 +1,427 @@
+/*
+ * The Secondary service and its per-zone update queue (eon/secondary.h).
+ * The zones, their records and statistics are in secondary_set.c; the link
+ * to the primary in upstream.c.
+ */
+#include "dns/journal.h"
+#include "dns/update.h"
+#include "dns/wire.h"
+#include "eon/convert.h"
+#include "eon/domain.h"
+#include "eon/gen/eon.capnp.h"
+#include "eon/secondary_int.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct sec_service {
+    struct rpc_object obj;     /* first */
+    struct eon_secondary *sec; /* NULL once capd let go of it (stopping) */
+};
+
+enum job_kind { JOB_INCREMENTAL, JOB_STAGE };
+
+/* One Secondary.update call, queued, then on the thread pool. */
+struct sec_job {
+    struct sec_job *next;
+    struct eon_secondary *sec;
+    struct rpc_call *call;
+    struct eon_update_req req; /* copied out of the message */
+    uv_work_t work;
+    enum job_kind kind;
+    bool starts, ends;     /* a full transfer starts / ends with this call */
+    struct zone *new_zone; /* the first transfer's zone, added to the set */
+    int rc;
+    uint32_t serial, offered; /* applied; the staged SOA's (bumped if not newer) */
+    size_t records;
+    struct err err;
+};
+
+/* ------------------------------------------------------------ staging */
+
+static void stage_reset(struct sec_stage *st)
+{
+    arena_free(&st->mem);
+    free(st->ch);
+    free(st->scratch);
+    memset(st, 0, sizeof *st);
+}
+
+/* Stages one add of a full transfer (the update engine's checks on the
+ * owner, type, TTL and RDATA, then the bounds). */
+static int stage_add(struct eon_secondary *s, const struct dns_update *u, struct err *e)
+{
+    struct sec_stage *st = &s->stage;
+    uint8_t lower[DNS_NAME_MAX];
+    char owner[DNS_NAME_TEXT_MAX];
+    size_t ol = dns_name_lower(lower, u->owner);
+    if (!dns_name_is_subdomain(lower, s->apex)) {
+        dns_name_to_text(u->owner, owner, sizeof owner);
+        return err_set(e, "name %s is outside %s", owner, s->name);
+    }
+    if (u->ttl > 0x7fffffffu) {
+        dns_name_to_text(u->owner, owner, sizeof owner);
+        return err_set(e, "TTL %u of %s is above the maximum 2147483647", u->ttl, owner);
+    }
+    if (!st->scratch && !(st->scratch = malloc(65535))) return err_set(e, "out of memory");
+    int rl = dns_update_value_rdata(u->type, u->rdata, u->rdlen, st->scratch, 65535);
+    if (rl < 0) {
+        dns_name_to_text(u->owner, owner, sizeof owner);
+        return err_set(e, "malformed RDATA for type %u at %s", u->type, owner);
+    }
+    size_t cost = sizeof(struct dns_change) + ol + (size_t)rl;
+    if (st->n >= SEC_STAGE_MAX_RECORDS || st->bytes + cost > SEC_STAGE_MAX_BYTES)
+        return err_set(e,
+                       "the full transfer of %s is larger than this capd accepts (%u records, "
+                       "%zu MiB staged)",
+                       s->name, SEC_STAGE_MAX_RECORDS, SEC_STAGE_MAX_BYTES >> 20);
+    if (st->n == st->cap) {
+        size_t nc = st->cap ? 2 * st->cap : 1024;
+        struct dns_change *ch = realloc(st->ch, nc * sizeof *ch);
+        if (!ch) return err_set(e, "out of memory");
+        st->ch = ch;
+        st->cap = nc;
+    }
+    uint8_t *own = arena_memdup(&st->mem, u->owner, ol);
+    uint8_t *rd = rl ? arena_memdup(&st->mem, st->scratch, (size_t)rl) : st->scratch;
+    if (!own || !rd) return err_set(e, "out of memory");
+    st->ch[st->n++] = (struct dns_change){DNS_CHANGE_ADD, own, u->type, u->ttl, (uint16_t)rl, rd};
+    st->bytes += cost;
+    return 0;
+}
+
+/* The staged records become the zone's next version: built from nothing
+ * (a synthesised apex whose records the first change deletes), journaled
+ * as a snapshot that replaces the zone's journal, then published, or, for
+ * the first transfer, added to the served set. On the thread pool. */
+static int stage_finish(struct eon_secondary *s, struct sec_job *j, struct err *e)
+{
+    struct sec_stage *st = &s->stage;
+    const struct dns_change *soa = NULL;
+    for (size_t i = 1; i < st->n; i++)
+        if (st->ch[i].type == DNS_T_SOA && dns_name_equal(st->ch[i].owner, s->apex))
+            soa = &st->ch[i];
+    if (!soa || soa->rdlen < 20) return err_set(e, "the full transfer of %s has no SOA", s->name);
+    uint32_t serial = be32(soa->rdata + soa->rdlen - 20);
+    j->offered = serial;
+    j->records = st->n - 1;
+    struct zone_version *base = NULL, *nv = NULL;
+    if (zone_synthesize(s->apex, 0, &base, e) < 0) return -1;
+    struct zone *z = s->zone;
+    struct journal *jr = s->set->journal;
+    int rc = -1;
+    if (z) {
+        zone_lock(z);
+        uint32_t cur = zone_current(z)->serial;
+        if (!serial_newer(serial, cur)) serial = serial_next(cur); /* as eon */
+        if (jr && journal_tip(jr, z)) {
+            err_set(e, "an update of %s is still being committed", s->name);
+            goto out;
+        }
+    }
+    if (zone_version_apply(base, st->ch, st->n, serial, &nv, e) < 0) {
+        err_prefix(e, "the full transfer of %s is not a valid zone", s->name);
+        goto out;
+    }
+    if (jr && journal_snapshot_replace(jr, nv, e) < 0) {
+        err_prefix(e, "journal");
+        zone_version_free(nv);
+        goto out;
+    }
+    if (z) {
+        zone_publish(z, nv);
+    } else {
+        if (!(z = zone_new(nv, e))) goto out;
+        zone_set_apex_as_written(z, s->as_written);
+        if (zone_set_add(s->set->zones, z, e) < 0) {
+            zone_free(z);
+            goto out;
+        }
+        j->new_zone = z;
+    }
+    j->serial = serial;
+    rc = 0;
+out:
+    if (s->zone) zone_unlock(s->zone);
+    zone_version_free(base);
+    return rc;
+}
+
+/* One call of a full transfer. Anything wrong drops the whole transfer:
+ * the primary starts a new one. */
+static int stage_call(struct eon_secondary *s, struct sec_job *j, struct err *e)
+{
+    struct sec_stage *st = &s->stage;
+    size_t i = 0;
+    if (j->starts) {
+        s->stage_dropped = false;
+        stage_reset(st);
+        arena_init(&st->mem, 1 << 20);
+        st->active = true;
+        /* Change 0 empties the synthesised apex stage_finish builds on. */
+        st->ch = xmalloc(1024 * sizeof *st->ch);
+        st->cap = 1024;
+        st->ch[st->n++] = (struct dns_change){.op = DNS_CHANGE_DEL_NAME, .owner = s->apex};
+        i = 1;
+    }
+    int rc = 0;
+    if (!st->active) {
+        rc = err_set(e,
+                     "the full transfer of %s was dropped (an earlier call was refused): waiting "
+                     "for the primary to start a new one",
+                     s->name);
+        if (j->ends) s->stage_dropped = false;
+        return rc;
+    }
+    if (j->req.np) rc = err_set(e, "a full transfer of %s takes no prerequisites", s->name);
+    for (; rc == 0 && i < j->req.nu; i++) {
+        if (j->req.u[i].kind != DNS_UPDATE_ADD)
+            rc = err_set(e,
+                         "a full transfer of %s takes only adds (update %zu is not one); the "
+                         "transfer is dropped",
+                         s->name, i);
+        else
+            rc = stage_add(s, &j->req.u[i], e);
+    }
+    if (rc == 0 && j->ends) rc = stage_finish(s, j, e);
+    if (rc < 0 || j->ends) stage_reset(st);
+    s->stage_dropped = rc < 0 && !j->ends;
+    return rc;
+}
+
+/* ------------------------------------------------------------ the queue */
+
+static void pump(struct eon_secondary *s);
+
+static void job_work(uv_work_t *w)
+{
+    struct sec_job *j = w->data;
+    struct eon_secondary *s = j->sec;
+    if (j->kind == JOB_STAGE)
+        j->rc = stage_call(s, j, &j->err);
+    else
+        j->rc = dns_update_apply(s->zone, s->apex, j->req.p, j->req.np, j->req.u, j->req.nu,
+                                 s->set->journal, &j->serial, &j->err);
+}
+
+static void answer(struct sec_job *j)
+{
+    eon_Secondary_update_Results_B res =
+        eon_Secondary_update_Results_init_ptr(rpc_call_results(j->call));
+    eon_Secondary_update_Results_set_success(res, j->rc == 0);
+    if (j->rc)
+        eon_Secondary_update_Results_set_error(res, j->err.msg, (uint32_t)strlen(j->err.msg));
+    rpc_call_return(j->call);
+    eon_update_req_free(&j->req);
+    free(j);
+}
+
+static void job_done(uv_work_t *w, int status)
+{
+    struct sec_job *j = w->data;
+    struct eon_secondary *s = j->sec;
+    struct eon_secondaries *set = s->set;
+    if (status != 0) {
+        j->rc = -1;
+        err_set(&j->err, "update cancelled: capd is stopping");
+    }
+    s->busy = false;
+    if (s->adding) {
+        s->adding = false;
+        set->adding--;
+    }
+    if (j->new_zone) s->zone = j->new_zone;
+    if (j->rc < 0) {
+        s->failures++;
+        log_error("secondary %s (--primary %s): update refused: %s", s->name, s->file, j->err.msg);
+    } else if (j->kind == JOB_INCREMENTAL || j->ends) {
+        s->serial = j->serial;
+        s->last_update = (uint64_t)time(NULL);
+        if (j->ends) {
+            s->full_transfers++;
+            if (j->serial != j->offered)
+                log_error("secondary %s: full transfer of %zu records, serial %u (the primary's "
+                          "%u is not newer than ours: bumped, as eon does)",
+                          s->name, j->records, j->serial, j->offered);
+            else
+                log_error("secondary %s: full transfer of %zu records, serial %u", s->name,
+                          j->records, j->serial);
+        } else {
+            s->updates_applied++;
+            log_info("secondary %s: update (%zu prerequisites, %zu updates): ok, serial %u",
+                     s->name, j->req.np, j->req.nu, j->serial);
+        }
+    }
+    struct eon_ctx *c = set->ctx;
+    answer(j);
+    c->updates_in_flight--;
+    pump(s);
+    eon_ctx_release_vat(c);
+}
+
+/* Whether a call starts / ends a full transfer (apex SOA removed first /
+ * apex SOA added). */
+static void classify(struct eon_secondary *s, struct sec_job *j)
+{
+    const struct dns_update *u = j->req.u;
+    j->starts = j->req.nu && u[0].kind == DNS_UPDATE_REMOVE_RRSET && u[0].type == DNS_T_SOA &&
+                dns_name_equal(u[0].owner, s->apex);
+    for (size_t i = 0; i < j->req.nu && !j->ends; i++)
+        j->ends = u[i].kind == DNS_UPDATE_ADD && u[i].type == DNS_T_SOA &&
+                  dns_name_equal(u[i].owner, s->apex);
+    /* After a dropped transfer its remaining calls are refused too: they
+     * are adds that must not reach the served zone one by one. */
+    j->kind = j->starts || s->stage.active || s->stage_dropped ? JOB_STAGE : JOB_INCREMENTAL;
+}
+
+/* Starts the next queued call if none runs: strictly one at a time, in
+ * arrival order. */
+static void pump(struct eon_secondary *s)
+{
+    struct eon_secondaries *set = s->set;
+    while (!s->busy && s->head) {
+        struct sec_job *j = s->head;
+        if (set->stopping) {
+            s->head = j->next;
+            j->rc = err_set(&j->err, "capd is stopping");
+            answer(j);
+            continue;
+        }
+        classify(s, j);
+        if (j->kind == JOB_STAGE && j->ends && !s->zone) {
+            /* It adds the zone to the served set: not while a re-read
+             * reads the set (eon_secondaries_reload_end pumps again). */
+            if (set->reloading) return;
+            s->adding = true;
+            set->adding++;
+        }
+        s->head = j->next;
+        if (!s->head) s->tail = &s->head;
+        if (j->kind == JOB_INCREMENTAL && !s->zone) {
+            j->rc = err_set(&j->err, "zone %s has not been transferred yet", s->name);
+            s->failures++;
+            answer(j);
+            continue;
+        }
+        j->work.data = j;
+        s->busy = true;
+        set->ctx->updates_in_flight++;
+        if (uv_queue_work(set->ctx->loop, &j->work, job_work, job_done) != 0) {
+            s->busy = false;
+            set->ctx->updates_in_flight--;
+            if (s->adding) {
+                s->adding = false;
+                set->adding--;
+            }
+            j->rc = err_set(&j->err, "cannot queue the update");
+            answer(j);
+        }
+    }
+}
+
+static void do_update(struct eon_secondary *s, struct rpc_call *call)
+{
+    struct sec_job *j = xcalloc(1, sizeof *j);
+    j->sec = s;
+    j->call = call;
+    eon_Secondary_update_Params_R sp = eon_Secondary_update_Params_from_ptr(rpc_call_params(call));
+    eon_Domain_update_Params_R dp = {sp.r}; /* the same two lists */
+    if (s->set->stopping) {
+        j->rc = err_set(&j->err, "capd is stopping");
+    } else if (eon_update_decode(dp, &j->req, &j->err) < 0) {
+        j->rc = -1;
+        s->failures++;
+        log_error("secondary %s (--primary %s): update refused: %s", s->name, s->file, j->err.msg);
+    }
+    if (j->rc < 0) {
+        answer(j);
+        return;
+    }
+    *s->tail = j;
+    s->tail = &j->next;
+    pump(s);
+}
+
+void sec_queue_stop(struct eon_secondary *s)
+{
+    pump(s); /* with set->stopping: fails what is queued */
+}
+
+void sec_queue_kick(struct eon_secondary *s)
+{
+    pump(s);
+}
+
+void sec_stage_free(struct eon_secondary *s)
+{
+    stage_reset(&s->stage);
+}
+
+/* ------------------------------------------------------------ service */
+
+static void service_dispatch(struct rpc_object *self, struct rpc_call *call)
+{
+    struct sec_service *svc = (struct sec_service *)self;
+    struct eon_secondary *s = svc->sec;
+    if (rpc_call_interface(call) != eon_Secondary_ID) {
+        rpc_call_unimplemented(call);
+        return;
+    }
+    if (!s) {
+        rpc_call_fail(call, "capd is stopping");
+        return;
+    }
+    switch (rpc_call_method(call)) {
+    case eon_Secondary_getName_ORDINAL: {
+        eon_Secondary_getName_Results_B r =
+            eon_Secondary_getName_Results_init_ptr(rpc_call_results(call));
+        eon_Secondary_getName_Results_set_name(r, s->name, (uint32_t)strlen(s->name));
+        rpc_call_return(call);
+        return;
+    }
+    case eon_Secondary_update_ORDINAL:
+        do_update(s, call);
+        return;
+    default:
+        rpc_call_unimplemented(call);
+    }
+}
+
+static void service_destroy(struct rpc_object *self)
+{
+    struct sec_service *svc = (struct sec_service *)self;
+    if (svc->sec) svc->sec->svc = NULL;
+    free(svc);
+}
+
+static const struct rpc_object_vtbl service_vt = {service_dispatch, service_destroy};
+
+struct rpc_cap *sec_service_cap(struct eon_secondary *s)
+{
+    return s->svc ? &s->svc->obj.cap : NULL;
+}
+
+int sec_service_make(struct eon_secondary *s, const char *uri, struct err *e)
+{
+    struct sec_service *svc = xcalloc(1, sizeof *svc);
+    rpc_object_init(&svc->obj, &service_vt);
+    svc->sec = s;
+    if (rpc_object_set_sturdy_uri(&svc->obj, uri) < 0) {
+        rpc_cap_unref(&svc->obj.cap);
+        return err_set(e, "out of memory");
+    }
+    s->svc = svc;
+    return 0;
+}
+
+void sec_service_drop(struct eon_secondary *s)
+{
+    struct sec_service *svc = s->svc;
+    if (!svc) return;
+    svc->sec = NULL;
+    s->svc = NULL;
+    rpc_cap_unref(&svc->obj.cap);
+}
