@@ -50,6 +50,13 @@ static void stage_reset(struct sec_stage *st)
     memset(st, 0, sizeof *st);
 }
 
+/* Presentation form without the trailing dot, as the engine's messages. */
+static void owner_text(const uint8_t *n, char out[DNS_NAME_TEXT_MAX])
+{
+    int l = dns_name_to_text(n, out, DNS_NAME_TEXT_MAX);
+    if (l > 1 && out[l - 1] == '.') out[l - 1] = 0;
+}
+
 /* Stages one add of a full transfer (the update engine's checks on the
  * owner, type, TTL and RDATA, then the bounds). */
 static int stage_add(struct eon_secondary *s, const struct dns_update *u, struct err *e)
@@ -58,26 +65,24 @@ static int stage_add(struct eon_secondary *s, const struct dns_update *u, struct
     uint8_t lower[DNS_NAME_MAX];
     char owner[DNS_NAME_TEXT_MAX];
     size_t ol = dns_name_lower(lower, u->owner);
+    owner_text(u->owner, owner);
     if (!dns_name_is_subdomain(lower, s->apex)) {
-        dns_name_to_text(u->owner, owner, sizeof owner);
         return err_set(e, "name %s is outside %s", owner, s->name);
     }
     if (u->ttl > 0x7fffffffu) {
-        dns_name_to_text(u->owner, owner, sizeof owner);
         return err_set(e, "TTL %u of %s is above the maximum 2147483647", u->ttl, owner);
     }
     if (!st->scratch && !(st->scratch = malloc(65535))) return err_set(e, "out of memory");
     int rl = dns_update_value_rdata(u->type, u->rdata, u->rdlen, st->scratch, 65535);
     if (rl < 0) {
-        dns_name_to_text(u->owner, owner, sizeof owner);
         return err_set(e, "malformed RDATA for type %u at %s", u->type, owner);
     }
     size_t cost = sizeof(struct dns_change) + ol + (size_t)rl;
-    if (st->n >= SEC_STAGE_MAX_RECORDS || st->bytes + cost > SEC_STAGE_MAX_BYTES)
+    if (st->n >= SEC_STAGE_MAX_RECORDS || st->bytes + cost > s->set->stage_max_bytes)
         return err_set(e,
-                       "the full transfer of %s is larger than this capd accepts (%u records, "
-                       "%zu MiB staged)",
-                       s->name, SEC_STAGE_MAX_RECORDS, SEC_STAGE_MAX_BYTES >> 20);
+                       "the full transfer of %s is larger than this capd accepts (at most %u "
+                       "records and %zu bytes staged); the transfer is dropped",
+                       s->name, SEC_STAGE_MAX_RECORDS, s->set->stage_max_bytes);
     if (st->n == st->cap) {
         size_t nc = st->cap ? 2 * st->cap : 1024;
         struct dns_change *ch = realloc(st->ch, nc * sizeof *ch);
@@ -240,7 +245,7 @@ static void job_done(uv_work_t *w, int status)
     } else if (j->kind == JOB_INCREMENTAL || j->ends) {
         s->serial = j->serial;
         s->last_update = (uint64_t)time(NULL);
-        if (j->ends) {
+        if (j->kind == JOB_STAGE) {
             s->full_transfers++;
             if (j->serial != j->offered)
                 log_error("secondary %s: full transfer of %zu records, serial %u (the primary's "

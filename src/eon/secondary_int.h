@@ -64,6 +64,7 @@ struct eon_secondaries {
     struct journal *journal;
     struct zone_set_handle *zones;
     unsigned retry_wait_s;
+    size_t stage_max_bytes; /* SEC_STAGE_MAX_BYTES (tests lower it) */
     eon_derive_id_fn derive;
     void *derive_ud;
     bool stopping, reloading;

@@ -138,6 +138,7 @@ int eon_secondaries_open(const char *const *files, size_t n, unsigned retry_wait
     set->journal = j;
     set->zones = zones;
     set->retry_wait_s = retry_wait_s ? retry_wait_s : 60;
+    set->stage_max_bytes = SEC_STAGE_MAX_BYTES;
     set->v = xcalloc(n, sizeof *set->v);
     set->n = n;
     for (size_t i = 0; i < n; i++) {
