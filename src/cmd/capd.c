@@ -658,6 +658,7 @@ int main(int argc, char **argv)
         capd_xfr_start_notify(&d.cfg.xfr, &d.loop, &e) < 0 ||
         eon_server_listen(d.eon, &d.loop, &e) < 0 || start_metrics(&d, &e) < 0)
         goto out;
+    capd_xfr_start_replication(&d.cfg.xfr, d.eon);
     log_info("serving %zu zone(s) on port %u (%s%s%s, %zu UDP workers)",
              zone_set_current(&d.zones)->n, d.cfg.port, d.cfg.udp ? "udp" : "",
              d.cfg.udp && d.cfg.tcp ? "+" : "", d.cfg.tcp ? "tcp" : "", udp_worker_count(d.udp));

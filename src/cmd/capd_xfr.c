@@ -1,5 +1,6 @@
 #include "cmd/capd_xfr.h"
 #include "dns/zone.h"
+#include "eon/server.h"
 #include "util/log.h"
 #include <stdlib.h>
 
@@ -48,19 +49,40 @@ int capd_xfr_start_server(struct capd_xfr *x, struct journal *j, struct err *e)
     return 0;
 }
 
+/* The one publish hook (dns/zone.h has a single slot): NOTIFY and
+ * replication. Both only hand the change to the loop, so a publish on an
+ * update thread never waits for either. */
+static void publish_fanout(void *ctx, const uint8_t *apex, uint32_t serial)
+{
+    struct capd_xfr *x = ctx;
+    if (x->notifier) notifier_changed(x->notifier, apex, serial);
+    if (x->repl_fn) x->repl_fn(x->repl_ud, apex, serial);
+}
+
 int capd_xfr_start_notify(struct capd_xfr *x, uv_loop_t *loop, struct err *e)
 {
     if (!x->nnotify) return 0;
     struct notifier_config c = {
         .targets = x->targets, .ntargets = x->nnotify, .key = x->nkeys ? x->tsig[0] : NULL};
     if (notifier_start(loop, &c, &x->notifier, e) < 0) return err_prefix(e, "--notify");
-    zone_set_publish_hook(notifier_changed, x->notifier);
+    zone_set_publish_hook(publish_fanout, x);
     return 0;
+}
+
+void capd_xfr_start_replication(struct capd_xfr *x, struct eon_server *eon)
+{
+    zone_publish_hook fn;
+    void *ud;
+    eon_server_replication_hook(eon, &fn, &ud);
+    if (!fn) return;
+    x->repl_fn = fn;
+    x->repl_ud = ud;
+    zone_set_publish_hook(publish_fanout, x);
 }
 
 void capd_xfr_stop(struct capd_xfr *x)
 {
-    if (x->notifier) zone_set_publish_hook(NULL, NULL);
+    if (x->notifier || x->repl_fn) zone_set_publish_hook(NULL, NULL);
     notifier_stop(x->notifier);
 }
 

@@ -85,4 +85,14 @@ const char *xfr_kind_name(enum xfr_kind k);
 uint64_t xfr_stream_records(const struct xfr_stream *s);
 uint64_t xfr_stream_messages(const struct xfr_stream *s);
 uint32_t xfr_stream_serial(const struct xfr_stream *s);
+
+/* The apex SOA of v's zone as it was at `serial` (RFC 1995's derivation,
+ * the one IXFR uses: the serial set, the other fields from the first
+ * change set after `serial` that replaced the SOA, else v's SOA), for
+ * capd's replication to secondaries. rd must hold XFR_SOA_MAX bytes.
+ * Returns 0, 1 when the journal does not chain from `serial` to v's
+ * serial (then nothing is known of that SOA), -1 on a journal error. */
+#define XFR_SOA_MAX 600
+int xfr_soa_at(struct journal *j, const struct zone_version *v, uint32_t serial, uint8_t *rd,
+               uint16_t *rdlen, uint32_t *ttl, struct err *e);
 #endif

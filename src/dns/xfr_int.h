@@ -6,7 +6,7 @@
 #define CEON_DNS_XFR_INT_H
 #include "dns/xfr.h"
 
-#define XFR_SOA_RDATA_MAX 600 /* two names of at most 255 bytes and 20 bytes of numbers */
+#define XFR_SOA_RDATA_MAX XFR_SOA_MAX /* two names of at most 255 bytes and 20 bytes of numbers */
 
 /* One RR to write. Pointers stay valid until the next xfr_next_rr. */
 struct xfr_rr {

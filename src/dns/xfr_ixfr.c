@@ -160,6 +160,23 @@ int xfr_ixfr_next_rr(struct xfr_stream *s, struct xfr_rr *out, struct err *e)
     }
 }
 
+int xfr_soa_at(struct journal *j, const struct zone_version *v, uint32_t serial, uint8_t *rd,
+               uint16_t *rdlen, uint32_t *ttl, struct err *e)
+{
+    struct xfr_stream s = {.v = v};
+    struct xfr_rr rr;
+    int r = serial == v->serial ? 1 : j ? walk(&s, j, serial, e) : 0;
+    /* The SOA before the first change set from `serial` (index 0). */
+    if (r > 0 && soa_before(&s, 0, serial, &rr, e) < 0) r = -1;
+    if (r > 0) {
+        memcpy(rd, rr.rd, rr.rdlen);
+        *rdlen = rr.rdlen;
+        *ttl = rr.ttl;
+    }
+    free(s.tpl);
+    return r < 0 ? -1 : r > 0 ? 0 : 1;
+}
+
 void xfr_ixfr_close(struct xfr_stream *s)
 {
     journal_iter_close(s->it);

@@ -25,12 +25,6 @@ struct eon_domain {
     uint8_t wire[DNS_NAME_MAX];      /* lowercase */
 };
 
-struct eon_primary {
-    struct rpc_object obj;
-    struct eon_ctx *ctx;
-    char name[DNS_NAME_TEXT_MAX];
-};
-
 /* The served zone containing lname. The loop thread is an RCU reader kept
  * offline (net/tcp.h); go online just for the lookup. A zone that a
  * reload removes stays allocated until capd exits (eon/reload.h), so the
@@ -380,56 +374,6 @@ struct rpc_cap *eon_domain_new(struct eon_ctx *c, const char *name, const char *
         free(uri);
     }
     return &d->obj.cap;
-}
-
-static void primary_dispatch(struct rpc_object *self, struct rpc_call *call)
-{
-    struct eon_primary *p = (struct eon_primary *)self;
-    if (rpc_call_interface(call) != eon_Primary_ID) {
-        rpc_call_unimplemented(call);
-        return;
-    }
-    switch (rpc_call_method(call)) {
-    case eon_Primary_getName_ORDINAL: {
-        eon_Primary_getName_Results_B r =
-            eon_Primary_getName_Results_init_ptr(rpc_call_results(call));
-        eon_Primary_getName_Results_set_name(r, p->name, (uint32_t)strlen(p->name));
-        log_info("Primary(%s).getName", p->name);
-        rpc_call_return(call);
-        return;
-    }
-    case eon_Primary_registerSeconday_ORDINAL:
-    case eon_Primary_updateSecondaries_ORDINAL:
-        log_info("Primary(%s): secondaries are not implemented yet", p->name);
-        rpc_call_fail(call, "not implemented: secondaries are not built yet");
-        return;
-    default:
-        rpc_call_unimplemented(call);
-    }
-}
-
-static const struct rpc_object_vtbl primary_vt = {primary_dispatch, domain_destroy};
-
-struct rpc_cap *eon_primary_new(struct eon_ctx *c, const char *name, const uint8_t *id,
-                                size_t id_len, struct err *e)
-{
-    struct eon_primary *p = calloc(1, sizeof *p);
-    if (!p) {
-        err_set(e, "out of memory");
-        return NULL;
-    }
-    rpc_object_init(&p->obj, &primary_vt);
-    p->ctx = c;
-    snprintf(p->name, sizeof p->name, "%s", name);
-    char *uri = rpc_vat_sturdy_uri(c->vat, id, id_len);
-    if (!uri || rpc_object_set_sturdy_uri(&p->obj, uri) < 0) {
-        free(uri);
-        rpc_cap_unref(&p->obj.cap);
-        err_set(e, "out of memory");
-        return NULL;
-    }
-    free(uri);
-    return &p->obj.cap;
 }
 
 /* ------------------------------------------------------------ restorer */

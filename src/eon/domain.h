@@ -7,7 +7,7 @@
  * below in the same zone, saved before it is returned; a name in another
  * zone this capd serves is refused and nothing is saved) and update (RFC 2136 through the dns
  * layer's update engine, answered only once durable and visible).
- * Primary answers getName; registering secondaries is not built yet.
+ * Primary is eon/primary.h's.
  * cert (ACME DNS-01) is eon/cert.h's.
  * Every call is logged at level >= 1 with the domain and the outcome.
  */
@@ -46,8 +46,6 @@ void eon_ctx_release_vat(struct eon_ctx *c);
  * Returns a new reference or NULL. */
 struct rpc_cap *eon_domain_new(struct eon_ctx *c, const char *name, const char *primary,
                                const uint8_t *id, size_t id_len, struct err *e);
-struct rpc_cap *eon_primary_new(struct eon_ctx *c, const char *name, const uint8_t *id,
-                                size_t id_len, struct err *e);
 
 /* rpc_restore_fn for the vat: a saved (delegated) Domain by its ID. */
 struct rpc_cap *eon_restore(void *ctx, const uint8_t *id, size_t len);

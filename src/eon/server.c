@@ -3,6 +3,8 @@
 #include "dns/name.h"
 #include "dns/wire.h"
 #include "eon/domain.h"
+#include "eon/primary.h"
+#include "eon/replica.h"
 #include "eon/reload.h"
 #include "eon/secondary.h"
 #include "eon/state.h"
@@ -28,7 +30,8 @@ struct eon_server {
     struct journal *journal;
     struct svc_store *store;
     struct eon_ctx ctx;
-    bool have_secret; /* fallback ID secret when the vat has no key (TLS off) */
+    struct eon_repl *repl; /* replication to secondaries (eon/replica.h) */
+    bool have_secret;      /* fallback ID secret when the vat has no key (TLS off) */
     uint8_t secret[32];
     struct eon_secondaries *secondaries; /* --primary */
     void (*reload_done)(void *ud);       /* eon_server_reload's caller's */
@@ -235,7 +238,7 @@ static int serve_zone_caps(struct eon_server *s, const char *name, struct err *e
     if (derive_id(s, name, did, e) < 0 || derive_id(s, pname, pid, e) < 0) return -1;
     struct rpc_cap *dom = eon_domain_new(&s->ctx, name, name, did, sizeof did, e);
     if (!dom) return -1;
-    struct rpc_cap *pri = eon_primary_new(&s->ctx, name, pid, sizeof pid, e);
+    struct rpc_cap *pri = eon_primary_new(&s->ctx, s->repl, name, pid, sizeof pid, e);
     if (!pri) {
         rpc_cap_unref(dom);
         return -1;
@@ -256,6 +259,9 @@ static int serve_zone_caps(struct eon_server *s, const char *name, struct err *e
          * admin needs from the first start. */
         log_error("%s: domain capability in %s, primary capability in %s", name, dpath, ppath);
         rc = 0;
+        struct err re;
+        if (s->repl && eon_repl_zone_start(s->repl, name, &re) < 0)
+            log_error("%s: no replication to secondaries: %s", name, re.msg);
     }
     free(duri);
     free(puri);
@@ -289,6 +295,7 @@ int eon_server_listen(struct eon_server *s, uv_loop_t *loop, struct err *e)
     if (!(s->ctx.vat = rpc_vat_new(loop, &vc, e))) return err_prefix(e, "capnp");
     if (start_listening(s, e) < 0) return -1;
     rpc_vat_set_restorer(s->ctx.vat, eon_restore, &s->ctx);
+    if (!(s->repl = eon_repl_new(&s->ctx, &s->state, e))) return -1;
 
     rcu_thread_online();
     const struct zone_set *zs = zone_set_current(s->zones);
@@ -367,6 +374,7 @@ void eon_server_stop(struct eon_server *s)
 {
     if (!s) return;
     s->ctx.stopping = true;
+    eon_repl_stop(s->repl);
     eon_certs_stop(s->ctx.certs);
     eon_secondaries_stop(s->secondaries);
     eon_ctx_release_vat(&s->ctx);
@@ -377,11 +385,13 @@ void eon_server_free(struct eon_server *s)
     if (!s) return;
     eon_certs_stop(s->ctx.certs); /* a start that failed half-way */
     eon_certs_free(s->ctx.certs);
+    eon_repl_stop(s->repl);
     if (s->ctx.vat) {
         rpc_vat_free(s->ctx.vat);
         s->ctx.vat = NULL;
     }
     eon_secondaries_free(s->secondaries);
+    eon_repl_free(s->repl);
     if (s->store) svc_store_close(s->store);
     if (s->journal) journal_close(s->journal);
     if (s->have_state) eon_state_close(&s->state);
@@ -393,12 +403,19 @@ static void render(void *ud, struct metrics_text *t)
     struct eon_server *s = ud;
     eon_stats_render(&s->ctx, t);
     eon_secondaries_render(s->secondaries, t);
+    eon_repl_render(s->repl, t);
 }
 
 void eon_server_metrics(struct eon_server *s, struct metrics_source *src)
 {
     src->render = render;
     src->ud = s;
+}
+
+void eon_server_replication_hook(struct eon_server *s, zone_publish_hook *fn, void **ud)
+{
+    *fn = s && s->repl ? eon_repl_changed : NULL;
+    *ud = s ? s->repl : NULL;
 }
 
 struct journal *eon_server_journal(const struct eon_server *s)

@@ -66,6 +66,10 @@ void eon_server_free(struct eon_server *s);
 /* The statistics of s's services (eon/stats.h) for the metrics endpoint:
  * fills src with a render function and its argument. */
 void eon_server_metrics(struct eon_server *s, struct metrics_source *src);
+/* The publish hook that drives replication to secondaries (eon/replica.h),
+ * for capd to chain with NOTIFY's (cmd/capd_xfr.h); *fn is NULL when
+ * there is nothing to replicate (no Cap'n Proto side). */
+void eon_server_replication_hook(struct eon_server *s, zone_publish_hook *fn, void **ud);
 /* The update journal (for IXFR), or NULL when there is none (DNS only
  * without a state dir). Valid until eon_server_free. */
 struct journal *eon_server_journal(const struct eon_server *s);

@@ -1,5 +1,6 @@
 #include "eon/state.h"
 #include "util/atomicfile.h"
+#include "util/b64url.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -165,4 +166,35 @@ int eon_state_write_cap(const struct eon_state *st, enum eon_cap_kind kind, cons
         memcpy(path_out, path, (size_t)n + 1);
     }
     return 0;
+}
+
+int eon_state_secondary_dir(const struct eon_state *st, const char *zone, char *out, size_t cap,
+                            struct err *e)
+{
+    if (!eon_name_file_safe(zone))
+        return err_set(e, "zone %s: its name cannot be a file name; no secondaries", zone);
+    int n = snprintf(out, cap, "%s/caps/secondary", st->root);
+    if (n < 0 || (size_t)n >= cap) return err_set(e, "%s/caps/secondary: path too long", st->root);
+    if (inner_dir(out, e) < 0) return -1;
+    n = snprintf(out, cap, "%s/caps/secondary/%s", st->root, zone);
+    if (n < 0 || (size_t)n >= cap)
+        return err_set(e, "%s/caps/secondary/%s: path too long", st->root, zone);
+    return inner_dir(out, e);
+}
+
+void eon_secondary_base_name(const char *host, unsigned port, const uint8_t digest[32],
+                             char out[EON_SECONDARY_BASE_MAX])
+{
+    char h[64], hash[48];
+    size_t i = 0;
+    for (; host[i] && i < sizeof h - 1; i++) {
+        char c = host[i];
+        bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '-';
+        h[i] = keep ? c : '_';
+    }
+    h[i] = 0;
+    b64url_encode(digest, 32, hash);
+    hash[16] = 0;
+    snprintf(out, EON_SECONDARY_BASE_MAX, "%s_%u_%s", i ? h : "nohost", port, hash);
 }

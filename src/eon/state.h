@@ -6,6 +6,10 @@
  *   STATE/caps/primary/    NAME.cap: sturdy ref URI of the zone's Primary cap
  *   STATE/store/           the rpc layer's service store (saved services)
  *   STATE/journal/         the dns layer's LMDB journal
+ *   STATE/caps/secondary/Z/  the secondaries registered for zone Z: per
+ *                          secondary NAME.cap (its Secondary capability's
+ *                          URI) and NAME.serial (the serial it is known to
+ *                          have); eon's files there are HOST.cap
  *
  * Directories are 0750, as the OCaml original makes them, and files 0600:
  * a cap file IS the authority, so it must never be readable by others
@@ -18,6 +22,7 @@
 #include "util/err.h"
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum eon_cap_kind { EON_CAP_DOMAIN, EON_CAP_PRIMARY };
 
@@ -55,4 +60,19 @@ int eon_name_labels_check(const char *name, struct err *e);
  * (atomically, mode 0600). The path written goes to path_out if non-NULL. */
 int eon_state_write_cap(const struct eon_state *st, enum eon_cap_kind kind, const char *name,
                         const char *uri, char *path_out, size_t path_cap, struct err *e);
+
+/* STATE/caps/secondary/ZONE into out, creating caps/secondary and ZONE
+ * (0750) when missing; ZONE must pass eon_name_file_safe. */
+int eon_state_secondary_dir(const struct eon_state *st, const char *zone, char *out, size_t cap,
+                            struct err *e);
+
+/* The base name (no extension) of a secondary's files: HOST_PORT_H, where
+ * H is the first 16 characters of base64url(digest), digest being the
+ * SHA-256 of its URI: the capability itself names the file, so two
+ * secondaries on one host get two files and the same capability
+ * registering again gets the same one. Characters of HOST other than
+ * letters, digits, '.' and '-' become '_' (an IPv6 address, a unix path). */
+#define EON_SECONDARY_BASE_MAX 128
+void eon_secondary_base_name(const char *host, unsigned port, const uint8_t digest[32],
+                             char out[EON_SECONDARY_BASE_MAX]);
 #endif
