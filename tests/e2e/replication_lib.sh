@@ -30,11 +30,13 @@ start_node() {
   node_pid[$n]=$!
 }
 
-# start_primary NODE [ZONEFILE]: capd serving ZONEFILE ($zone, default
-# $work/example.org); waits for its caps.
+# start_primary NODE [ZONEFILE [ARGS...]]: capd serving ZONEFILE ($zone,
+# default $work/example.org); waits for its caps.
 start_primary() {
-  local n=$1
-  start_node "$n" -z "${2:-$work/example.org}"
+  local n=$1 zf=${2:-$work/example.org}
+  shift
+  [ $# -gt 0 ] && shift
+  start_node "$n" -z "$zf" "$@"
   for _ in $(seq 300); do
     [ -s "$work/$n/state/caps/primary/$zone.cap" ] && [ -s "$work/$n/state/caps/domain/$zone.cap" ] &&
       [ -n "$(nq "$n" "$zone" SOA)" ] && return 0
