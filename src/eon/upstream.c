@@ -119,8 +119,10 @@ static void on_answer(void *ud, struct rpc_response *r)
         const char *what = p.step == STEP_REGISTER ? "registerSeconday" : "getName";
         if (p.step == STEP_HEARTBEAT)
             fail(s, "connection lost (%s: %s)", what, r->error);
-        else
+        else if (r->error_type == RPC_EXCEPTION_DISCONNECTED && !strstr(r->error, "running at"))
             fail(s, "%s: %s (is the primary capd running at %s?)", what, r->error, at);
+        else
+            fail(s, "%s at %s: %s", what, at, r->error);
         rpc_response_free(r);
         return;
     }
