@@ -4,7 +4,7 @@
 # --primary. One run, same machine, figures and ratios of that run.
 #
 #   bench/replication.sh   (env: BUILD=build/release, N=1000, NK=30,
-#                           RECORDS=100000, TIMEOUT=1200)
+#                           RECORDS=100000, R=3, TIMEOUT=1200)
 #
 # (a) propagation latency, capd -> knotd: N updates one after the other,
 #     each sent by an in-process Cap'n Proto client (bench/replication_lat.c)
@@ -17,7 +17,8 @@
 #     a second after a change, so NK is small.
 # (c) a fresh secondary of a RECORDS-record zone: time from starting the
 #     secondary process until it answers the zone's last record; capd ->
-#     fresh knotd (AXFR) and knotd -> fresh knotd (AXFR).
+#     fresh knotd (AXFR) and knotd -> fresh knotd (AXFR); R rounds each,
+#     the median printed (and every round).
 # (d) capd -> capd (`capd --primary FILE`): (a) and (c) with a capd secondary.
 # The whole run is bounded (TIMEOUT seconds); every server it starts is
 # stopped on exit, timeout or interrupt.
@@ -31,6 +32,7 @@ build=${BUILD:-$root/build/release}
 n=${N:-1000}
 nk=${NK:-30}
 records=${RECORDS:-100000}
+rounds=${R:-3}
 capd=$build/src/cmd/capd
 knotd=$(command -v knotd || echo /usr/sbin/knotd)
 if [ ! -x "$capd" ] && [ -z "${BUILD:-}" ]; then
@@ -218,40 +220,64 @@ res_b=$("$lat" dns "$pp" example.org "$ps" "$nk" b) || { echo "knotd -> knotd: $
 stop "$kpid"
 stop "$kp"
 
-# ---- (c) a fresh secondary of the big zone
+# ---- (c) a fresh secondary of the big zone, R rounds each (median)
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# knotd's own account of the transfer: seconds, messages, bytes.
+xfr_line() { grep -o 'AXFR, incoming.*finished.*' "$1" | sed -E 's/.*finished, //' | head -1; }
 pa=$(port)
 pk=$(port)
 start_capd capd_c "$pa" -z "$big" --allow-transfer 127.0.0.1
 big_capd=$cpid
 wait_soa "$pa" big.test || exit 1
-t0=$(now)
-start_knot_secondary "$work/knot_c" "$pk" "$pa" big.test
-fresh_ck=$(fresh_time "$t0" "$pk") || { echo "capd -> fresh knotd: $fresh_ck"; tail "$work/knot_c/log"; exit 1; }
-stop "$kpid"
+for _ in $(seq 100); do [ -s "$work/capd_c/state/caps/primary/big.test.cap" ] && break; sleep 0.1; done
+ck=() kk=() cc=()
+for r in $(seq "$rounds"); do
+  t0=$(now)
+  start_knot_secondary "$work/knot_c" "$pk" "$pa" big.test
+  v=$(fresh_time "$t0" "$pk") || { echo "capd -> fresh knotd failed"; tail "$work/knot_c/log"; exit 1; }
+  ck+=("$v")
+  stop "$kpid"
+  xfr_ck=$(xfr_line "$work/knot_c/log")
+done
 pp=$(port)
 start_knot_primary "$work/knot_cp" "$pp" "$big" big.test
 kp=${pids[-1]}
 wait_soa "$pp" big.test || { tail "$work/knot_cp/log"; exit 1; }
-t0=$(now)
-start_knot_secondary "$work/knot_cs" "$pk" "$pp" big.test
-fresh_kk=$(fresh_time "$t0" "$pk") || { echo "knotd -> fresh knotd: $fresh_kk"; exit 1; }
-stop "$kpid"
+for r in $(seq "$rounds"); do
+  t0=$(now)
+  start_knot_secondary "$work/knot_cs" "$pk" "$pp" big.test
+  v=$(fresh_time "$t0" "$pk") || { echo "knotd -> fresh knotd failed"; tail "$work/knot_cs/log"; exit 1; }
+  kk+=("$v")
+  stop "$kpid"
+  xfr_kk=$(xfr_line "$work/knot_cs/log")
+done
 stop "$kp"
+fresh_ck=$(printf '%s\n' "${ck[@]}" | median)
+fresh_kk=$(printf '%s\n' "${kk[@]}" | median)
 
 # ---- (d) capd -> capd
 res_d="" fresh_cc=""
 if [ "$has_secondary" = 1 ]; then
-  ps=$(port)
-  start_capd capd_d2 "$ps" --primary "$work/capd_c/state/caps/primary/big.test.cap" --primary-retry-wait 1
-  # (c) first: the big zone's primary is still running.
-  t0=$(now)
-  fresh_cc=$(fresh_time "$t0" "$ps") || { echo "capd -> fresh capd: $fresh_cc"; tail "$work/capd_d2/log"; exit 1; }
-  stop "$cpid"
+  # A fresh capd secondary (empty state dir) of the big zone; its TLS key
+  # made beforehand (capd would generate an RSA-2048 key at its first start,
+  # which a fresh knotd does not need).
+  for r in $(seq "$rounds"); do
+    ps=$(port)
+    mkdir -p "$work/capd_f$r"
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$work/capd_f$r/key.pem" 2>/dev/null
+    t0=$(now)
+    start_capd "capd_f$r" "$ps" --primary "$work/capd_c/state/caps/primary/big.test.cap" --primary-retry-wait 1
+    v=$(fresh_time "$t0" "$ps") || { echo "capd -> fresh capd failed"; tail "$work/capd_f$r/log"; exit 1; }
+  cc+=("$v")
+    stop "$cpid"
+  done
+  fresh_cc=$(printf '%s\n' "${cc[@]}" | median)
   stop "$big_capd"
   pa=$(port)
   ps=$(port)
   start_capd capd_d "$pa" -z "$small"
   wait_soa "$pa" example.org || exit 1
+  for _ in $(seq 100); do [ -s "$work/capd_d/state/caps/primary/example.org.cap" ] && break; sleep 0.1; done
   start_capd capd_ds "$ps" --primary "$work/capd_d/state/caps/primary/example.org.cap" --primary-retry-wait 1
   wait_soa "$ps" example.org || { tail "$work/capd_ds/log"; exit 1; }
   res_d=$("$lat" cap "$work/capd_d/state/caps/domain/example.org.cap" "$ps" "$n" d) ||
@@ -269,9 +295,10 @@ echo "ratio p50 capd->knotd / knotd->knotd: $(ratio "$(field p50_ms "$res_a")" "
   echo "ratio p50 capd->capd / knotd->knotd: $(ratio "$(field p50_ms "$res_d")" "$(field p50_ms "$res_b")")," \
     "p99: $(ratio "$(field p99_ms "$res_d")" "$(field p99_ms "$res_b")")"
 echo "== a fresh secondary of a $records-record zone: start -> answers its last record"
-printf '%-34s %s s\n' "capd -> fresh knotd (AXFR)" "$fresh_ck"
-printf '%-34s %s s\n' "knotd -> fresh knotd (AXFR)" "$fresh_kk"
-[ -n "$fresh_cc" ] && printf '%-34s %s s\n' "capd -> fresh capd (Cap'n Proto)" "$fresh_cc"
+echo "(median of $rounds; every round in brackets; knotd's log for its last transfer)"
+printf '%-34s %s s [%s]  (knotd: AXFR %s)\n' "capd -> fresh knotd (AXFR)" "$fresh_ck" "${ck[*]}" "$xfr_ck"
+printf '%-34s %s s [%s]  (knotd: AXFR %s)\n' "knotd -> fresh knotd (AXFR)" "$fresh_kk" "${kk[*]}" "$xfr_kk"
+[ -n "$fresh_cc" ] && printf '%-34s %s s [%s]\n' "capd -> fresh capd (Cap'n Proto)" "$fresh_cc" "${cc[*]}"
 echo "ratio capd->knotd / knotd->knotd: $(ratio "$fresh_ck" "$fresh_kk")"
 [ -n "$fresh_cc" ] && echo "ratio capd->capd / knotd->knotd: $(ratio "$fresh_cc" "$fresh_kk")"
 [ "$has_secondary" = 1 ] || echo "capd -> capd: not measured (this capd has no --primary)"
