@@ -103,8 +103,10 @@ static void load_one(struct repl_zone *z, const char *file)
         r->acked_known = true;
     }
     free(serial);
-    log_info("secondary %s of %s: from %s, %s%u", base, z->name, z->dir,
-             r->acked_known ? "at serial " : "serial unknown", r->acked_known ? r->acked : 0);
+    if (r->acked_known)
+        log_info("secondary %s of %s: from %s, at serial %u", base, z->name, z->dir, r->acked);
+    else
+        log_info("secondary %s of %s: from %s, serial unknown", base, z->name, z->dir);
     replica_schedule_connect(r, 0);
 }
 
@@ -170,8 +172,11 @@ static int store(struct repl_zone *z, const char *uri, struct rpc_cap *cap, stru
         free(r->uri);
         r->uri = xstrdup(uri);
     }
-    log_info("secondary %s of %s: registered (%s), %s%u", r->base, z->name, path,
-             r->acked_known ? "at serial " : "serial unknown", r->acked_known ? r->acked : 0);
+    if (r->acked_known)
+        log_info("secondary %s of %s: registered (%s), at serial %u", r->base, z->name, path,
+                 r->acked);
+    else
+        log_info("secondary %s of %s: registered (%s), serial unknown", r->base, z->name, path);
     replica_attach(r, rpc_cap_ref(cap));
     replica_step(r);
     return 0;

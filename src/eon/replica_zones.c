@@ -138,7 +138,7 @@ struct fwd {
 
 static void fwd_error(struct fwd *f, const char *base, const char *msg)
 {
-    if (!f->error[0]) snprintf(f->error, sizeof f->error, "secondary %s: %s", base, msg);
+    if (!f->error[0]) snprintf(f->error, sizeof f->error, "secondary %.100s: %.380s", base, msg);
 }
 
 static void fwd_finish(struct fwd *f, const char *zone)
