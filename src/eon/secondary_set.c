@@ -314,15 +314,16 @@ void eon_secondaries_render(void *ud, struct metrics_text *t)
     static const struct {
         const char *name, *type, *help;
     } fam[] = {
-        {"capd_secondary_serial", "gauge",
+        {"capd_secondary_zone_serial", "gauge",
          "SOA serial of the last update applied from the primary"},
-        {"capd_secondary_last_update_timestamp_seconds", "gauge",
+        {"capd_secondary_zone_last_update_timestamp_seconds", "gauge",
          "when the last update from the primary was applied, Unix time; 0: not since start"},
-        {"capd_secondary_link", "gauge",
+        {"capd_secondary_zone_link", "gauge",
          "link to the primary: 1 for the state it is in (connecting, registered, retrying)"},
-        {"capd_secondary_full_transfers_total", "counter", "full transfers received and applied"},
-        {"capd_secondary_updates_total", "counter", "incremental updates applied"},
-        {"capd_secondary_failures_total", "counter",
+        {"capd_secondary_zone_full_transfers_total", "counter",
+         "full transfers received and applied"},
+        {"capd_secondary_zone_updates_total", "counter", "incremental updates applied"},
+        {"capd_secondary_zone_failures_total", "counter",
          "updates refused or failed, and failed attempts to reach the primary"},
     };
     for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
