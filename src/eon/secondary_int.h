@@ -52,7 +52,8 @@ struct eon_secondary {
     uv_timer_t timer;
     bool timer_init;
     struct rpc_cap *primary;
-    unsigned gen; /* bumped at every new attempt: stale answers are dropped */
+    unsigned gen;        /* bumped at every new attempt: stale answers are dropped */
+    const char *waiting; /* the call whose answer the timer is the deadline of */
     /* Statistics, written on the loop. */
     uint32_t serial;      /* last serial applied */
     uint64_t last_update; /* Unix time of the last update applied from the primary */

@@ -35,11 +35,25 @@ const char *sec_link_state_name(enum sec_link l)
 
 static void attempt(struct eon_secondary *s);
 
+static void fail(struct eon_secondary *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* How long an answer may take: a stopped primary (or a connection that
+ * died without a word) answers nothing, and the rpc layer has no
+ * deadline of its own for calls. */
+static unsigned deadline_ms(const struct eon_secondary *s)
+{
+    unsigned ms = s->set->retry_wait_s * 1000u;
+    return ms < 10000 ? 10000 : ms;
+}
+
 static void on_timer(uv_timer_t *t)
 {
     struct eon_secondary *s = t->data;
     if (s->set->stopping) return;
-    if (s->link == SEC_LINK_REGISTERED)
+    if (s->waiting)
+        fail(s, "no answer to %s within %u s", s->waiting, deadline_ms(s) / 1000);
+    else if (s->link == SEC_LINK_REGISTERED)
         sec_link_heartbeat(s);
     else
         attempt(s);
@@ -63,8 +77,6 @@ static void where(const struct eon_secondary *s, char *out, size_t cap)
 }
 
 static void fail(struct eon_secondary *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void fail(struct eon_secondary *s, const char *fmt, ...)
 {
     char msg[800];
     va_list ap;
@@ -73,6 +85,7 @@ static void fail(struct eon_secondary *s, const char *fmt, ...)
     va_end(ap);
     s->gen++;
     s->failures++;
+    s->waiting = NULL;
     if (s->primary) {
         rpc_cap_unref(s->primary);
         s->primary = NULL;
@@ -100,6 +113,8 @@ static void send_call(struct eon_secondary *s, enum step step)
     }
     struct pending *p = xmalloc(sizeof *p);
     *p = (struct pending){s, s->gen, step};
+    s->waiting = step == STEP_REGISTER ? "registerSeconday" : "getName";
+    uv_timer_start(&s->timer, on_timer, deadline_ms(s), 0);
     struct rpc_promise *pr = rpc_req_send(req, on_answer, p);
     if (pr) rpc_promise_unref(pr);
 }
@@ -113,6 +128,8 @@ static void on_answer(void *ud, struct rpc_response *r)
         rpc_response_free(r);
         return;
     }
+    s->waiting = NULL;
+    uv_timer_stop(&s->timer);
     char at[300];
     if (r->error) {
         where(s, at, sizeof at);
@@ -189,6 +206,7 @@ void sec_link_start(struct eon_secondary *s)
 void sec_link_stop(struct eon_secondary *s)
 {
     s->gen++;
+    s->waiting = NULL;
     s->link = SEC_LINK_IDLE;
     if (s->timer_init && !uv_is_closing((uv_handle_t *)&s->timer))
         uv_close((uv_handle_t *)&s->timer, NULL);

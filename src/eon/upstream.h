@@ -7,7 +7,9 @@
  *   -> registered: Primary.getName every --primary-retry-wait / 4 (at
  *      most 15 s) as a heartbeat, on the same connection.
  *
- * Any failure (refused, disconnected, an exception, getName naming
+ * Every call has a deadline (--primary-retry-wait, at least 10 s): a
+ * stopped primary answers nothing, and the rpc layer has no call timeout.
+ * Any failure (refused, disconnected, an exception, no answer, getName naming
  * another zone than recorded) logs one line naming the file and what to
  * do, and the link starts again after --primary-retry-wait seconds. This
  * covers a primary that restarts and a connection that drops; the primary
