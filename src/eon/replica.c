@@ -121,7 +121,7 @@ void replica_remove(struct replica *r)
 struct flight {
     struct replica *r;
     unsigned gen;
-    enum { F_PROBE, F_INCREMENTAL, F_CLEAR, F_CHUNK } kind;
+    enum { F_PROBE, F_SOA_CHECK, F_INCREMENTAL, F_CLEAR, F_CHUNK } kind;
     uint32_t to; /* F_INCREMENTAL: the serial it brings the secondary to */
 };
 
@@ -145,6 +145,11 @@ static struct replica *flight_end(struct flight *f)
     r->inflight--;
     free(f);
     if (!live) {
+        /* The last stale answer: a queue that waited for it (re-registered
+         * or reconnected meanwhile) goes on. */
+        if (!r->removed && !r->zone->repl->stopping && r->inflight == 0 &&
+            r->state == EON_REPLICA_IDLE)
+            replica_step(r);
         replica_unref(r);
         return NULL;
     }
@@ -266,6 +271,14 @@ static void on_update(void *ud, struct rpc_response *resp)
         return;
     }
     if (rc < 0) {
+        if (kind == F_SOA_CHECK) {
+            log_info("secondary %s of %s: not at our serial %u (%s): sending the whole zone",
+                     r->base, r->zone->name, to, e.msg);
+            r->full_next = true;
+            r->state = EON_REPLICA_IDLE;
+            replica_step(r);
+            return;
+        }
         r->failures++;
         if (kind == F_INCREMENTAL) {
             log_error("secondary %s of %s: refused the changes %u -> %u: %s; sending the whole "
@@ -287,7 +300,9 @@ static void on_update(void *ud, struct rpc_response *resp)
         return;
     }
     r->backoff_ms = REPL_BACKOFF_MIN_MS;
-    if (kind == F_INCREMENTAL) {
+    if (kind == F_INCREMENTAL || kind == F_SOA_CHECK) {
+        if (kind == F_SOA_CHECK)
+            log_info("secondary %s of %s: already at serial %u", r->base, r->zone->name, to);
         r->acked = to;
         r->acked_known = true;
         r->incrementals++;
@@ -360,8 +375,19 @@ void replica_step(struct replica *r)
         r->state = EON_REPLICA_IDLE;
         return;
     }
+    if (!r->behind_since_ms && (!r->acked_known || r->acked != v->serial))
+        r->behind_since_ms = repl_now_ms();
+    if (!r->acked_known && !r->full_next && !r->checked) {
+        r->checked = true;
+        struct flight *f = flight_new(r, F_SOA_CHECK);
+        struct err e;
+        f->to = v->serial;
+        replica_send_soa_check(r, v, on_update, f, &e);
+        r->state = EON_REPLICA_INCREMENTAL;
+        zone_version_release(v);
+        return;
+    }
     if (!r->acked_known || r->full_next) {
-        if (!r->behind_since_ms) r->behind_since_ms = repl_now_ms();
         start_full(r, v);
         return;
     }
@@ -371,7 +397,6 @@ void replica_step(struct replica *r)
         zone_version_release(v);
         return;
     }
-    if (!r->behind_since_ms) r->behind_since_ms = repl_now_ms();
     struct flight *f = flight_new(r, F_INCREMENTAL);
     struct err e;
     int rc = replica_send_incremental(r, v, &f->to, on_update, f, &e);

@@ -41,6 +41,7 @@ struct replica {
     uint32_t acked;
     bool full_next;  /* the next step is a full transfer */
     bool after_full; /* the last thing completed was a full transfer */
+    bool checked;    /* the SOA check was tried since acked became unknown */
     /* the full transfer in progress: a held version and a cursor over its
      * nodes from the last to the first (names in descending order, the
      * apex last, as eon sends them) */
@@ -99,6 +100,12 @@ const char *replica_state_name(enum eon_replica_state s);
  * zone) or -1 with e set. cb gets ud. */
 int replica_send_incremental(struct replica *r, const struct zone_version *v, uint32_t *to,
                              rpc_response_fn cb, void *ud, struct err *e);
+/* An update with no operations and the prerequisite that the secondary
+ * has v's SOA exactly: for a secondary whose serial we do not know (a
+ * lost .serial file, eon's HOST.cap), which may well be up to date
+ * already; a full transfer would make a ceon secondary bump its serial. */
+int replica_send_soa_check(struct replica *r, const struct zone_version *v, rpc_response_fn cb,
+                           void *ud, struct err *e);
 int replica_send_clear(struct replica *r, rpc_response_fn cb, void *ud, struct err *e);
 /* The next chunk of r->xv from r's cursor; sets r->x_done with the last. */
 int replica_send_chunk(struct replica *r, rpc_response_fn cb, void *ud, struct err *e);

@@ -193,6 +193,27 @@ int replica_send_incremental(struct replica *r, const struct zone_version *v, ui
     return 0;
 }
 
+int replica_send_soa_check(struct replica *r, const struct zone_version *v, rpc_response_fn cb,
+                           void *ud, struct err *e)
+{
+    (void)e;
+    const struct dns_rrset *soa = zone_version_soa(v);
+    const uint8_t *rr = rrset_first(soa);
+    struct rpc_req *req = rpc_req_new(r->cap, eon_Secondary_ID, eon_Secondary_update_ORDINAL);
+    eon_Secondary_update_Params_B p = eon_Secondary_update_Params_init_ptr(rpc_req_params(req));
+    eon_Prereq_LB pl = eon_Secondary_update_Params_init_prereqs(p, 1);
+    eon_Prereq_B pre = eon_Prereq_LB_at(pl, 0);
+    char apex[DNS_NAME_TEXT_MAX];
+    repl_name_text(v->apex, apex, sizeof apex);
+    eon_Prereq_set_name(pre, apex, (uint32_t)strlen(apex));
+    eon_Prereq_existsData_B ed = eon_Prereq_init_existsData(pre);
+    eon_Prereq_existsData_set_type(ed, (int16_t)DNS_T_SOA);
+    eon_Prereq_existsData_set_value(ed, rr_rdata(rr), rr_rdlen(rr));
+    eon_Secondary_update_Params_init_updates(p, 0);
+    rpc_promise_unref(rpc_req_send(req, cb, ud));
+    return 0;
+}
+
 /* ------------------------------------------------------------ full transfer */
 
 int replica_send_clear(struct replica *r, rpc_response_fn cb, void *ud, struct err *e)

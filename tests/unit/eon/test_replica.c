@@ -432,17 +432,22 @@ static void full_then_incremental(void **state)
     assert_int_equal(sb.st_mode & 0777, 0600);
     assert_int_equal(eon_repl_count(W.repl, "example.org"), 1);
     assert_true(converge(s, 10000));
-    /* clear, then 4502 records in chunks of 2000, the SOA last of all */
-    assert_int_equal(s->nrecs, 4);
-    assert_true(s->recs[0].clear);
-    assert_int_equal(s->recs[0].np, 0);
-    assert_int_equal(s->recs[1].nu, 2000);
+    /* Its serial unknown: first whether it has our SOA (no operations),
+     * which it has not; then the clear, 4502 records in chunks of 2000,
+     * the SOA last of all. */
+    assert_int_equal(s->nrecs, 5);
+    assert_int_equal(s->recs[0].np, 1);
+    assert_int_equal(s->recs[0].nu, 0);
+    assert_int_equal(s->recs[0].prereq_serial, 10);
+    assert_true(s->recs[1].clear);
+    assert_int_equal(s->recs[1].np, 0);
     assert_int_equal(s->recs[2].nu, 2000);
-    assert_int_equal(s->recs[3].nu, 503);
-    for (int i = 1; i < 3; i++)
+    assert_int_equal(s->recs[3].nu, 2000);
+    assert_int_equal(s->recs[4].nu, 503);
+    for (int i = 2; i < 4; i++)
         assert_false(s->recs[i].soa_add);
-    assert_true(s->recs[3].soa_add_last);
-    assert_int_equal(s->recs[3].soa_serial, 10);
+    assert_true(s->recs[4].soa_add_last);
+    assert_int_equal(s->recs[4].soa_serial, 10);
     char *base = base_of(path);
     struct eon_replica_info info;
     run_for(20);
@@ -465,12 +470,12 @@ static void full_then_incremental(void **state)
     primary_add("a2.example.org", "192.0.2.12");
     primary_add("a3.example.org", "192.0.2.13");
     assert_true(converge(s, 5000));
-    assert_int_equal(s->nrecs, 5);
-    assert_int_equal(s->recs[4].np, 1);
-    assert_int_equal(s->recs[4].prereq_serial, 10);
-    assert_int_equal(s->recs[4].nu, 4);
-    assert_true(s->recs[4].soa_add_last);
-    assert_int_equal(s->recs[4].soa_serial, 13);
+    assert_int_equal(s->nrecs, 6);
+    assert_int_equal(s->recs[5].np, 1);
+    assert_int_equal(s->recs[5].prereq_serial, 10);
+    assert_int_equal(s->recs[5].nu, 4);
+    assert_true(s->recs[5].soa_add_last);
+    assert_int_equal(s->recs[5].soa_serial, 13);
     run_for(20);
     assert_int_equal(eon_repl_info(W.repl, "example.org", base, &info), 0);
     assert_int_equal(info.acked, 13);
@@ -598,6 +603,11 @@ static void files_and_restart(void **state)
     char line[600];
     snprintf(line, sizeof line, "%s\n", uri3);
     assert_int_equal(atomic_write_file(eon_file, line, strlen(line), 0600, &e), 0);
+    /* s2's serial is lost: it is asked whether it has our SOA, which it
+     * has, so it gets no full transfer. */
+    char *b2 = base_of(p2), sp2[600];
+    snprintf(sp2, sizeof sp2, "%s/%s.serial", W.secdir, b2);
+    assert_int_equal(unlink(sp2), 0);
     eon_repl_stop(W.repl);
     run_for(50);
     eon_repl_free(W.repl);
@@ -605,6 +615,15 @@ static void files_and_restart(void **state)
     zone_set_publish_hook(eon_repl_changed, W.repl);
     if (eon_repl_zone_start(W.repl, "example.org", &e) < 0) fail_msg("%s", e.msg);
     assert_int_equal(eon_repl_count(W.repl, "example.org"), 3);
+    struct eon_replica_info info;
+    for (int i = 0; i < 200; i++) {
+        run_for(10);
+        if (eon_repl_info(W.repl, "example.org", b2, &info) == 0 && info.acked_known) break;
+    }
+    assert_int_equal(eon_repl_info(W.repl, "example.org", b2, &info), 0);
+    assert_true(info.acked_known);
+    assert_int_equal(info.acked, serial_of(W.zone));
+    assert_int_equal(info.full_transfers, 0);
     size_t full1 = s1->nrecs;
     primary_add("c1.example.org", "192.0.2.31");
     assert_true(converge(s1, 5000));
@@ -613,10 +632,11 @@ static void files_and_restart(void **state)
     /* s1 caught up with one incremental call (its serial was on disk) */
     assert_int_equal(s1->nrecs, full1 + 1);
     assert_int_equal(s1->recs[full1].np, 1);
-    struct eon_replica_info info;
+    assert_int_equal(s1->recs[full1].nu, 2);
     run_for(20);
     assert_int_equal(eon_repl_info(W.repl, "example.org", "127.0.0.1", &info), 0);
     assert_int_equal(info.full_transfers, 1);
+    free(b2);
     free(again);
     free(p1);
     free(p2);
