@@ -481,6 +481,26 @@ static void full_then_incremental(void **state)
     assert_int_equal(info.acked, 13);
     assert_int_equal(info.incrementals, 1);
     assert_int_equal(info.full_transfers, 1);
+    /* the statistics say the same, labelled with the .cap file's name */
+    struct metrics_text t;
+    metrics_text_init(&t);
+    eon_repl_render(W.repl, &t);
+    assert_true(metrics_text_ok(&t));
+    char want[600];
+    const char *fams[][2] = {{"capd_secondary_acked_serial", "13"},
+                             {"capd_secondary_lag_serials", "0"},
+                             {"capd_secondary_full_transfers_total", "1"},
+                             {"capd_secondary_incremental_updates_total", "1"}};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(want, sizeof want, "%s{zone=\"example.org\",secondary=\"%s.cap\"} %s\n",
+                 fams[i][0], base, fams[i][1]);
+        if (!strstr(t.p, want)) fail_msg("no '%s' in:\n%s", want, t.p);
+    }
+    snprintf(want, sizeof want,
+             "capd_secondary_state{zone=\"example.org\",secondary=\"%s.cap\",state=\"idle\"} 1\n",
+             base);
+    if (!strstr(t.p, want)) fail_msg("no '%s' in:\n%s", want, t.p);
+    metrics_text_free(&t);
     free(base);
     free(path);
     free(uri);
