@@ -11,7 +11,9 @@
 #    file is replaced, not added; a removal and a replaced RRset reach both;
 #  - names outside the zone never reach the secondary through the primary;
 #  - convergence: 1,000 updates from 4 concurrent capc writers end with
-#    identical sorted AXFRs on the primary and both secondaries.
+#    identical sorted AXFRs on the primary and both secondaries;
+#  - a registration file in eon's form (<host>.cap) is read at primary
+#    start: the secondary it names gets the next update.
 # Faults are in replication_faults.sh, the original's primary semantics in
 # replication_eon.sh.
 # Usage: replication.sh CAPD CAPC
@@ -89,6 +91,33 @@ check_no_sanitizer capc "$work/writers.out"
 converged "1,000 concurrent updates" p s1 s2
 ok "1,000 updates from 4 concurrent writers: primary, s1 and s2 have identical AXFRs (serial $(nserial p))"
 
+# ---- a registration file in eon's form (<host>.cap) is read at primary start
+# s3 retries its primary only after 60 s: until then only the primary's
+# stored file can bring it the next update.
+before=$(secondary_files p)
+start_node s3 --primary "$pcap" --primary-retry-wait 60
+wait_answer s3 www.$zone A 203.0.113.81
+f3=$(comm -13 <(printf '%s\n' "$before") <(secondary_files p))
+[ "$(printf '%s\n' "$f3" | grep -c .)" = 1 ] || die "s3 registered one new file: $f3"
+stop_node p TERM
+mv "$f3" "$(dirname "$f3")/127.0.0.1.cap"
+rm -f "${f3%.cap}.serial"
+start_primary p
+upd "update for a secondary known by an eon-form file" -u "add|eonfile.$zone|A|192.0.2.77|60"
+wait_answer s3 eonfile.$zone A 192.0.2.77
+converged "eon-form registration file" p s1 s2
+# s3's records equal the primary's; its SOA serial is not compared: without
+# a .serial the primary sends s3 a full transfer of the serial s3 already
+# has, s3 bumps it (eon's rule for a serial that is not newer), and from
+# then on s3 stays one serial ahead and every change reaches it as a full
+# transfer (capd logs a warning). Reported in issue 14's work, not fixed here.
+want=$(axfr p | grep -v ' IN SOA ')
+for _ in $(seq 100); do [ "$(axfr s3 | grep -v ' IN SOA ')" = "$want" ] && break; sleep 0.1; done
+[ "$(axfr s3 | grep -v ' IN SOA ')" = "$want" ] ||
+  die "s3's records differ from p's: $(diff <(printf '%s\n' "$want") <(axfr s3 | grep -v ' IN SOA ') | head)"
+ok "a registration file in eon's form (127.0.0.1.cap) is read at primary start: that secondary follows (records equal; serial $(nserial s3) vs the primary's $(nserial p))"
+
+stop_node s3 TERM
 stop_node s2 TERM
 stop_node s1 TERM
 stop_node p TERM
