@@ -232,6 +232,24 @@ abort:
     return -1;
 }
 
+int journal_build_version(const uint8_t *apex, const struct dns_change *records, size_t n,
+                          uint32_t serial, struct zone_version **out, struct err *e)
+{
+    struct zbuild *b = zb_new(apex);
+    if (!b) return err_set(e, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct dns_change *c = &records[i];
+        if (c->op != DNS_CHANGE_ADD)
+            rc = err_set(e, "record %zu is not an addition", i);
+        else if (zb_add(b, c->owner, c->type, c->ttl, c->rdata, c->rdlen, false, 0, e) < 0)
+            rc = -1;
+    }
+    if (rc == 0) rc = zb_freeze(b, true, serial, out, e);
+    zb_free(b);
+    return rc < 0 ? -1 : 0;
+}
+
 int journal_load_zone(struct journal *j, const uint8_t *apex, struct zone_version **out,
                       struct journal_replay_info *info, struct err *e)
 {

@@ -99,22 +99,21 @@ static int stage_add(struct eon_secondary *s, const struct dns_update *u, struct
 }
 
 /* The staged records become the zone's next version: built from nothing
- * (a synthesised apex whose records the first change deletes), journaled
- * as a snapshot that replaces the zone's journal, then published, or, for
- * the first transfer, added to the served set. On the thread pool. */
+ * (as a journal snapshot is loaded), journaled as a snapshot that replaces
+ * the zone's journal, then published, or, for the first transfer, added
+ * to the served set. On the thread pool. */
 static int stage_finish(struct eon_secondary *s, struct sec_job *j, struct err *e)
 {
     struct sec_stage *st = &s->stage;
     const struct dns_change *soa = NULL;
-    for (size_t i = 1; i < st->n; i++)
+    for (size_t i = 0; i < st->n; i++)
         if (st->ch[i].type == DNS_T_SOA && dns_name_equal(st->ch[i].owner, s->apex))
             soa = &st->ch[i];
     if (!soa || soa->rdlen < 20) return err_set(e, "the full transfer of %s has no SOA", s->name);
     uint32_t serial = be32(soa->rdata + soa->rdlen - 20);
     j->offered = serial;
-    j->records = st->n - 1;
-    struct zone_version *base = NULL, *nv = NULL;
-    if (zone_synthesize(s->apex, 0, &base, e) < 0) return -1;
+    j->records = st->n;
+    struct zone_version *nv = NULL;
     struct zone *z = s->zone;
     struct journal *jr = s->set->journal;
     int rc = -1;
@@ -127,7 +126,7 @@ static int stage_finish(struct eon_secondary *s, struct sec_job *j, struct err *
             goto out;
         }
     }
-    if (zone_version_apply(base, st->ch, st->n, serial, &nv, e) < 0) {
+    if (journal_build_version(s->apex, st->ch, st->n, serial, &nv, e) < 0) {
         err_prefix(e, "the full transfer of %s is not a valid zone", s->name);
         goto out;
     }
@@ -151,7 +150,6 @@ static int stage_finish(struct eon_secondary *s, struct sec_job *j, struct err *
     rc = 0;
 out:
     if (s->zone) zone_unlock(s->zone);
-    zone_version_free(base);
     return rc;
 }
 
@@ -166,10 +164,6 @@ static int stage_call(struct eon_secondary *s, struct sec_job *j, struct err *e)
         stage_reset(st);
         arena_init(&st->mem, 1 << 20);
         st->active = true;
-        /* Change 0 empties the synthesised apex stage_finish builds on. */
-        st->ch = xmalloc(1024 * sizeof *st->ch);
-        st->cap = 1024;
-        st->ch[st->n++] = (struct dns_change){.op = DNS_CHANGE_DEL_NAME, .owner = s->apex};
         i = 1;
     }
     int rc = 0;

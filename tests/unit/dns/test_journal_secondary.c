@@ -14,6 +14,7 @@
 
 #include "dns/journal.h"
 #include "dns/update.h"
+#include "dns/wire.h"
 #include "dns/zone.h"
 
 #include "journal_fixture.h"
@@ -127,12 +128,47 @@ static void test_replace_any_serial(void **st)
     journal_close(j);
 }
 
+/* A version from records alone, as a full transfer gives them. */
+static void test_build_version(void **st)
+{
+    (void)st;
+    struct zone_version *src = load(4, "www A 192.0.2.80\nmail MX 10 www\n"), *v;
+    struct dns_change ch[16];
+    size_t n = 0;
+    for (size_t i = 0; i < src->nnodes; i++)
+        for (uint16_t k = 0; k < src->nodes[i].nrrsets; k++) {
+            const struct dns_rrset *rs = &src->nodes[i].rrsets[k];
+            for (const uint8_t *p = rrset_first(rs); p; p = rrset_next(rs, p))
+                ch[n++] = (struct dns_change){DNS_CHANGE_ADD, src->nodes[i].name, rs->type,
+                                              rs->ttl,        rr_rdlen(p),        rr_rdata(p)};
+        }
+    struct err e;
+    if (journal_build_version(APEX, ch, n, 9, &v, &e) < 0) fail_msg("%s", e.msg);
+    assert_int_equal(v->serial, 9);
+    assert_int_equal(v->nrecords, src->nrecords);
+    assert_true(present(v, "mail.example.org.", 0));
+    zone_version_free(v);
+    /* without the SOA, or with a change that is not an addition: refused */
+    size_t soa = 0;
+    while (ch[soa].type != DNS_T_SOA)
+        soa++;
+    struct dns_change keep = ch[soa];
+    ch[soa] = ch[n - 1];
+    assert_int_equal(journal_build_version(APEX, ch, n - 1, 9, &v, &e), -1);
+    ch[soa] = keep;
+    ch[0].op = DNS_CHANGE_DEL;
+    assert_int_equal(journal_build_version(APEX, ch, n, 9, &v, &e), -1);
+    assert_non_null(strstr(e.msg, "not an addition"));
+    zone_version_free(src);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_load_absent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_then_updates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replace_any_serial, setup, teardown),
+        cmocka_unit_test(test_build_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
