@@ -117,18 +117,34 @@ static int stage_finish(struct eon_secondary *s, struct sec_job *j, struct err *
     struct zone *z = s->zone;
     struct journal *jr = s->set->journal;
     int rc = -1;
+    const struct zone_version *cur = NULL;
     if (z) {
         zone_lock(z);
-        uint32_t cur = zone_current(z)->serial;
-        if (!serial_newer(serial, cur)) serial = serial_next(cur); /* as eon */
+        cur = zone_current(z);
         if (jr && journal_tip(jr, z)) {
             err_set(e, "an update of %s is still being committed", s->name);
             goto out;
         }
     }
-    if (journal_build_version(s->apex, st->ch, st->n, serial, &nv, e) < 0) {
+    /* A serial not newer than ours is bumped, as eon does, except when the
+     * transfer is exactly what we serve (a primary that lost track of us
+     * sends the zone again): bumping then would only make our serial
+     * differ from the primary's for nothing. */
+    bool same = cur && serial == cur->serial;
+    if (cur && !serial_newer(serial, cur->serial)) serial = serial_next(cur->serial);
+    if (journal_build_version(s->apex, st->ch, st->n, same ? cur->serial : serial, &nv, e) < 0) {
         err_prefix(e, "the full transfer of %s is not a valid zone", s->name);
         goto out;
+    }
+    if (same && zone_version_hash(nv) == zone_version_hash(cur)) {
+        zone_version_free(nv);
+        j->serial = j->offered;
+        rc = 0;
+        goto out;
+    }
+    if (same) {
+        zone_version_free(nv);
+        if (journal_build_version(s->apex, st->ch, st->n, serial, &nv, e) < 0) goto out;
     }
     if (jr && journal_snapshot_replace(jr, nv, e) < 0) {
         err_prefix(e, "journal");

@@ -309,8 +309,13 @@ static void test_serial_bumped(void **st)
     eon_transfer(w, 3, 4, true, NULL); /* not newer than 5 */
     assert_int_equal(served_serial(w), 6);
     assert_true(has(w, "www-3.example.org."));
-    eon_transfer(w, 6, 1, true, NULL); /* equal */
+    eon_transfer(w, 6, 1, true, NULL); /* equal, other content */
     assert_int_equal(served_serial(w), 7);
+    eon_transfer(w, 7, 1, true, NULL); /* equal, the same content: nothing to do */
+    assert_int_equal(served_serial(w), 7);
+    uint32_t js;
+    assert_true(journal_serial(w->j, (const uint8_t *)"\7example\3org", &js));
+    assert_int_equal(js, 7);
 }
 
 /* ceon's chunked transfer: adds in several calls, SOA in the last; while
