@@ -209,6 +209,7 @@ static void on_probe(void *ud, struct rpc_response *resp)
         } else {
             log_info("secondary %s of %s: connected", r->base, r->zone->name);
             r->state = EON_REPLICA_IDLE;
+            r->verify = true;
             replica_step(r);
         }
     }
@@ -242,6 +243,7 @@ void replica_attach(struct replica *r, struct rpc_cap *cap)
     r->cap = cap;
     r->backoff_ms = REPL_BACKOFF_MIN_MS;
     r->state = EON_REPLICA_IDLE;
+    r->verify = true;
 }
 
 static void persist(struct replica *r)
@@ -377,8 +379,15 @@ void replica_step(struct replica *r)
     }
     if (!r->behind_since_ms && (!r->acked_known || r->acked != v->serial))
         r->behind_since_ms = repl_now_ms();
-    if (!r->acked_known && !r->full_next && !r->checked) {
+    /* Unknown serial, or a secondary that registered again (or that we
+     * reconnected to) while it should be at our serial: a restart may
+     * have lost its zone, and with nothing new to send it would serve
+     * nothing until the next change. One call with the SOA prerequisite
+     * tells. When it is behind, the incremental's prerequisite tells. */
+    bool check_current = r->verify && r->acked_known && r->acked == v->serial;
+    if (((!r->acked_known && !r->checked) || check_current) && !r->full_next) {
         r->checked = true;
+        r->verify = false;
         struct flight *f = flight_new(r, F_SOA_CHECK);
         struct err e;
         f->to = v->serial;
@@ -397,6 +406,7 @@ void replica_step(struct replica *r)
         zone_version_release(v);
         return;
     }
+    r->verify = false; /* the incremental's prerequisite checks */
     struct flight *f = flight_new(r, F_INCREMENTAL);
     struct err e;
     int rc = replica_send_incremental(r, v, &f->to, on_update, f, &e);

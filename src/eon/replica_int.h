@@ -42,6 +42,8 @@ struct replica {
     bool full_next;  /* the next step is a full transfer */
     bool after_full; /* the last thing completed was a full transfer */
     bool checked;    /* the SOA check was tried since acked became unknown */
+    bool verify;     /* (re)attached: the secondary may have lost its state since it
+                        acked; confirm with the SOA check before calling it up to date */
     /* the full transfer in progress: a held version and a cursor over its
      * nodes from the last to the first (names in descending order, the
      * apex last, as eon sends them) */

@@ -573,6 +573,54 @@ static void falls_back_to_full(void **state)
     sec_free(s);
 }
 
+/* A secondary that lost its zone (a restart from an empty state dir, the
+ * same capability) registers again while the primary has nothing new: it
+ * must still get the zone, not wait for the next change. The registration
+ * is checked with the SOA prerequisite, which fails, so a full transfer
+ * follows. */
+static void reregistered_after_losing_state(void **state)
+{
+    (void)state;
+    world_up(10);
+    struct err e;
+    uint8_t id[32];
+    char *uri;
+    struct tsec *s = sec_new(id, &uri);
+    if (register_sec(s, &e) < 0) fail_msg("register: %s", e.msg);
+    assert_true(converge(s, 5000));
+    run_for(20);
+    struct zone_version *empty;
+    assert_int_equal(zone_synthesize(apex, 1, &empty, &e), 0);
+    zone_lock(s->zone);
+    zone_publish(s->zone, empty);
+    zone_unlock(s->zone);
+    assert_int_equal(serial_of(s->zone), 1);
+    size_t before = s->nrecs;
+    if (register_sec(s, &e) < 0) fail_msg("register again: %s", e.msg);
+    assert_true(converge(s, 5000));
+    assert_int_equal(s->recs[before].np, 1); /* the SOA check, refused */
+    assert_int_equal(s->recs[before].nu, 0);
+    assert_true(s->recs[before + 1].clear);
+    /* Registering again while it does have our serial: one check, which
+     * holds, and nothing else. */
+    run_for(20);
+    before = s->nrecs;
+    if (register_sec(s, &e) < 0) fail_msg("register a third time: %s", e.msg);
+    run_for(200);
+    assert_int_equal(s->nrecs, before + 1);
+    assert_int_equal(s->recs[before].nu, 0);
+    char *path = cap_file(uri), *base = base_of(path);
+    struct eon_replica_info info;
+    assert_int_equal(eon_repl_info(W.repl, "example.org", base, &info), 0);
+    assert_int_equal(info.full_transfers, 2);
+    assert_int_equal(info.state, EON_REPLICA_IDLE);
+    free(base);
+    free(path);
+    free(uri);
+    world_down();
+    sec_free(s);
+}
+
 static size_t count_caps(void)
 {
     char cmd[512];
@@ -766,7 +814,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(full_then_incremental), cmocka_unit_test(falls_back_to_full),
         cmocka_unit_test(files_and_restart),     cmocka_unit_test(stalled_secondary_delays_nobody),
-        cmocka_unit_test(update_secondaries),
+        cmocka_unit_test(update_secondaries),    cmocka_unit_test(reregistered_after_losing_state),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     rcu_thread_online();
