@@ -31,24 +31,41 @@ static int copy_value(capnp_data v, uint16_t type, const char *what, uint8_t **m
     return 0;
 }
 
+/* Bytes the wire form of a name given as text can take: a label's text
+ * is at least as long as its wire form, plus the first length byte and
+ * the root. */
+static size_t wire_room(capnp_text t)
+{
+    return t.len + 2 < DNS_NAME_MAX ? t.len + 2 : DNS_NAME_MAX;
+}
+
 int eon_update_decode(eon_Domain_update_Params_R params, struct eon_update_req *j, struct err *e)
+{
+    return eon_update_decode_max(params, j, EON_UPDATE_MAX_ITEMS, e);
+}
+
+int eon_update_decode_max(eon_Domain_update_Params_R params, struct eon_update_req *j,
+                          uint32_t max_items, struct err *e)
 {
     eon_Prereq_LR pl = eon_Domain_update_Params_get_prereqs(params);
     eon_Update_LR ul = eon_Domain_update_Params_get_updates(params);
     uint32_t np = eon_Prereq_LR_len(pl), nu = eon_Update_LR_len(ul);
-    /* A few bytes can claim millions of empty list elements; no real update
-     * comes near this (a DNS UPDATE message holds at most ~6,000 RRs). */
-    if ((uint64_t)np + nu > EON_UPDATE_MAX_ITEMS)
+    /* A few bytes can claim millions of empty list elements (each still
+     * costs a word of the traversal limit); no real Domain.update comes
+     * near the bound (a DNS UPDATE message holds at most ~6,000 RRs). */
+    if ((uint64_t)np + nu > max_items)
         return err_set(e, "too many prerequisites and updates (%u, at most %u)", np + nu,
-                       EON_UPDATE_MAX_ITEMS);
-    size_t bytes = (size_t)(np + nu) * DNS_NAME_MAX;
+                       max_items);
+    size_t bytes = 0;
     for (uint32_t i = 0; i < np; i++) {
         eon_Prereq_R r = eon_Prereq_LR_at(pl, i);
+        bytes += wire_room(eon_Prereq_get_name(r));
         if (eon_Prereq_which(r) == eon_Prereq_existsData)
             bytes += eon_Prereq_existsData_get_value(eon_Prereq_get_existsData(r)).len;
     }
     for (uint32_t i = 0; i < nu; i++) {
         eon_Update_R r = eon_Update_LR_at(ul, i);
+        bytes += wire_room(eon_Update_get_name(r));
         if (eon_Update_which(r) == eon_Update_add)
             bytes += eon_Update_add_get_value(eon_Update_get_add(r)).len;
         else if (eon_Update_which(r) == eon_Update_removeSingle)

@@ -19,8 +19,13 @@
 #include "util/err.h"
 #include <stddef.h>
 
-/* Most prerequisites + updates in one call. */
+/* Most prerequisites + updates in one Domain.update call. */
 #define EON_UPDATE_MAX_ITEMS 10000u
+/* ... in one Secondary.update call: eon's primary sends a whole zone in
+ * one call. The message size limit (16 MiB by default: at most ~700,000
+ * operations) binds first; what decoding allocates follows the bytes the
+ * names and values really take. */
+#define EON_SECONDARY_MAX_ITEMS 1000000u
 
 struct eon_update_req {
     struct dns_prereq *p;
@@ -33,6 +38,9 @@ struct eon_update_req {
 /* On failure *r is left freeable (eon_update_req_free). Errors name the
  * element: "update 2: invalid name 'a..b': ...". */
 int eon_update_decode(eon_Domain_update_Params_R params, struct eon_update_req *r, struct err *e);
+/* The same with another bound on prerequisites + updates. */
+int eon_update_decode_max(eon_Domain_update_Params_R params, struct eon_update_req *r,
+                          uint32_t max_items, struct err *e);
 void eon_update_req_free(struct eon_update_req *r);
 
 /* Client side: fills params from capc's records (eon/specenc.h). */

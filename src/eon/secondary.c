@@ -346,7 +346,7 @@ static void do_update(struct eon_secondary *s, struct rpc_call *call)
     eon_Domain_update_Params_R dp = {sp.r}; /* the same two lists */
     if (s->set->stopping) {
         j->rc = err_set(&j->err, "capd is stopping");
-    } else if (eon_update_decode(dp, &j->req, &j->err) < 0) {
+    } else if (eon_update_decode_max(dp, &j->req, EON_SECONDARY_MAX_ITEMS, &j->err) < 0) {
         j->rc = -1;
         s->failures++;
         log_error("secondary %s (--primary %s): update refused: %s", s->name, s->file, j->err.msg);

@@ -302,6 +302,17 @@ static void test_eon_transfer(void **st)
     assert_true(has(w, "www-2.example.org."));
 }
 
+/* eon sends the whole zone in one call: more operations than a
+ * Domain.update may carry (10,000) are accepted from the primary. */
+static void test_eon_transfer_large(void **st)
+{
+    struct world *w = *st;
+    eon_transfer(w, 7, 12000, true, NULL);
+    assert_int_equal(served_serial(w), 7);
+    assert_true(has(w, "www-0.example.org."));
+    assert_true(has(w, "www-11999.example.org."));
+}
+
 static void test_serial_bumped(void **st)
 {
     struct world *w = *st;
@@ -449,6 +460,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_not_transferred, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eon_transfer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_eon_transfer_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serial_bumped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chunked_and_staged_aside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
