@@ -406,6 +406,14 @@ static void retire(struct eon_zonefiles *zf, const struct zf_file *f)
               name, f->path);
 }
 
+/* Whether the zone apex was served from one of our files before this read. */
+static bool from_file(const struct eon_zonefiles *zf, const uint8_t *apex)
+{
+    for (size_t k = 0; k < zf->nfiles; k++)
+        if (dns_name_equal(zf->files[k].apex, apex)) return true;
+    return false;
+}
+
 static void reread(struct eon_zonefiles *zf, struct journal *j)
 {
     struct eon_reload_result *res = &zf->res;
@@ -450,12 +458,21 @@ static void reread(struct eon_zonefiles *zf, struct journal *j)
             res->failed++;
             continue;
         }
+        struct zone *z = zone_set_get(zs, c->v->apex);
+        if (z && !from_file(zf, c->v->apex)) {
+            /* A secondary's zone (--primary) or an -a zone: its content
+             * comes from elsewhere, a file must not overwrite it. */
+            log_error("reload: %s: zone %s is served by this capd otherwise (a secondary of "
+                      "--primary, or -a); this file is ignored",
+                      c->path, name);
+            res->failed++;
+            continue;
+        }
         if (claim(&cl, c->path, c->src, c->v->apex) < 0) {
             log_error("reload: %s: out of memory", c->path);
             res->failed++;
             continue;
         }
-        struct zone *z = zone_set_get(zs, c->v->apex);
         const char *then = "the zone keeps its served version";
         int rc;
         if (z) {

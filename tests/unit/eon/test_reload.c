@@ -154,6 +154,36 @@ static void test_directory(void **st)
     eon_zonefiles_free(zf);
 }
 
+/* A zone served otherwise (a secondary's, -a) is not taken over by a file
+ * that appears for it in a -z directory: its content comes from elsewhere. */
+static void test_zone_served_otherwise(void **st)
+{
+    struct fx *f = *st;
+    put(f, "a.zone", "example.org", NULL);
+    const char *paths[] = {f->zdir};
+    struct eon_zonefiles *zf;
+    struct err e;
+    if (eon_zonefiles_open(paths, 1, &f->zones, &zf, &e) < 0) fail_msg("%s", e.msg);
+    uint8_t apex[DNS_NAME_MAX];
+    assert_true(dns_name_from_text("example.net.", NULL, apex, &e) > 0);
+    struct zone_version *v;
+    assert_int_equal(zone_synthesize(apex, 7, &v, &e), 0);
+    struct zone *other = zone_new(v, &e);
+    assert_non_null(other);
+    assert_int_equal(zone_set_add(&f->zones, other, &e), 0);
+    put(f, "b.zone", "example.net", "192.0.2.2");
+    reread(f, zf, 1);
+    assert_ptr_equal(served(f, "example.net."), other);
+    assert_false(has_www(other, "example.net"));
+    assert_int_equal(zone_current(other)->serial, 7);
+    /* Nor later, once the file has been seen. */
+    reread(f, zf, 1);
+    assert_false(has_www(other, "example.net"));
+    eon_zonefiles_free(zf);
+    zone_set_remove(&f->zones, apex);
+    zone_free(other);
+}
+
 static void test_coalesced(void **st)
 {
     struct fx *f = *st;
@@ -196,6 +226,7 @@ int main(void)
      * re-read runs (after uv_run), so nothing frees what it reads. */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_directory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zone_served_otherwise, setup, teardown),
         cmocka_unit_test_setup_teardown(test_coalesced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_errors, setup, teardown),
     };
