@@ -18,6 +18,8 @@
  *   - a new zone: the journal is replayed as at start and the zone added
  *     to the zone set; the caller then registers its services and writes
  *     its cap files (apply, on the loop);
+ *   - a zone this capd serves otherwise (a secondary of --primary, -a):
+ *     the file is ignored with one log line; its content comes from elsewhere;
  *   - a file that does not load (syntax, unreadable, an explicit -z file
  *     gone) or whose journal does not apply: one log line naming the file
  *     and the reason; the zone it served keeps its served version.
