@@ -108,8 +108,8 @@ start_capd() {
 # wait_soa PORT ZONE: until PORT answers ZONE's SOA (30 s).
 wait_soa() {
   for _ in $(seq 300); do
-    # dig prints ";; ..." on stdout when refused: that is no answer.
-    dig @127.0.0.1 -p "$1" "$2" SOA +short +time=1 +tries=1 2>/dev/null | grep -qv '^;;' && return 0
+    # dig prints ";" comments and an empty line on stdout when refused.
+    dig @127.0.0.1 -p "$1" "$2" SOA +short +time=1 +tries=1 2>/dev/null | awk 'NF && !/^;/' | grep -q . && return 0
     sleep 0.1
   done
   echo "replication.sh: 127.0.0.1#$1 does not serve $2" >&2

@@ -103,12 +103,12 @@ die() {
 }
 trap 'rc=$?; stop_all_nodes; (exit $rc); cleanup' EXIT
 
-# nq NODE ARGS...: dig +short at NODE, without dig's own ";;" lines (a
-# refused or timed-out query prints one on stdout: it is no answer).
+# nq NODE ARGS...: dig +short at NODE, without dig's own lines (a refused
+# or timed-out query prints ";" comments and an empty line on stdout).
 nq() {
   local n=$1
   shift
-  dig @127.0.0.1 -p "${node_port[$n]}" "$@" +short +time=1 +tries=1 2>/dev/null | grep -v '^;;'
+  dig @127.0.0.1 -p "${node_port[$n]}" "$@" +short +time=1 +tries=1 2>/dev/null | awk 'NF && !/^;/'
 }
 nserial() { nq "$1" "$zone" SOA | awk '{print $3}'; }
 # nstatus NODE NAME TYPE: "RCODE AA ANSWERS" (eon_lib's dns_status at NODE).
