@@ -74,9 +74,15 @@ start_capd() {
     --capnp-listen-address "tcp:127.0.0.1:$cap_port" --state-dir "$state" \
     -b 127.0.0.1 -p "$dns_port" -l 1 ${EON_TEST_CAPD_ARGS:-} "$@" >>"$work/capd.log" 2>&1 &
   capd_pid=$!
+  # Ready = cap file written, Cap'n Proto port accepting, and an SOA answer
+  # (dig prints ';;' lines on stdout for a refused or failed query). After
+  # a restart the cap file is already there and DNS may answer before the
+  # Cap'n Proto listener is bound.
   for _ in $(seq 200); do
     [ -s "$state/caps/domain/example.org.cap" ] &&
-      dig @127.0.0.1 -p "$dns_port" example.org SOA +short +time=1 +tries=1 2>/dev/null | grep -q . &&
+      (exec 3<>"/dev/tcp/127.0.0.1/$cap_port") 2>/dev/null &&
+      dig @127.0.0.1 -p "$dns_port" example.org SOA +short +time=1 +tries=1 2>/dev/null |
+      grep -v '^;' | grep -q . &&
       return 0
     kill -0 "$capd_pid" 2>/dev/null || { capd_pid=""; return 1; }
     sleep 0.05
