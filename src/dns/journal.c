@@ -448,17 +448,27 @@ static int drop_before(MDB_txn *t, MDB_dbi dbi, uint64_t keep)
     return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
 }
 
+/* A snapshot entry holding every RR of v (malloc'd, *size bytes), or NULL. */
+static uint8_t *snapshot_encode(const struct zone_version *v, size_t *size)
+{
+    struct snap_ctx c = {.size = ENTRY_HDR};
+    zone_version_foreach(v, snap_size, &c);
+    uint8_t *buf = malloc(c.size);
+    if (!buf) return NULL;
+    wbuf_init(&c.w, buf, c.size);
+    put_header(&c.w, KIND_SNAPSHOT, v->serial, v->serial, c.count);
+    zone_version_foreach(v, snap_write, &c);
+    *size = c.size;
+    return buf;
+}
+
 int journal_compact(struct journal *j, const struct zone_version *v, struct err *e)
 {
     MDB_dbi dbi;
     if (jr_zone_dbi(j, v->apex, &dbi, e) < 0) return -1;
-    struct snap_ctx c = {.size = ENTRY_HDR};
-    zone_version_foreach(v, snap_size, &c);
-    uint8_t *buf = malloc(c.size);
+    size_t size;
+    uint8_t *buf = snapshot_encode(v, &size);
     if (!buf) return err_set(e, "out of memory");
-    wbuf_init(&c.w, buf, c.size);
-    put_header(&c.w, KIND_SNAPSHOT, v->serial, v->serial, c.count);
-    zone_version_foreach(v, snap_write, &c);
     MDB_txn *t;
     struct jmeta m;
     int r = -1, rc = mdb_txn_begin(j->env, NULL, 0, &t);
@@ -475,7 +485,7 @@ int journal_compact(struct journal *j, const struct zone_version *v, struct err 
         goto abort;
     }
     uint8_t kb[8];
-    MDB_val k, val = {c.size, buf};
+    MDB_val k, val = {size, buf};
     jr_seq_key(m.next_seq, kb, &k);
     if ((rc = mdb_put(t, dbi, &k, &val, MDB_APPEND)) || (rc = drop_before(t, dbi, m.next_seq))) {
         jr_mdb_fail(e, rc, "cannot write a snapshot", v->apex);
@@ -506,13 +516,9 @@ int journal_snapshot_replace(struct journal *j, const struct zone_version *v, st
 {
     MDB_dbi dbi;
     if (jr_zone_dbi(j, v->apex, &dbi, e) < 0) return -1;
-    struct snap_ctx c = {.size = ENTRY_HDR};
-    zone_version_foreach(v, snap_size, &c);
-    uint8_t *buf = malloc(c.size);
+    size_t size;
+    uint8_t *buf = snapshot_encode(v, &size);
     if (!buf) return err_set(e, "out of memory");
-    wbuf_init(&c.w, buf, c.size);
-    put_header(&c.w, KIND_SNAPSHOT, v->serial, v->serial, c.count);
-    zone_version_foreach(v, snap_write, &c);
     MDB_txn *t;
     struct jmeta m;
     int r = -1, rc = mdb_txn_begin(j->env, NULL, 0, &t);
@@ -526,7 +532,7 @@ int journal_snapshot_replace(struct journal *j, const struct zone_version *v, st
      * iterator opened before it never meets a reused key. */
     uint64_t seq = got ? m.next_seq : 1;
     uint8_t kb[8];
-    MDB_val k, val = {c.size, buf};
+    MDB_val k, val = {size, buf};
     jr_seq_key(seq, kb, &k);
     if ((rc = mdb_drop(t, dbi, 0)) || (rc = mdb_put(t, dbi, &k, &val, MDB_APPEND))) {
         jr_mdb_fail(e, rc, "cannot write a snapshot", v->apex);
