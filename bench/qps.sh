@@ -134,6 +134,12 @@ start_capd() {
     "$capd" -z "$zf" -b 127.0.0.1 -p "$port" --proto udp -l 0 >"$tmp/capd.log" 2>&1 &
     spid=$!
 }
+# capd_new: a second capd binary (CAPD_NEW=path) in the same run, to
+# compare two builds of the query path against the same peers (issue 12).
+start_capd_new() {
+    "${CAPD_NEW:?CAPD_NEW=path of the second capd}" -z "$zf" -b 127.0.0.1 -p "$port" --proto udp -l 0 >"$tmp/capd_new.log" 2>&1 &
+    spid=$!
+}
 start_knotd() {
     mkdir -p "$tmp/knot/db"
     cat >"$tmp/knot/knot.conf" <<EOF
@@ -231,7 +237,7 @@ run() {
     N[$name]=$((${N[$name]:-0} + 1))
     QSUM[$name]=$(awk -v a="${QSUM[$name]:-0}" -v b="$qps" 'BEGIN { print a + b }')
     CSUM[$name]=$(awk -v a="${CSUM[$name]:-0}" -v b="$cpu" 'BEGIN { print a + b }')
-    printf '%-6s %10s qps  %8s us CPU/query  (%s answered, %s lost, %.1f s CPU)\n' \
+    printf '%-8s %10s qps  %8s us CPU/query  (%s answered, %s lost, %.1f s CPU)\n' \
         "$name" "$qps" "$cpu" "$done" "${lost:-?}" "$(awk -v t=$((t1 - t0)) -v hz="$hz" 'BEGIN{print t/hz}')"
     echo "       rcodes: $codes"
 }
@@ -249,9 +255,10 @@ for s in $servers; do
     [ -n "${N[$s]:-}" ] || continue
     QPS[$s]=$(awk -v a="${QSUM[$s]}" -v n="${N[$s]}" 'BEGIN { printf "%.0f", a / n }')
     CPU[$s]=$(awk -v a="${CSUM[$s]}" -v n="${N[$s]}" 'BEGIN { printf "%.2f", a / n }')
-    [ "$rounds" -gt 1 ] && printf 'mean   %-6s %10s qps  %8s us CPU/query\n' "$s" "${QPS[$s]}" "${CPU[$s]}"
+    [ "$rounds" -gt 1 ] && printf 'mean   %-8s %10s qps  %8s us CPU/query\n' "$s" "${QPS[$s]}" "${CPU[$s]}"
 done
 ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
 echo "capd/knotd: qps $(ratio "${QPS[capd]:-}" "${QPS[knotd]:-}"), CPU/query $(ratio "${CPU[capd]:-}" "${CPU[knotd]:-}")"
+[ -n "${QPS[capd_new]:-}" ] && echo "capd_new/knotd: qps $(ratio "${QPS[capd_new]:-}" "${QPS[knotd]:-}"), CPU/query $(ratio "${CPU[capd_new]:-}" "${CPU[knotd]:-}"); capd_new/capd CPU/query $(ratio "${CPU[capd_new]:-}" "${CPU[capd]:-}")"
 echo "capd/nsd:   qps $(ratio "${QPS[capd]:-}" "${QPS[nsd]:-}"), CPU/query $(ratio "${CPU[capd]:-}" "${CPU[nsd]:-}")"
 exit $ok

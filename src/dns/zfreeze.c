@@ -7,6 +7,7 @@
  * and shows which ancestors are missing: those become empty non-terminals,
  * emitted right before the node. */
 #include "dns/wire.h"
+#include "dns/phamt.h"
 #include "dns/zbuild_int.h"
 #include "util/buf.h"
 #include <stdint.h>
@@ -257,6 +258,17 @@ static int finish(struct emitter *em, const uint8_t *apex, size_t apex_len, stru
             s = (s + 1) & v->mask;
         v->table[s] = &zn[i];
     }
+#ifdef CEON_FIND_PHAMT
+    static uint32_t gen;
+    struct phamt_txn t = {.gen = __atomic_add_fetch(&gen, 1, __ATOMIC_RELAXED)};
+    for (size_t i = 0; i < n; i++) {
+        const struct zone_node *rep;
+        const struct phamt *r = phamt_put(&t, v->index, &zn[i], &rep);
+        if (!r) return free(t.retired), err_set(e, "out of memory");
+        v->index = r;
+    }
+    free(t.retired); /* one transaction: nothing older was replaced */
+#endif
     return 0;
 }
 

@@ -2,6 +2,7 @@
 #include "dns/wire.h"
 #include "util/buf.h"
 #include "dns/zbuild.h"
+#include "dns/phamt.h"
 #include <stdlib.h>
 #include <string.h>
 #include <urcu-qsbr.h>
@@ -12,6 +13,9 @@ const struct zone_node *zone_version_find(const struct zone_version *v, const ui
                                           size_t len)
 {
     uint32_t h = dns_name_hash(lname, len);
+#ifdef CEON_FIND_PHAMT
+    return phamt_find(v->index, h, lname, len);
+#endif
     for (uint32_t i = h & v->mask;; i = (i + 1) & v->mask) {
         const struct zone_node *n = v->table[i];
         if (!n) return NULL;
@@ -44,6 +48,7 @@ int zone_version_foreach(const struct zone_version *v, zone_rrset_fn fn, void *c
 void zone_version_free(struct zone_version *v)
 {
     if (!v) return;
+    phamt_free_all(v->index);
     arena_free(&v->arena);
     free(v);
 }

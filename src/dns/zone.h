@@ -104,6 +104,7 @@ struct zone_node {
     uint8_t labels; /* dns_name_labels(name) */
 };
 
+struct phamt;
 struct zone_version {
     const uint8_t *apex; /* lowercase wire name, == nodes[0].name */
     uint32_t serial;     /* SOA serial */
@@ -113,6 +114,9 @@ struct zone_version {
     /* private */
     const struct zone_node **table; /* open-addressing hash table, mask+1 slots */
     uint32_t mask;
+    /* With CEON_FIND_PHAMT (a measurement build, issue 12): the same nodes
+     * in a persistent hash trie, which zone_version_find then uses. */
+    const struct phamt *index;
     struct arena arena;
     /* Holders besides the zone that publishes it: see zone_version_hold. */
     unsigned long holds;
