@@ -71,13 +71,9 @@ static struct phamt_node *node_new(struct phamt_txn *t, uint32_t nslots)
 
 /* old is replaced by a copy: free it now if this transaction made it,
  * else retire it. Returns -1 on out of memory (old then stays in use). */
-static int replace(struct phamt_txn *t, const struct phamt_node *old)
+/* Appends p (a trie node or a root) to t's retire list. */
+static int retire(struct phamt_txn *t, const void *p)
 {
-    if (!old) return 0;
-    if (old->gen == t->gen) {
-        free((void *)old);
-        return 0;
-    }
     if (t->nretired == t->capretired) {
         size_t nc = t->capretired ? 2 * t->capretired : 64;
         struct phamt_node **r = realloc(t->retired, nc * sizeof *r);
@@ -85,8 +81,20 @@ static int replace(struct phamt_txn *t, const struct phamt_node *old)
         t->retired = r;
         t->capretired = nc;
     }
-    t->retired[t->nretired++] = (struct phamt_node *)old;
+    t->retired[t->nretired++] = (struct phamt_node *)p;
     return 0;
+}
+
+/* old is replaced by a copy: free it now if this transaction made it,
+ * else retire it. Returns -1 on out of memory (old then stays in use). */
+static int replace(struct phamt_txn *t, const struct phamt_node *old)
+{
+    if (!old) return 0;
+    if (old->gen == t->gen) {
+        free((void *)old);
+        return 0;
+    }
+    return retire(t, old);
 }
 
 /* A copy of n with slot i replaced by v (a leaf if leaf). */
@@ -209,8 +217,8 @@ static struct phamt *writable_root(struct phamt_txn *t, const struct phamt *r)
 
 static int retire_root(struct phamt_txn *t, const struct phamt *old, const struct phamt *nr)
 {
-    if (!old || old == nr) return 0;
-    return replace(t, (const struct phamt_node *)old);
+    if (!old || old == nr) return 0; /* nr is old itself: made by t */
+    return retire(t, old);
 }
 
 const struct phamt *phamt_put(struct phamt_txn *t, const struct phamt *root,
