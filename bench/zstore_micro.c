@@ -164,9 +164,8 @@ static void run(long size)
     }
     double put = (now() - t0) / puts * 1e6;
     printf("%8ld names: lookup ns flat %.0f phamt %.0f order %.0f (phamt/flat %.2f); "
-           "update us apply %.0f, phamt put %.2f; phamt nodes %zu (%.1f MB)\n",
-           size, flat, ph, ord, ph / flat, apply, put, phamt_node_count(root),
-           (double)phamt_node_count(root) * 8 * 10 / 1e6);
+           "update us apply %.0f, phamt put %.2f; phamt nodes %zu\n",
+           size, flat, ph, ord, ph / flat, apply, put, phamt_node_count(root));
     (void)sink;
     free(fresh);
     free(keys);
