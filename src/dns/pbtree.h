@@ -1,0 +1,43 @@
+/*
+ * pbtree: a persistent B+tree of zone nodes in canonical order (RFC 4034
+ * §6.1, dns_name_cmp). The ordered index of the shared-structure zone store
+ * (issue 12; see NOTES-zone-store.md): AXFR and zone_version_foreach walk
+ * it, writers use it to find a name's subtree (every name below x follows x
+ * in canonical order, contiguously). The query path never uses it (exact
+ * lookups go through dns/phamt.h).
+ *
+ * Persistent like the phamt, and in the same writer transaction (struct
+ * phamt_txn): a change copies the path from the root to its leaf (fanout
+ * 32: 4 nodes at 1,000,000 names); nodes made by the transaction are
+ * changed or freed at once, older ones go on its retire list. Deletions do
+ * not rebalance: a node is dropped only when it empties, so the height is
+ * that of the largest size the tree had, which is what the zone loaded.
+ */
+#ifndef CEON_DNS_PBTREE_H
+#define CEON_DNS_PBTREE_H
+#include "dns/phamt.h"
+#include "dns/zone.h"
+
+struct pbt_node;
+
+/* Returns the root with zn inserted, replacing the node of the same name
+ * (*replaced gets it, or NULL). NULL on out of memory (root unchanged). */
+const struct pbt_node *pbt_put(struct phamt_txn *t, const struct pbt_node *root,
+                               const struct zone_node *zn, const struct zone_node **replaced);
+/* Returns the root without the node named lname (lowercase); *removed gets
+ * it (NULL when absent: root returned). NULL may be the empty tree: check
+ * *oom for out of memory (then root is returned unchanged). */
+const struct pbt_node *pbt_del(struct phamt_txn *t, const struct pbt_node *root,
+                               const uint8_t *lname, const struct zone_node **removed, bool *oom);
+/* Frees every tree node reachable from root (not the zone nodes). */
+void pbt_free_all(const struct pbt_node *root);
+
+/* Walk in canonical order from the first name >= lname (NULL: the first). */
+struct pbt_iter {
+    const struct pbt_node *stack[16];
+    uint16_t idx[16];
+    int depth;
+};
+void pbt_seek(struct pbt_iter *it, const struct pbt_node *root, const uint8_t *lname);
+const struct zone_node *pbt_next(struct pbt_iter *it);
+#endif
