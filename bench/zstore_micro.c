@@ -11,13 +11,14 @@
  *       apply  zone_version_apply of one change (replace an A RRset): today's
  *              cost, a copy of the whole zone
  *       put    phamt_put of one node (path copy) + free of the retired path
+ *       bput   pbt_put of one node into the ordered B+tree (path copy) + free
  * Lookups go through the names in a random order (a cold-cache worst case;
  * real traffic is skewed to a few hot names).
  *
  *   cc -O2 ... bench/zstore_micro.c (see NOTES-zone-store.md) ; ./zstore_micro
  */
 #include "dns/name.h"
-#include "dns/phamt.h"
+#include "dns/pbtree.h"
 #include "dns/zone.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,9 +164,27 @@ static void run(long size)
         free(tx.retired);
     }
     double put = (now() - t0) / puts * 1e6;
+    /* the ordered index: built once, then one path copy per update */
+    struct phamt_txn bt = {.gen = 1};
+    const struct pbt_node *broot = NULL;
+    for (size_t i = 0; i < v0->nnodes; i++) {
+        const struct zone_node *rep;
+        broot = pbt_put(&bt, broot, &v0->nodes[i], &rep);
+    }
+    free(bt.retired);
+    t0 = now();
+    for (int u = 0; u < puts; u++) {
+        struct phamt_txn tx = {.gen = (uint32_t)u + 2};
+        const struct zone_node *rep;
+        broot = pbt_put(&tx, broot, &fresh[u], &rep);
+        phamt_retired_free(&tx);
+        free(tx.retired);
+    }
+    double bput = (now() - t0) / puts * 1e6;
+    pbt_free_all(broot);
     printf("%8ld names: lookup ns flat %.0f phamt %.0f order %.0f (phamt/flat %.2f); "
-           "update us apply %.0f, phamt put %.2f; phamt nodes %zu\n",
-           size, flat, ph, ord, ph / flat, apply, put, phamt_node_count(root));
+           "update us apply %.0f, phamt put %.2f, pbtree put %.2f; phamt nodes %zu\n",
+           size, flat, ph, ord, ph / flat, apply, put, bput, phamt_node_count(root));
     (void)sink;
     free(fresh);
     free(keys);
