@@ -71,7 +71,14 @@ static enum find_kind find(const struct zone_version *v, const uint8_t *lname, u
     if (enc->flags & (ZN_OCCLUDED | ZN_DELEG | ZN_DNAME)) {
         const struct zone_node *top = NULL;
         enum find_kind kind = F_EXACT;
-        for (const struct zone_node *x = enc; x; x = x->parent) {
+        /* Up to the apex by looking up the name minus one label at a time
+         * (every ancestor of a node is a node, empty non-terminals
+         * included), not by parent pointers: a store whose versions share
+         * nodes cannot keep them (issue 12). Only names at or below a cut
+         * or DNAME take this path. */
+        const uint8_t *xn = enc->name;
+        size_t xl = enc->name_len;
+        for (const struct zone_node *x = enc; x;) {
             bool self = exact && x == enc;
             if ((x->flags & ZN_DELEG) && !(self && qtype == DNS_T_DS)) {
                 top = x;
@@ -80,6 +87,10 @@ static enum find_kind find(const struct zone_version *v, const uint8_t *lname, u
                 top = x;
                 kind = F_DNAME;
             }
+            if (x->flags & ZN_APEX) break;
+            xl -= 1 + (size_t)*xn;
+            xn += 1 + *xn;
+            x = zone_version_find(v, xn, xl);
         }
         if (top) {
             *out = top;
