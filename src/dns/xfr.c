@@ -129,13 +129,15 @@ static int axfr_next_rr(struct xfr_stream *s, struct xfr_rr *out, struct err *e)
 {
     if (s->phase == AX_FIRST_SOA) {
         s->phase = AX_BODY;
+        zone_cursor_start(&s->cursor, s->v);
+        s->node = zone_cursor_next(&s->cursor);
         return current_soa(s, out, e) < 0 ? -1 : 1;
     }
-    for (; s->phase == AX_BODY && s->node < s->v->nnodes; s->node++, s->set = 0) {
-        const struct zone_node *n = &s->v->nodes[s->node];
+    for (; s->phase == AX_BODY && s->node; s->node = zone_cursor_next(&s->cursor), s->set = 0) {
+        const struct zone_node *n = s->node;
         for (; s->set < n->nrrsets; s->set++, s->rr = NULL) {
             const struct dns_rrset *set = &n->rrsets[s->set];
-            if (s->node == 0 && set->type == DNS_T_SOA) continue; /* sent first and last */
+            if ((n->flags & ZN_APEX) && set->type == DNS_T_SOA) continue; /* first and last */
             s->rr = s->rr ? rrset_next(set, s->rr) : rrset_first(set);
             if (!s->rr) continue;
             *out = (struct xfr_rr){n->name, set->type, set->ttl, rr_rdata(s->rr), rr_rdlen(s->rr)};

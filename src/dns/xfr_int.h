@@ -37,7 +37,9 @@ struct xfr_stream {
     struct xfr_rr pending; /* the next RR to write */
     int phase;
     /* AXFR cursor */
-    size_t node, set;
+    struct zone_cursor cursor;
+    const struct zone_node *node; /* the cursor's current node */
+    size_t set;
     const uint8_t *rr;
     /* IXFR */
     struct journal_iter *it;

@@ -197,8 +197,9 @@ int zb_del(struct zbuild *b, enum dns_change_op op, const uint8_t *owner, uint16
 
 int zb_load_version(struct zbuild *b, const struct zone_version *v, struct err *e)
 {
-    for (size_t i = 0; i < v->nnodes; i++) {
-        const struct zone_node *zn = &v->nodes[i];
+    struct zone_cursor c;
+    zone_cursor_start(&c, v);
+    for (const struct zone_node *zn; (zn = zone_cursor_next(&c));) {
         if (!zn->nrrsets) continue;
         struct bnode *n = zb_get_node(b, zn->name, zn->name_len);
         if (!n) return err_set(e, "out of memory");

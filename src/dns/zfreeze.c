@@ -380,8 +380,9 @@ int zb_check_version(const struct zone_version *v, struct zone_version **rebuilt
     struct zbuild *b = zb_new(v->apex);
     if (!b) return err_set(e, "out of memory");
     int r = 0;
-    for (size_t i = 0; r == 0 && i < v->nnodes; i++) {
-        const struct zone_node *n = &v->nodes[i];
+    struct zone_cursor c;
+    zone_cursor_start(&c, v);
+    for (const struct zone_node *n; r == 0 && (n = zone_cursor_next(&c));) {
         for (uint16_t k = 0; r == 0 && k < n->nrrsets; k++) {
             const struct dns_rrset *s = &n->rrsets[k];
             for (const uint8_t *p = rrset_first(s); r == 0 && p; p = rrset_next(s, p))

@@ -30,16 +30,41 @@ const struct dns_rrset *node_rrset(const struct zone_node *n, uint16_t type)
     return NULL;
 }
 
+const struct zone_node *zone_version_apex_node(const struct zone_version *v)
+{
+    return &v->nodes[0];
+}
+
 const struct dns_rrset *zone_version_soa(const struct zone_version *v)
 {
-    return node_rrset(&v->nodes[0], DNS_T_SOA);
+    return node_rrset(zone_version_apex_node(v), DNS_T_SOA);
+}
+
+const struct zone_node *zone_version_parent(const struct zone_version *v, const struct zone_node *n)
+{
+    if (n->flags & ZN_APEX) return NULL;
+    const uint8_t *up = dns_name_skip(n->name, 1);
+    return zone_version_find(v, up, n->name_len - (size_t)(up - n->name));
+}
+
+void zone_cursor_start(struct zone_cursor *c, const struct zone_version *v)
+{
+    c->v = v;
+    c->next = 0;
+}
+
+const struct zone_node *zone_cursor_next(struct zone_cursor *c)
+{
+    return c->next < c->v->nnodes ? &c->v->nodes[c->next++] : NULL;
 }
 
 int zone_version_foreach(const struct zone_version *v, zone_rrset_fn fn, void *ctx)
 {
-    for (size_t i = 0; i < v->nnodes; i++)
-        for (uint16_t k = 0; k < v->nodes[i].nrrsets; k++) {
-            int r = fn(ctx, &v->nodes[i], &v->nodes[i].rrsets[k]);
+    struct zone_cursor c;
+    zone_cursor_start(&c, v);
+    for (const struct zone_node *n; (n = zone_cursor_next(&c));)
+        for (uint16_t k = 0; k < n->nrrsets; k++) {
+            int r = fn(ctx, n, &n->rrsets[k]);
             if (r) return r;
         }
     return 0;

@@ -129,6 +129,24 @@ const struct zone_node *zone_version_find(const struct zone_version *v, const ui
 const struct dns_rrset *node_rrset(const struct zone_node *n, uint16_t type);
 /* The apex SOA RRset (always present in a valid version). */
 const struct dns_rrset *zone_version_soa(const struct zone_version *v);
+/* The apex node. */
+const struct zone_node *zone_version_apex_node(const struct zone_version *v);
+/* The node one label up from n, found by name (NULL at the apex). Callers
+ * use this rather than a stored parent pointer: versions that share nodes
+ * cannot keep parent pointers (issue 12). */
+const struct zone_node *zone_version_parent(const struct zone_version *v,
+                                            const struct zone_node *n);
+
+/* The nodes of a version in canonical order (RFC 4034 §6.1), the apex
+ * first, empty non-terminals included: zone_cursor_start, then
+ * zone_cursor_next until it returns NULL. A cursor may be kept across loop
+ * iterations while the version is held. */
+struct zone_cursor {
+    const struct zone_version *v;
+    size_t next;
+};
+void zone_cursor_start(struct zone_cursor *c, const struct zone_version *v);
+const struct zone_node *zone_cursor_next(struct zone_cursor *c);
 
 /* Calls fn for every RRset of the version, nodes in canonical order, RRsets
  * in type order (the SOA is not moved first: AXFR callers send it

@@ -49,11 +49,6 @@ static void bad(const struct zone_node *n, const char *fmt, ...)
     abort();
 }
 
-static long index_of(const struct zone_version *v, const struct zone_node *n)
-{
-    return n ? (long)(n - v->nodes) : -1;
-}
-
 /* v (built incrementally by the update) against r (built from scratch from
  * v's records): same nodes in the same order, same flags and parents, same
  * RRsets byte for byte, every node found through v's hash table. */
@@ -63,16 +58,21 @@ static void same_version(const struct zone_version *v, const struct zone_version
     if (v->serial != r->serial || v->nrecords != r->nrecords)
         bad(NULL, "serial %u / %zu records, from scratch %u / %zu", v->serial, v->nrecords,
             r->serial, r->nrecords);
-    for (size_t i = 0; i < v->nnodes; i++) {
-        const struct zone_node *a = &v->nodes[i], *b = &r->nodes[i];
+    struct zone_cursor cv, cr;
+    zone_cursor_start(&cv, v);
+    zone_cursor_start(&cr, r);
+    size_t i = 0;
+    for (const struct zone_node *a, *b; (a = zone_cursor_next(&cv)) && (b = zone_cursor_next(&cr));
+         i++) {
         if (a->name_len != b->name_len || memcmp(a->name, b->name, a->name_len) != 0)
             bad(a, "node %zu differs from scratch", i);
         if (a->labels != b->labels || a->hash != b->hash || a->flags != b->flags)
             bad(a, "labels/hash/flags %u/%u/%#x, from scratch %u/%u/%#x", a->labels, a->hash,
                 a->flags, b->labels, b->hash, b->flags);
-        if (index_of(v, a->parent) != index_of(r, b->parent))
-            bad(a, "parent node %ld, from scratch %ld", index_of(v, a->parent),
-                index_of(r, b->parent));
+        const struct zone_node *pa = zone_version_parent(v, a), *pb = zone_version_parent(r, b);
+        if (!pa != !pb ||
+            (pa && (pa->name_len != pb->name_len || memcmp(pa->name, pb->name, pa->name_len) != 0)))
+            bad(a, "parent differs from scratch");
         if (zone_version_find(v, a->name, a->name_len) != a) bad(a, "not found by lookup");
         if (a->nrrsets != b->nrrsets) bad(a, "%u RRsets, from scratch %u", a->nrrsets, b->nrrsets);
         for (uint16_t k = 0; k < a->nrrsets; k++) {

@@ -32,16 +32,19 @@
 static void check_version(const struct zone_version *v)
 {
     CHECK(v->nnodes >= 1);
-    CHECK(v->nodes[0].name == v->apex || dns_name_equal(v->nodes[0].name, v->apex));
+    CHECK(zone_version_apex_node(v)->name == v->apex ||
+          dns_name_equal(zone_version_apex_node(v)->name, v->apex));
     const struct dns_rrset *soa = zone_version_soa(v);
     CHECK(soa && soa->type == DNS_T_SOA && soa->count == 1);
     size_t records = 0;
-    for (size_t i = 0; i < v->nnodes; i++) {
-        const struct zone_node *n = &v->nodes[i];
+    struct zone_cursor cur;
+    zone_cursor_start(&cur, v);
+    const struct zone_node *prev = NULL;
+    for (const struct zone_node *n; (n = zone_cursor_next(&cur)); prev = n) {
         CHECK(dns_name_check(n->name, DNS_NAME_MAX) == n->name_len);
         CHECK(dns_name_is_subdomain(n->name, v->apex));
         CHECK(zone_version_find(v, n->name, n->name_len) == n);
-        if (i > 0) CHECK(dns_name_cmp(v->nodes[i - 1].name, n->name) < 0);
+        if (prev) CHECK(dns_name_cmp(prev->name, n->name) < 0);
         for (uint16_t k = 0; k < n->nrrsets; k++) {
             const struct dns_rrset *s = &n->rrsets[k];
             if (k > 0) CHECK(n->rrsets[k - 1].type < s->type);
