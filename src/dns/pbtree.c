@@ -238,6 +238,25 @@ void pbt_free_all(const struct pbt_node *n)
     free((void *)n);
 }
 
+void pbt_free_newer(const struct pbt_node *n, uint32_t gen,
+                    void (*free_zn)(const struct zone_node *))
+{
+    if (!n || n->gen <= gen) return;
+    for (unsigned i = 0; i < n->n; i++)
+        if (!n->leaf)
+            pbt_free_newer(n->e[i], gen, free_zn);
+        else if (free_zn && ((const struct zone_node *)n->e[i])->gen > gen)
+            free_zn(n->e[i]);
+    free((void *)n);
+}
+
+uint32_t pbt_gen(const void *p)
+{
+    uint32_t g;
+    memcpy(&g, p, sizeof g);
+    return g;
+}
+
 void pbt_seek(struct pbt_iter *it, const struct pbt_node *n, const uint8_t *lname)
 {
     it->depth = -1;

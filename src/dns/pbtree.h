@@ -31,13 +31,18 @@ const struct pbt_node *pbt_del(struct phamt_txn *t, const struct pbt_node *root,
                                const uint8_t *lname, const struct zone_node **removed, bool *oom);
 /* Frees every tree node reachable from root (not the zone nodes). */
 void pbt_free_all(const struct pbt_node *root);
+/* Frees the tree nodes reachable from root that a transaction later than
+ * gen made, and (with free_zn) the zone nodes they hold that a transaction
+ * later than gen made. Path copying guarantees that a node made at or
+ * before gen only reaches nodes made at or before gen. */
+void pbt_free_newer(const struct pbt_node *root, uint32_t gen,
+                    void (*free_zn)(const struct zone_node *));
+/* The generation of a tree node (the first field of every tree and trie
+ * node, so a retire list holding both can be filtered by it). */
+uint32_t pbt_gen(const void *tree_or_trie_node);
 
 /* Walk in canonical order from the first name >= lname (NULL: the first). */
-struct pbt_iter {
-    const struct pbt_node *stack[16];
-    uint16_t idx[16];
-    int depth;
-};
+/* (struct pbt_iter is in dns/zone.h: zone_cursor wraps it.) */
 void pbt_seek(struct pbt_iter *it, const struct pbt_node *root, const uint8_t *lname);
 const struct zone_node *pbt_next(struct pbt_iter *it);
 #endif

@@ -23,9 +23,10 @@ struct phamt {
 };
 
 struct phamt_node {
+    uint32_t gen;     /* transaction that created it (first, as in every root
+                         and B+tree node: see pbt_gen) */
     uint32_t bitmap;  /* present slots (a collision node: 0) */
     uint32_t leafmap; /* present slots that are leaves */
-    uint32_t gen;     /* transaction that created it */
     uint32_t n;       /* slots in use */
     const void *slot[];
 };
@@ -390,6 +391,23 @@ void phamt_free_all(const struct phamt *r)
     if (!r) return;
     for (uint32_t i = 0; i < ROOT_SLOTS; i++)
         if (r->slot[i] && !root_leaf(r, i)) free_below(r->slot[i]);
+    free((void *)r);
+}
+
+static void free_newer_below(const struct phamt_node *n, uint32_t gen)
+{
+    if (!n || n->gen <= gen) return;
+    if (n->bitmap)
+        for (uint32_t i = 0, b = n->bitmap; b; b &= b - 1, i++)
+            if (!(n->leafmap & (b & -b))) free_newer_below(n->slot[i], gen);
+    free((void *)n);
+}
+
+void phamt_free_newer(const struct phamt *r, uint32_t gen)
+{
+    if (!r || r->gen <= gen) return;
+    for (uint32_t i = 0; i < ROOT_SLOTS; i++)
+        if (r->slot[i] && !root_leaf(r, i)) free_newer_below(r->slot[i], gen);
     free((void *)r);
 }
 

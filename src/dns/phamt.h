@@ -61,6 +61,9 @@ void phamt_retired_free(struct phamt_txn *t);
 /* Frees every trie node reachable from root (the last root of a trie whose
  * older roots' retired nodes were already freed). */
 void phamt_free_all(const struct phamt *root);
+/* Frees the trie nodes reachable from root (the root included) that a
+ * transaction later than gen made (a discarded version's own nodes). */
+void phamt_free_newer(const struct phamt *root, uint32_t gen);
 /* Number of trie nodes (root included) reachable from root (tests, memory
  * accounting), and number of zone nodes stored. */
 size_t phamt_node_count(const struct phamt *root);

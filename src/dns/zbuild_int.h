@@ -6,6 +6,7 @@
 #ifndef CEON_DNS_ZBUILD_INT_H
 #define CEON_DNS_ZBUILD_INT_H
 #include "dns/zbuild.h"
+#include "util/arena.h"
 
 struct brr {
     uint16_t len;
@@ -45,6 +46,9 @@ struct bset *zb_find_set(struct bnode *n, uint16_t type);
 /* Fills e with "file:line: what name" (parts left out when unknown); -1. */
 int zb_where(struct zbuild *b, unsigned long line, struct err *e, const char *what,
              const char *name);
+/* Checks every node's content rules (only the nodes zb_touch loaded, with
+ * touched_only), reporting the first bad one by line, then by name. */
+int zb_check_nodes(struct zbuild *b, bool touched_only, struct err *e);
 /* Checks a node's content rules; on failure *line is the offending line. */
 int zb_check_node(struct zbuild *b, struct bnode *n, struct err *e, unsigned long *line);
 #endif

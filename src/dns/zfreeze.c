@@ -7,7 +7,7 @@
  * and shows which ancestors are missing: those become empty non-terminals,
  * emitted right before the node. */
 #include "dns/wire.h"
-#include "dns/phamt.h"
+#include "dns/zstore.h"
 #include "dns/zbuild_int.h"
 #include "util/buf.h"
 #include <stdint.h>
@@ -83,9 +83,11 @@ static struct skey *sorted_nodes(struct zbuild *b, bool touched_only, size_t *n,
 /* ---- the emitter ---- */
 
 struct emitter {
-    struct zone_version *v;
-    struct zone_node *nodes; /* grows while emitting; .parent holds index + 1 */
+    struct arena arena;      /* the emitted nodes' names and RRsets, until finish copies them */
+    struct zone_node *nodes; /* grows while emitting */
+    size_t *parent;          /* parent[i]: index + 1 of node i's parent, 0 at the apex */
     size_t n, cap;
+    size_t nrecords;
     size_t stack[DNS_NAME_MAX / 2 + 2]; /* indices of the current ancestor chain */
     int depth;
     bool set_serial;
@@ -105,19 +107,20 @@ static struct zone_node *new_node(struct emitter *em, const uint8_t *name, size_
     if (em->n == em->cap) {
         size_t nc = em->cap ? em->cap * 2 : 256;
         struct zone_node *nn = realloc(em->nodes, nc * sizeof *nn);
-        if (!nn) return NULL;
-        em->nodes = nn;
+        if (nn) em->nodes = nn;
+        size_t *np = realloc(em->parent, nc * sizeof *np);
+        if (np) em->parent = np;
+        if (!nn || !np) return NULL;
         em->cap = nc;
     }
     struct zone_node *zn = &em->nodes[em->n];
     memset(zn, 0, sizeof *zn);
-    zn->name = arena_memdup(&em->v->arena, name, len);
+    zn->name = arena_memdup(&em->arena, name, len);
     if (!zn->name) return NULL;
     zn->name_len = (uint8_t)len;
     zn->labels = (uint8_t)labels;
     zn->hash = hash;
-    zn->parent =
-        (const struct zone_node *)(uintptr_t)(em->depth ? em->stack[em->depth - 1] + 1 : 0);
+    em->parent[em->n] = em->depth ? em->stack[em->depth - 1] + 1 : 0;
     em->stack[em->depth++] = em->n;
     em->n++;
     return zn;
@@ -146,7 +149,7 @@ static void own_data(struct emitter *em, struct zone_node *zn, bool apex)
 {
     for (uint16_t i = 0; i < zn->nrrsets; i++) {
         const struct dns_rrset *s = &zn->rrsets[i];
-        em->v->nrecords += s->count;
+        em->nrecords += s->count;
         if (s->type == DNS_T_NS && !apex) zn->flags |= ZN_DELEG;
         if (s->type == DNS_T_DNAME) zn->flags |= ZN_DNAME;
         if (s->type == DNS_T_CNAME) zn->flags |= ZN_CNAME;
@@ -155,7 +158,7 @@ static void own_data(struct emitter *em, struct zone_node *zn, bool apex)
             size_t off = dns_name_len(rd); /* serial follows MNAME and RNAME */
             off += dns_name_len(rd + off);
             if (em->set_serial) put_be32(rd + off, em->serial);
-            em->v->serial = be32(rd + off);
+            em->serial = be32(rd + off);
         }
     }
 }
@@ -176,7 +179,7 @@ static int emit_bnode(struct emitter *em, struct bnode *n)
 {
     struct zone_node *zn = emit(em, n->name, n->len, n->hash);
     if (!zn) return -1;
-    struct arena *a = &em->v->arena;
+    struct arena *a = &em->arena;
     qsort(n->sets, n->nsets, sizeof *n->sets, cmp_set);
     struct dns_rrset *sets = arena_alloc(a, n->nsets * sizeof *sets);
     if (!sets) return -1;
@@ -201,28 +204,13 @@ static int emit_bnode(struct emitter *em, struct bnode *n)
     return 0;
 }
 
-/* Emits a node of an older version unchanged (a copy). */
-static int emit_old(struct emitter *em, const struct zone_node *o)
+/* Computes the inherited flags (parents come first, so theirs are
+ * complete), then copies the emitted nodes into the version, each its own
+ * allocation in both indexes (one writer transaction). Checks that the apex
+ * comes first with one SOA. */
+static int finish(struct emitter *em, const uint8_t *apex, size_t apex_len,
+                  struct zone_version **out, struct err *e)
 {
-    struct zone_node *zn = emit(em, o->name, o->name_len, o->hash);
-    if (!zn) return -1;
-    struct arena *a = &em->v->arena;
-    struct dns_rrset *sets = arena_memdup(a, o->rrsets, o->nrrsets * sizeof *sets);
-    if (!sets) return -1;
-    for (uint16_t i = 0; i < o->nrrsets; i++)
-        if (!(sets[i].rdata = arena_memdup(a, o->rrsets[i].rdata, o->rrsets[i].rdata_size)))
-            return -1;
-    zn->rrsets = sets;
-    zn->nrrsets = o->nrrsets;
-    own_data(em, zn, em->n == 1);
-    return 0;
-}
-
-/* Moves the emitted nodes into the version: parents, inherited flags, the
- * hash table. Checks that the apex comes first with one SOA. */
-static int finish(struct emitter *em, const uint8_t *apex, size_t apex_len, struct err *e)
-{
-    struct zone_version *v = em->v;
     const struct dns_rrset *soa = em->n ? node_rrset(&em->nodes[0], DNS_T_SOA) : NULL;
     if (!soa || em->nodes[0].name_len != apex_len ||
         memcmp(em->nodes[0].name, apex, apex_len) != 0 || soa->count != 1) {
@@ -230,22 +218,12 @@ static int finish(struct emitter *em, const uint8_t *apex, size_t apex_len, stru
         dns_name_to_text(apex, t, sizeof t);
         return err_set(e, "no SOA record at the zone apex %s", t);
     }
-    size_t n = em->n, slots = 16;
-    while (slots < n * 2)
-        slots *= 2;
-    struct zone_node *zn = arena_alloc(&v->arena, n * sizeof *zn);
-    v->table = arena_zalloc(&v->arena, slots * sizeof *v->table);
-    if (!zn || !v->table) return err_set(e, "out of memory");
-    memcpy(zn, em->nodes, n * sizeof *zn);
-    v->mask = (uint32_t)(slots - 1);
-    v->nodes = zn;
-    v->nnodes = n;
-    v->apex = zn[0].name;
+    struct zone_node *zn = em->nodes;
+    size_t n = em->n;
     zn[0].flags |= ZN_APEX;
     for (size_t i = 0; i < n; i++) {
-        uintptr_t p = (uintptr_t)zn[i].parent;
-        zn[i].parent = p ? &zn[p - 1] : NULL;
-        if (p) { /* parents come first: their flags are complete */
+        size_t p = em->parent[i];
+        if (p) {
             struct zone_node *pm = &zn[p - 1];
             if (pm->flags & (ZN_OCCLUDED | ZN_DELEG | ZN_DNAME)) zn[i].flags |= ZN_OCCLUDED;
             if (zn[i].name[0] == 1 && zn[i].name[1] == '*') {
@@ -253,38 +231,38 @@ static int finish(struct emitter *em, const uint8_t *apex, size_t apex_len, stru
                 pm->flags |= ZN_HAS_WILDCARD;
             }
         }
-        size_t s = zn[i].hash & v->mask;
-        while (v->table[s])
-            s = (s + 1) & v->mask;
-        v->table[s] = &zn[i];
     }
-#ifdef CEON_FIND_PHAMT
-    static uint32_t gen;
-    struct phamt_txn t = {.gen = __atomic_add_fetch(&gen, 1, __ATOMIC_RELAXED)};
+    struct zv_txn x;
+    struct zone_version *v = zv_begin(&x, NULL);
+    if (!v) return err_set(e, "out of memory");
+    v->serial = em->serial;
+    v->nrecords = em->nrecords;
     for (size_t i = 0; i < n; i++) {
-        const struct zone_node *rep;
-        const struct phamt *r = phamt_put(&t, v->index, &zn[i], &rep);
-        if (!r) return free(t.retired), err_set(e, "out of memory");
-        v->index = r;
+        struct zone_node *c =
+            zn_new(&x, zn[i].name, zn[i].name_len, zn[i].rrsets, zn[i].nrrsets, zn[i].flags);
+        if (!c || zv_put(&x, c) < 0) {
+            zn_free(c);
+            zv_end(&x);
+            zone_version_free(v);
+            return err_set(e, "out of memory");
+        }
     }
-    free(t.retired); /* one transaction: nothing older was replaced */
-#endif
+    zv_end(&x);
+    *out = v;
     return 0;
 }
 
-static struct zone_version *start(struct emitter *em, bool set_serial, uint32_t serial)
+static void start(struct emitter *em, bool set_serial, uint32_t serial)
 {
     memset(em, 0, sizeof *em);
     em->set_serial = set_serial;
     em->serial = serial;
-    em->v = calloc(1, sizeof *em->v);
-    if (em->v) arena_init(&em->v->arena, 64 * 1024);
-    return em->v;
+    arena_init(&em->arena, 64 * 1024);
 }
 
 /* Reports the first (by line, then by name) node that breaks a content
  * rule, so the message does not depend on hash order. */
-static int check_nodes(struct zbuild *b, bool touched_only, struct err *e)
+int zb_check_nodes(struct zbuild *b, bool touched_only, struct err *e)
 {
     unsigned long bad_line = 0;
     struct bnode *bad = NULL;
@@ -303,76 +281,33 @@ static int check_nodes(struct zbuild *b, bool touched_only, struct err *e)
     return bad ? -1 : 0;
 }
 
-/* First index in [lo, hi) of old's nodes whose name is >= name. */
-static size_t lower_bound(const struct zone_version *old, size_t lo, size_t hi, const uint8_t *name)
+/* Lays out every builder node as a new version (loading, zb_check_version).
+ * Changes to an existing version go through zb_freeze_onto (zapply.c). */
+int zb_freeze(struct zbuild *b, bool set_serial, uint32_t serial, struct zone_version **out,
+              struct err *e)
 {
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (dns_name_cmp(old->nodes[mid].name, name) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* Lays out the version: old's nodes (if any) in order, each touched name
- * replaced by its builder contents; with no old version, every builder
- * node. With old, only the touched names are checked. */
-static int freeze(struct zbuild *b, const struct zone_version *old, bool set_serial,
-                  uint32_t serial, struct zone_version **out, struct err *e)
-{
-    bool touched_only = old != NULL;
     struct bnode *apex = zb_find_node(b, b->apex, b->apex_len, dns_name_hash(b->apex, b->apex_len));
-    /* with old, an untouched apex keeps old's (checked) SOA */
-    bool no_soa = touched_only ? apex && apex->loaded && !zb_find_set(apex, DNS_T_SOA)
-                               : !apex || !zb_find_set(apex, DNS_T_SOA);
-    if (no_soa) {
+    if (!apex || !zb_find_set(apex, DNS_T_SOA)) {
         char t[DNS_NAME_TEXT_MAX];
         dns_name_to_text(b->apex, t, sizeof t);
         return zb_where(b, 0, e, "no SOA record at the zone apex", t);
     }
-    if (check_nodes(b, touched_only, e) < 0) return -1;
+    if (zb_check_nodes(b, false, e) < 0) return -1;
     struct emitter em;
-    size_t n = 0, i = 0, nold = old ? old->nnodes : 0;
+    size_t n = 0;
     uint8_t *keys = NULL;
-    struct skey *order =
-        start(&em, set_serial, serial) ? sorted_nodes(b, touched_only, &n, &keys) : NULL;
+    start(&em, set_serial, serial);
+    struct skey *order = sorted_nodes(b, false, &n, &keys);
     int r = order ? 0 : err_set(e, "out of memory");
-    /* merge: old nodes up to each builder name, then that name's new
-     * contents; old empty non-terminals are recreated where still needed */
-    for (size_t t = 0; r == 0 && t <= n; t++) {
-        size_t p = t < n && old ? lower_bound(old, i, nold, order[t].n->name) : nold;
-        for (; r == 0 && i < p; i++)
-            if (old->nodes[i].nrrsets && emit_old(&em, &old->nodes[i]) < 0)
-                r = err_set(e, "out of memory");
-        if (t == n || r) break;
-        if (i < nold && old->nodes[i].name_len == order[t].n->len &&
-            memcmp(old->nodes[i].name, order[t].n->name, order[t].n->len) == 0)
-            i++; /* replaced */
-        if (order[t].n->nsets && emit_bnode(&em, order[t].n) < 0) r = err_set(e, "out of memory");
-    }
-    if (r == 0) r = finish(&em, b->apex, b->apex_len, e);
+    for (size_t t = 0; r == 0 && t < n; t++)
+        if (emit_bnode(&em, order[t].n) < 0) r = err_set(e, "out of memory");
+    if (r == 0) r = finish(&em, b->apex, b->apex_len, out, e);
     free(order);
     free(keys);
     free(em.nodes);
-    if (r == 0)
-        *out = em.v;
-    else
-        zone_version_free(em.v);
+    free(em.parent);
+    arena_free(&em.arena);
     return r;
-}
-
-int zb_freeze(struct zbuild *b, bool set_serial, uint32_t serial, struct zone_version **out,
-              struct err *e)
-{
-    return freeze(b, NULL, set_serial, serial, out, e);
-}
-
-int zb_freeze_onto(struct zbuild *b, const struct zone_version *old, uint32_t serial,
-                   struct zone_version **out, struct err *e)
-{
-    return freeze(b, old, true, serial, out, e);
 }
 
 int zb_check_version(const struct zone_version *v, struct zone_version **rebuilt, struct err *e)

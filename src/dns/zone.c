@@ -2,7 +2,7 @@
 #include "dns/wire.h"
 #include "util/buf.h"
 #include "dns/zbuild.h"
-#include "dns/phamt.h"
+#include "dns/zstore.h"
 #include <stdlib.h>
 #include <string.h>
 #include <urcu-qsbr.h>
@@ -12,15 +12,7 @@
 const struct zone_node *zone_version_find(const struct zone_version *v, const uint8_t *lname,
                                           size_t len)
 {
-    uint32_t h = dns_name_hash(lname, len);
-#ifdef CEON_FIND_PHAMT
-    return phamt_find(v->index, h, lname, len);
-#endif
-    for (uint32_t i = h & v->mask;; i = (i + 1) & v->mask) {
-        const struct zone_node *n = v->table[i];
-        if (!n) return NULL;
-        if (n->hash == h && n->name_len == len && memcmp(n->name, lname, len) == 0) return n;
-    }
+    return phamt_find(v->index, dns_name_hash(lname, len), lname, len);
 }
 
 const struct dns_rrset *node_rrset(const struct zone_node *n, uint16_t type)
@@ -32,7 +24,7 @@ const struct dns_rrset *node_rrset(const struct zone_node *n, uint16_t type)
 
 const struct zone_node *zone_version_apex_node(const struct zone_version *v)
 {
-    return &v->nodes[0];
+    return v->apex_node;
 }
 
 const struct dns_rrset *zone_version_soa(const struct zone_version *v)
@@ -49,13 +41,12 @@ const struct zone_node *zone_version_parent(const struct zone_version *v, const 
 
 void zone_cursor_start(struct zone_cursor *c, const struct zone_version *v)
 {
-    c->v = v;
-    c->next = 0;
+    pbt_seek(&c->it, v->order, NULL);
 }
 
 const struct zone_node *zone_cursor_next(struct zone_cursor *c)
 {
-    return c->next < c->v->nnodes ? &c->v->nodes[c->next++] : NULL;
+    return pbt_next(&c->it);
 }
 
 int zone_version_foreach(const struct zone_version *v, zone_rrset_fn fn, void *ctx)
@@ -68,14 +59,6 @@ int zone_version_foreach(const struct zone_version *v, zone_rrset_fn fn, void *c
             if (r) return r;
         }
     return 0;
-}
-
-void zone_version_free(struct zone_version *v)
-{
-    if (!v) return;
-    phamt_free_all(v->index);
-    arena_free(&v->arena);
-    free(v);
 }
 
 /* holds counts the holders other than the zone, so a fresh (calloc'd)

@@ -40,7 +40,6 @@
 #ifndef CEON_DNS_ZONE_H
 #define CEON_DNS_ZONE_H
 #include "dns/name.h"
-#include "util/arena.h"
 #include "util/err.h"
 #include <pthread.h>
 #include <stdbool.h>
@@ -95,9 +94,9 @@ enum zone_node_flag {
 /* One owner name. An empty non-terminal is a node with nrrsets == 0. */
 struct zone_node {
     const uint8_t *name;            /* lowercase wire name */
-    const struct zone_node *parent; /* node one label up; NULL only at the apex */
     const struct dns_rrset *rrsets; /* nrrsets RRsets sorted by type */
     uint32_t hash;                  /* dns_name_hash(name) */
+    uint32_t gen;                   /* private: the writer transaction that made it */
     uint16_t flags;                 /* enum zone_node_flag */
     uint16_t nrrsets;
     uint8_t name_len;
@@ -105,19 +104,24 @@ struct zone_node {
 };
 
 struct phamt;
+struct pbt_node;
 struct zone_version {
-    const uint8_t *apex; /* lowercase wire name, == nodes[0].name */
+    const uint8_t *apex; /* lowercase wire name, the apex node's */
     uint32_t serial;     /* SOA serial */
-    size_t nnodes;       /* nodes in canonical order (RFC 4034 §6.1); nodes[0] is the apex */
-    const struct zone_node *nodes;
-    size_t nrecords; /* RRs in the version, for information */
-    /* private */
-    const struct zone_node **table; /* open-addressing hash table, mask+1 slots */
-    uint32_t mask;
-    /* With CEON_FIND_PHAMT (a measurement build, issue 12): the same nodes
-     * in a persistent hash trie, which zone_version_find then uses. */
-    const struct phamt *index;
-    struct arena arena;
+    size_t nnodes;       /* nodes, empty non-terminals included */
+    size_t nrecords;     /* RRs in the version, for information */
+    /* private (dns/zstore.h): the nodes, shared with the versions built
+     * from this one and the one it was built from, in two persistent
+     * indexes; and what reclaiming them needs. */
+    const struct zone_node *apex_node;
+    const struct phamt *index;    /* by name: every lookup */
+    const struct pbt_node *order; /* canonical order: walks */
+    struct zone_version *base;    /* the version this one was built from (reclaim) */
+    struct zone_version *kids;    /* versions built from this one, still alive */
+    struct zone_version *next_sib, *prev_sib;
+    uint32_t gen;  /* its writer transaction: nodes it made carry it */
+    bool dead;     /* freed by its last holder */
+    void *retired; /* struct zv_retired: what it replaced in base */
     /* Holders besides the zone that publishes it: see zone_version_hold. */
     unsigned long holds;
 };
@@ -141,9 +145,13 @@ const struct zone_node *zone_version_parent(const struct zone_version *v,
  * first, empty non-terminals included: zone_cursor_start, then
  * zone_cursor_next until it returns NULL. A cursor may be kept across loop
  * iterations while the version is held. */
+struct pbt_iter { /* see dns/pbtree.h */
+    const struct pbt_node *stack[16];
+    uint16_t idx[16];
+    int depth;
+};
 struct zone_cursor {
-    const struct zone_version *v;
-    size_t next;
+    struct pbt_iter it;
 };
 void zone_cursor_start(struct zone_cursor *c, const struct zone_version *v);
 const struct zone_node *zone_cursor_next(struct zone_cursor *c);
