@@ -134,7 +134,7 @@ static struct zone_node *from_bnode(struct apply *a, struct bnode *n)
             sets[i] = (struct dns_rrset){s->type, (uint16_t)s->n, s->ttl, 0, p};
             for (size_t k = 0; k < s->n; k++) {
                 put_be16(p, s->rr[k].len);
-                memcpy(p + 2, s->rr[k].data, s->rr[k].len);
+                if (s->rr[k].len) memcpy(p + 2, s->rr[k].data, s->rr[k].len);
                 p += 2 + s->rr[k].len;
             }
             sets[i].rdata_size = (uint32_t)(p - sets[i].rdata);
@@ -235,7 +235,7 @@ static int mark_subtrees(struct apply *a)
 /* (C) flags of the marked names, parents first. */
 static int fix_flags(struct apply *a)
 {
-    qsort(a->marks, a->nmarks, sizeof *a->marks, cmp_name);
+    if (a->nmarks) qsort(a->marks, a->nmarks, sizeof *a->marks, cmp_name);
     for (size_t i = 0; i < a->nmarks; i++) {
         const uint8_t *name = a->marks[i];
         if (i && dns_name_cmp(a->marks[i - 1], name) == 0) continue;

@@ -88,11 +88,11 @@ static struct zv_retired *retired_merge(struct zv_retired *a, struct zv_retired 
     const struct zone_node **z = realloc(a->zn, (a->nzn + b->nzn + 1) * sizeof *z);
     if (t) a->trie = t;
     if (z) a->zn = z;
-    if (t) {
+    if (t && b->ntrie) {
         memcpy(a->trie + a->ntrie, b->trie, b->ntrie * sizeof *t);
         a->ntrie += b->ntrie;
     }
-    if (z) {
+    if (z && b->nzn) {
         memcpy(a->zn + a->nzn, b->zn, b->nzn * sizeof *z);
         a->nzn += b->nzn;
     }
