@@ -78,6 +78,12 @@ static void run(long size)
     }
     free(text);
     size_t n = v->nnodes;
+    /* the nodes in canonical order (the store keeps no flat array) */
+    const struct zone_node **nodes = malloc(n * sizeof *nodes);
+    struct zone_cursor cur;
+    zone_cursor_start(&cur, v);
+    for (size_t i = 0; i < n; i++)
+        nodes[i] = zone_cursor_next(&cur);
     size_t *perm = malloc(n * sizeof *perm);
     for (size_t i = 0; i < n; i++)
         perm[i] = i;
@@ -92,31 +98,31 @@ static void run(long size)
     const struct phamt *root = NULL;
     for (size_t i = 0; i < n; i++) {
         const struct zone_node *rep;
-        root = phamt_put(&t, root, &v->nodes[i], &rep);
+        root = phamt_put(&t, root, nodes[i], &rep);
     }
     /* canonical keys, already sorted (the nodes are in canonical order) */
     struct key *keys = malloc(n * sizeof *keys);
     for (size_t i = 0; i < n; i++)
-        keys[i].len = sort_key(v->nodes[i].name, keys[i].k);
+        keys[i].len = sort_key(nodes[i]->name, keys[i].k);
 
     long reps = 2000000;
     volatile size_t sink = 0;
     double t0 = now();
     for (long r = 0; r < reps; r++) {
-        const struct zone_node *zn = &v->nodes[perm[(size_t)r % n]];
+        const struct zone_node *zn = nodes[perm[(size_t)r % n]];
         sink += zone_version_find(v, zn->name, zn->name_len) != NULL;
     }
     double flat = (now() - t0) / (double)reps * 1e9;
     t0 = now();
     for (long r = 0; r < reps; r++) {
-        const struct zone_node *zn = &v->nodes[perm[(size_t)r % n]];
+        const struct zone_node *zn = nodes[perm[(size_t)r % n]];
         uint32_t h = dns_name_hash(zn->name, zn->name_len);
         sink += phamt_find(root, h, zn->name, zn->name_len) != NULL;
     }
     double ph = (now() - t0) / (double)reps * 1e9;
     t0 = now();
     for (long r = 0; r < reps; r++) {
-        const struct zone_node *zn = &v->nodes[perm[(size_t)r % n]];
+        const struct zone_node *zn = nodes[perm[(size_t)r % n]];
         uint8_t k[600];
         size_t kl = sort_key(zn->name, k), lo = 0, hi = n;
         while (lo < hi) {
@@ -157,7 +163,7 @@ static void run(long size)
     t0 = now();
     for (int u = 0; u < puts; u++) {
         struct phamt_txn tx = {.gen = (uint32_t)u + 2};
-        fresh[u] = v0->nodes[(size_t)rand() % v0->nnodes];
+        fresh[u] = *nodes[(size_t)rand() % v0->nnodes];
         const struct zone_node *rep;
         root = phamt_put(&tx, root, &fresh[u], &rep);
         phamt_retired_free(&tx);
@@ -169,7 +175,7 @@ static void run(long size)
     const struct pbt_node *broot = NULL;
     for (size_t i = 0; i < v0->nnodes; i++) {
         const struct zone_node *rep;
-        broot = pbt_put(&bt, broot, &v0->nodes[i], &rep);
+        broot = pbt_put(&bt, broot, nodes[i], &rep);
     }
     free(bt.retired);
     t0 = now();

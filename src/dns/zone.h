@@ -2,10 +2,13 @@
  * zone: the zone store.
  *
  * A zone_version is one immutable snapshot of a zone: its nodes (one per
- * owner name, plus one per empty non-terminal), each with its RRsets, all in
- * one arena. It never changes after it is built, so any number of threads
- * read it without locks. Changing a zone means building a new version
- * (zone_version_apply) and publishing it (zone_publish).
+ * owner name, plus one per empty non-terminal), each with its RRsets, in a
+ * persistent hash trie (lookups) and a persistent B+tree (canonical order).
+ * It never changes after it is built, so any number of threads read it
+ * without locks. Changing a zone means building a new version
+ * (zone_version_apply, which copies only the paths to what changed and
+ * shares the rest with the old version: dns/zstore.h) and publishing it
+ * (zone_publish).
  *
  * A zone is one served zone: its apex and an RCU-protected pointer to the
  * current version. A zone_set is every served zone, itself immutable and
@@ -216,10 +219,12 @@ struct dns_change {
  * would not have exactly one SOA RR at the apex, or a CNAME would share its
  * owner with other data (RFC 1034 §3.6.2; RRSIG/NSEC excepted), or a
  * name would get more than one DNAME.
- * The new version shares no memory with old (old may be freed at any time
- * afterwards). Cost: the touched names go through a builder; the rest of old
- * is copied in canonical order without re-sorting or re-hashing, about
- * 1-2 ms for a 20,000-record zone.
+ * The new version shares every node it did not change with old; either may
+ * still be freed at any time, in any order (dns/zstore.h reclaims what
+ * neither reaches). Cost: the touched names go through a builder; their
+ * nodes, new empty non-terminals, nodes whose inherited flags change (below
+ * a cut or DNAME added or removed: that subtree) and the apex are copied,
+ * with their paths in both indexes: microseconds, whatever the zone's size.
  */
 int zone_version_apply(const struct zone_version *old, const struct dns_change *changes, size_t n,
                        uint32_t new_serial, struct zone_version **out, struct err *e);

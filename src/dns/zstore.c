@@ -167,7 +167,10 @@ void zv_end(struct zv_txn *x)
     x->t.nretired = 0;
     x->zold = NULL;
     x->nzold = 0;
-    v->retired = r;
+    /* a fold (settle) may already have given v its dead base's list */
+    pthread_mutex_lock(&reclaim_mu);
+    v->retired = retired_merge(v->retired, r);
+    pthread_mutex_unlock(&reclaim_mu);
     v->nnodes = phamt_count(v->index);
     if (v->apex_node) v->apex = v->apex_node->name;
 }
