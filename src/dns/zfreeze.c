@@ -1,11 +1,13 @@
-/* Laying out a builder (and, for incremental changes, an old version) as an
- * immutable zone_version.
+/* Laying out a whole builder as a new zone_version (loading; changes to an
+ * existing version go through zb_freeze_onto in zapply.c).
  *
  * Nodes are emitted in canonical order. Because a name's ancestors sort
  * before it and every subtree is contiguous in that order, a stack of the
  * ancestors emitted so far gives each node its parent without any lookup,
  * and shows which ancestors are missing: those become empty non-terminals,
- * emitted right before the node. */
+ * emitted right before the node. The flags are computed on that flat
+ * layout, parents first; then each node is copied into its own allocation
+ * and put in the version's indexes (dns/zstore.h). */
 #include "dns/wire.h"
 #include "dns/zstore.h"
 #include "dns/zbuild_int.h"
