@@ -300,7 +300,11 @@ static void udp_updates_under_load(void **state)
 
     uint8_t owner[] = "\5churn\1t\7example";
     double worst = 0;
-    for (uint32_t i = 0; i < 200; i++) {
+    /* At least 200 updates, and on until the readers got 100 answers during
+     * them: an update no longer copies the zone, so 200 can be over before
+     * the readers' first few round trips (issue 12). */
+    uint32_t i = 0;
+    for (; i < 200 || (atomic_load(&h.answers) <= 100 && i < 1000000); i++) {
         uint8_t rd[4] = {192, 0, 2, (uint8_t)i};
         struct dns_change ch = {.op = i % 2 ? DNS_CHANGE_DEL_NAME : DNS_CHANGE_ADD,
                                 .owner = owner,
@@ -316,8 +320,8 @@ static void udp_updates_under_load(void **state)
     for (int i = 0; i < 3; i++)
         pthread_join(th[i], NULL);
     udp_stop(s);
-    print_message("%ld answers during 200 updates, slowest publish %.1f ms\n",
-                  atomic_load(&h.answers), worst * 1e3);
+    print_message("%ld answers during %u updates, slowest publish %.1f ms\n",
+                  atomic_load(&h.answers), i, worst * 1e3);
     assert_true(atomic_load(&h.answers) > 100);
     assert_int_equal(atomic_load(&h.bad), 0);
     assert_true(worst < 1.0);
