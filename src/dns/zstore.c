@@ -7,6 +7,7 @@
 #include <string.h>
 
 static uint32_t next_gen;
+static size_t live_nodes;
 
 /* ---- zone nodes ---- */
 
@@ -18,6 +19,7 @@ struct zone_node *zn_new(struct zv_txn *x, const uint8_t *lname, size_t len,
         data += sets[i].rdata_size;
     struct zone_node *zn = malloc(sizeof *zn + nsets * sizeof *sets + len + data);
     if (!zn) return NULL;
+    __atomic_add_fetch(&live_nodes, 1, __ATOMIC_RELAXED);
     struct dns_rrset *s = (struct dns_rrset *)(zn + 1);
     uint8_t *name = (uint8_t *)(s + nsets), *p = name + len;
     memcpy(name, lname, len);
@@ -40,7 +42,13 @@ struct zone_node *zn_new(struct zv_txn *x, const uint8_t *lname, size_t len,
 
 void zn_free(const struct zone_node *zn)
 {
+    if (zn) __atomic_sub_fetch(&live_nodes, 1, __ATOMIC_RELAXED);
     free((void *)zn);
+}
+
+size_t zn_live(void)
+{
+    return __atomic_load_n(&live_nodes, __ATOMIC_RELAXED);
 }
 
 /* ---- retire lists ---- */

@@ -59,4 +59,7 @@ int zv_del(struct zv_txn *x, const uint8_t *lname, size_t len);
 struct zone_node *zn_new(struct zv_txn *x, const uint8_t *lname, size_t len,
                          const struct dns_rrset *sets, size_t nsets, uint16_t flags);
 void zn_free(const struct zone_node *zn);
+/* Zone nodes allocated and not yet freed, in the whole process (tests:
+ * reclaim happens when it should, not only at exit). */
+size_t zn_live(void);
 #endif

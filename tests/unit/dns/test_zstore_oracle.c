@@ -25,6 +25,7 @@
 #include "dns/wire.h"
 #include "dns/zbuild.h"
 #include "dns/zone.h"
+#include "dns/zstore.h" /* zn_live */
 #include "util/buf.h"
 
 static uint64_t rng = 88172645463325252ull;
@@ -206,8 +207,13 @@ static void test_oracle(void **st)
             }
             check_and_keep(nv, &kept[nkept++]);
         }
-        for (size_t i = 0; i < nkept; i++) /* persistence */
+        size_t reach = 0;
+        for (size_t i = 0; i < nkept; i++) { /* persistence */
             same(kept[i].v, kept[i].rebuilt);
+            reach += kept[i].v->nnodes + kept[i].rebuilt->nnodes;
+        }
+        /* nothing unreachable is kept: every live node is in a live version */
+        if (zn_live() > reach) fail_msg("%zu zone nodes live, %zu reachable", zn_live(), reach);
     }
     /* the names, flags and node kinds the rounds went through */
     assert_true(applied > 1000);
@@ -215,10 +221,14 @@ static void test_oracle(void **st)
     for (int f = 0; f < 7; f++)
         if (!seen_flag[f]) fail_msg("flag %#x never seen", 1u << f);
     assert_true(seen_ent > 0);
+    /* with only the newest left, only its nodes are live */
     for (size_t i = 0; i < nkept; i++) {
-        zone_version_free(kept[i].v);
         zone_version_free(kept[i].rebuilt);
+        if (i + 1 < nkept) zone_version_free(kept[i].v);
     }
+    assert_int_equal(zn_live(), kept[nkept - 1].v->nnodes);
+    zone_version_free(kept[nkept - 1].v);
+    assert_int_equal(zn_live(), 0);
 }
 
 int main(void)
