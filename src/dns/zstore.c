@@ -86,6 +86,26 @@ static void retired_free(struct zv_retired *r, uint32_t gen)
     free(r);
 }
 
+/* Frees the entries of r newer than gen and keeps the others. */
+static void retired_prune(struct zv_retired *r, uint32_t gen)
+{
+    if (!r) return;
+    size_t k = 0;
+    for (size_t i = 0; i < r->ntrie; i++)
+        if (pbt_gen(r->trie[i]) > gen)
+            free(r->trie[i]);
+        else
+            r->trie[k++] = r->trie[i];
+    r->ntrie = k;
+    k = 0;
+    for (size_t i = 0; i < r->nzn; i++)
+        if (r->zn[i]->gen > gen)
+            zn_free(r->zn[i]);
+        else
+            r->zn[k++] = r->zn[i];
+    r->nzn = k;
+}
+
 /* Appends b's entries to a (b is consumed); on out of memory they leak,
  * which is safe. */
 static struct zv_retired *retired_merge(struct zv_retired *a, struct zv_retired *b)
@@ -258,6 +278,8 @@ static void settle(struct zone_version *v)
             if (!base) {
                 retired_free(c->retired, 0);
                 c->retired = NULL;
+            } else { /* what v made and c replaced: no live version reaches it */
+                retired_prune(c->retired, base->gen);
             }
             free(v);
             return; /* base's child count did not change */
