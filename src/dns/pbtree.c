@@ -175,6 +175,53 @@ const struct pbt_node *pbt_put(struct phamt_txn *t, const struct pbt_node *root,
     return c;
 }
 
+/* Groups the n nodes at level (leaves: zone nodes, leaf true) into parents
+ * of up to FAN entries, spread evenly so that no node but a lone root is
+ * under half full; returns the parents' count, written over level. */
+static size_t build_level(struct phamt_txn *t, const void **level, size_t n, bool leaf, bool *oom)
+{
+    size_t groups = (n + FAN - 1) / FAN, k = 0;
+    for (size_t g = 0; g < groups; g++) {
+        size_t from = n * g / groups, to = n * (g + 1) / groups;
+        struct pbt_node *c = calloc(1, sizeof *c);
+        if (!c) { /* free the groups made and, above the leaves, the rest */
+            *oom = true;
+            for (size_t i = 0; i < k; i++)
+                leaf ? free((void *)level[i]) : pbt_free_all(level[i]);
+            for (size_t i = from; !leaf && i < n; i++)
+                pbt_free_all(level[i]);
+            return 0;
+        }
+        c->gen = t->gen;
+        c->leaf = leaf;
+        c->n = (uint16_t)(to - from);
+        for (size_t i = from; i < to; i++) {
+            c->e[i - from] = level[i];
+            c->min[i - from] = leaf ? NULL : min_of(level[i]);
+        }
+        level[k++] = c; /* k <= from: entries not yet read are not overwritten */
+    }
+    return k;
+}
+
+const struct pbt_node *pbt_build_sorted(struct phamt_txn *t, const struct zone_node *const *zn,
+                                        size_t n, bool *oom)
+{
+    *oom = false;
+    if (!n) return NULL;
+    const void **level = malloc(n * sizeof *level);
+    if (!level) return *oom = true, NULL;
+    memcpy(level, zn, n * sizeof *level);
+    bool leaf = true;
+    do {
+        n = build_level(t, level, n, leaf, oom);
+        leaf = false;
+    } while (n > 1 && !*oom);
+    const struct pbt_node *root = *oom ? NULL : level[0];
+    free(level);
+    return root;
+}
+
 /* Deletion below n: returns n when absent, NULL when n emptied, else its
  * copy. Sets *oom (and returns n) on out of memory. */
 static const struct pbt_node *del(struct phamt_txn *t, const struct pbt_node *n,

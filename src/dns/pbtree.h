@@ -24,6 +24,12 @@ struct pbt_node;
  * (*replaced gets it, or NULL). NULL on out of memory (root unchanged). */
 const struct pbt_node *pbt_put(struct phamt_txn *t, const struct pbt_node *root,
                                const struct zone_node *zn, const struct zone_node **replaced);
+/* A tree of the n zone nodes at zn, which are in strictly increasing
+ * canonical order (a full load): leaves filled left to right, then each
+ * level above, all made by t. NULL for n == 0, or on out of memory (then
+ * nothing is left allocated). */
+const struct pbt_node *pbt_build_sorted(struct phamt_txn *t, const struct zone_node *const *zn,
+                                        size_t n, bool *oom);
 /* Returns the root without the node named lname (lowercase); *removed gets
  * it (NULL when absent: root returned). NULL may be the empty tree: check
  * *oom for out of memory (then root is returned unchanged). */

@@ -239,16 +239,27 @@ static int finish(struct emitter *em, const uint8_t *apex, size_t apex_len,
     if (!v) return err_set(e, "out of memory");
     v->serial = em->serial;
     v->nrecords = em->nrecords;
-    for (size_t i = 0; i < n; i++) {
-        struct zone_node *c =
-            zn_new(&x, zn[i].name, zn[i].name_len, zn[i].rrsets, zn[i].nrrsets, zn[i].flags);
-        if (!c || zv_put(&x, c) < 0) {
-            zn_free(c);
-            zv_end(&x);
-            zone_version_free(v);
-            return err_set(e, "out of memory");
-        }
+    const struct zone_node **made = malloc(n * sizeof *made);
+    size_t k = 0;
+    for (; made && k < n; k++)
+        if (!(made[k] =
+                  zn_new(&x, zn[k].name, zn[k].name_len, zn[k].rrsets, zn[k].nrrsets, zn[k].flags)))
+            break;
+    if (!made || k < n || zv_put_sorted(&x, made, n) < 0) {
+        /* the nodes are not all in the indexes: free them here, and the
+         * indexes (nothing older) with the version */
+        for (size_t i = 0; made && i < k; i++)
+            zn_free(made[i]);
+        free(made);
+        pbt_free_all(v->order);
+        phamt_free_all(v->index);
+        v->order = NULL;
+        v->index = NULL;
+        zv_end(&x);
+        zone_version_free(v);
+        return err_set(e, "out of memory");
     }
+    free(made);
     zv_end(&x);
     *out = v;
     return 0;

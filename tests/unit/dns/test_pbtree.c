@@ -140,10 +140,56 @@ static void random_changes(void **unused)
     }
 }
 
+/* pbt_build_sorted (loading) for sizes around the fanout's powers, then
+ * changes on top of the built tree (splits of full leaves, deletions). */
+static void build_sorted(void **unused)
+{
+    (void)unused;
+    make_universe();
+    static signed char state[UNIVERSE];
+    static const struct zone_node *sorted[UNIVERSE];
+    const int sizes[] = {0, 1, 2, 31, 32, 33, 64, 1023, 1024, 1025, UNIVERSE};
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+        int n = sizes[z] < UNIVERSE ? sizes[z] : UNIVERSE;
+        memset(state, -1, sizeof state);
+        for (int o = 0; o < n; o++) { /* every other name of the order, then the rest */
+            int i = order[(o * 2) % UNIVERSE + ((o * 2) / UNIVERSE)];
+            state[i] = 0;
+        }
+        int k = 0;
+        for (int o = 0; o < UNIVERSE; o++)
+            if (state[order[o]] == 0) sorted[k++] = &nodes[order[o]][0];
+        assert_int_equal(k, n);
+        struct phamt_txn t = {.gen = 1};
+        bool oom;
+        const struct pbt_node *root = pbt_build_sorted(&t, sorted, (size_t)n, &oom);
+        assert_false(oom);
+        assert_int_equal(root == NULL, n == 0);
+        check(root, state);
+        struct phamt_txn t2 = {.gen = 2};
+        for (int c = 0; c < 200; c++) {
+            int i = rand() % UNIVERSE;
+            const struct zone_node *x;
+            if (rand() % 2) {
+                root = pbt_put(&t2, root, &nodes[i][1], &x);
+                state[i] = 1;
+            } else {
+                root = pbt_del(&t2, root, names[i], &x, &oom);
+                state[i] = -1;
+            }
+        }
+        check(root, state);
+        phamt_retired_free(&t2);
+        free(t2.retired);
+        pbt_free_all(root);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(random_changes),
+        cmocka_unit_test(build_sorted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
