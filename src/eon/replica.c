@@ -351,7 +351,8 @@ static void start_full(struct replica *r, const struct zone_version *v)
 {
     r->xv = v; /* the hold passes to the transfer */
     r->x_cleared = r->x_done = false;
-    r->x_node = v->nnodes;
+    zone_cursor_start(&r->x_zc, v);
+    r->x_nd = NULL;
     r->x_set = 0;
     r->x_rr = NULL;
     r->x_records = 0;

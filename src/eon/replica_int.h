@@ -45,11 +45,11 @@ struct replica {
     bool verify;     /* (re)attached: the secondary may have lost its state since it
                         acked; confirm with the SOA check before calling it up to date */
     /* the full transfer in progress: a held version and a cursor over its
-     * nodes from the last to the first (names in descending order, the
-     * apex last, as eon sends them) */
+     * nodes in canonical order (the apex SOA sent last of all) */
     const struct zone_version *xv;
     bool x_cleared, x_done;
-    size_t x_node; /* nodes not started yet: x_node - 1 is the next */
+    struct zone_cursor x_zc;
+    const struct zone_node *x_nd; /* the node being sent; NULL: the next one */
     size_t x_set;
     const uint8_t *x_rr;
     uint64_t x_records;

@@ -231,35 +231,43 @@ int replica_send_clear(struct replica *r, rpc_response_fn cb, void *ud, struct e
 }
 
 /* The cursor: the next record of the version after (node, set, rr),
- * nodes from the last to the first, the apex SOA skipped. */
+ * nodes in canonical order (the version's ordered index), the apex SOA
+ * skipped (it goes last of all). eon's secondary takes the records in any
+ * order as long as the SOA ends the transfer. */
 struct cursor {
-    const struct zone_version *v;
-    size_t node, set;
+    struct zone_cursor zc;
+    const struct zone_node *nd; /* NULL: take the next node */
+    size_t set;
     const uint8_t *rr;
 };
 
 static bool cursor_next(struct cursor *c, const struct zone_node **n, const struct dns_rrset **s)
 {
-    for (; c->node > 0; c->node--, c->set = 0) {
-        const struct zone_node *nd = &c->v->nodes[c->node - 1];
+    for (;;) {
+        if (!c->nd) {
+            if (!(c->nd = zone_cursor_next(&c->zc))) return false;
+            c->set = 0;
+            c->rr = NULL;
+        }
+        const struct zone_node *nd = c->nd;
         for (; c->set < nd->nrrsets; c->set++, c->rr = NULL) {
             const struct dns_rrset *set = &nd->rrsets[c->set];
-            if (c->node == 1 && set->type == DNS_T_SOA) continue; /* last of all */
+            if ((nd->flags & ZN_APEX) && set->type == DNS_T_SOA) continue; /* last of all */
             c->rr = c->rr ? rrset_next(set, c->rr) : rrset_first(set);
             if (!c->rr) continue;
             *n = nd;
             *s = set;
             return true;
         }
+        c->nd = NULL;
     }
-    return false;
 }
 
 int replica_send_chunk(struct replica *r, rpc_response_fn cb, void *ud, struct err *e)
 {
     (void)e;
     const struct zone_version *v = r->xv;
-    struct cursor c = {v, r->x_node, r->x_set, r->x_rr}, start = c;
+    struct cursor c = {r->x_zc, r->x_nd, r->x_set, r->x_rr}, start = c;
     const struct zone_node *n;
     const struct dns_rrset *s;
     size_t count = 0, bytes = 0;
@@ -292,7 +300,8 @@ int replica_send_chunk(struct replica *r, rpc_response_fn cb, void *ud, struct e
                 rr_rdlen(rr), soa->ttl);
         r->x_done = true;
     }
-    r->x_node = c.node;
+    r->x_zc = c.zc;
+    r->x_nd = c.nd;
     r->x_set = c.set;
     r->x_rr = c.rr;
     r->x_records += count + last;

@@ -135,12 +135,14 @@ static void test_build_version(void **st)
     struct zone_version *src = load(4, "www A 192.0.2.80\nmail MX 10 www\n"), *v;
     struct dns_change ch[16];
     size_t n = 0;
-    for (size_t i = 0; i < src->nnodes; i++)
-        for (uint16_t k = 0; k < src->nodes[i].nrrsets; k++) {
-            const struct dns_rrset *rs = &src->nodes[i].rrsets[k];
+    struct zone_cursor zc;
+    zone_cursor_start(&zc, src);
+    for (const struct zone_node *nd; (nd = zone_cursor_next(&zc));)
+        for (uint16_t k = 0; k < nd->nrrsets; k++) {
+            const struct dns_rrset *rs = &nd->rrsets[k];
             for (const uint8_t *p = rrset_first(rs); p; p = rrset_next(rs, p))
-                ch[n++] = (struct dns_change){DNS_CHANGE_ADD, src->nodes[i].name, rs->type,
-                                              rs->ttl,        rr_rdlen(p),        rr_rdata(p)};
+                ch[n++] = (struct dns_change){DNS_CHANGE_ADD, nd->name,    rs->type,
+                                              rs->ttl,        rr_rdlen(p), rr_rdata(p)};
         }
     struct err e;
     if (journal_build_version(APEX, ch, n, 9, &v, &e) < 0) fail_msg("%s", e.msg);
