@@ -3,9 +3,9 @@
 #
 #   bench/qps.sh   (env: CAPD=path, BENCH_SECONDS=15, BENCH_THREADS=cores,
 #                   BENCH_SERVERS="capd knotd nsd",
-#                   BENCH_ROUNDS=1)
+#                   BENCH_ROUNDS=1, BENCH_RECORDS=20000)
 #
-# Generates one zone of 20,000 records, serves it on loopback from capd
+# Generates one zone of 20,000 records (BENCH_RECORDS), serves it on loopback from capd
 # (release build), knotd and nsd in turn, each with the same number of
 # serving threads, and drives each with the same dnsperf run (a query file
 # of existing names, NXDOMAIN and NODATA, several types). For each server it
@@ -24,7 +24,7 @@ secs=${BENCH_SECONDS:-15}
 rounds=${BENCH_ROUNDS:-1} # >1: servers take turns, means printed at the end
 # capd runs one UDP worker per core; the peers get as many serving threads
 threads=${BENCH_THREADS:-$(nproc)}
-records=20000
+records=${BENCH_RECORDS:-20000}
 capd=${CAPD:-$root/build/release/src/cmd/capd}
 knotd=$(command -v knotd || echo /usr/sbin/knotd)
 nsd=$(command -v nsd || echo /usr/sbin/nsd)
@@ -60,7 +60,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# ---- the zone: 20,000 records under bench.test. ----
+# ---- the zone: $records records under bench.test. ----
 zone=bench.test
 zf=$tmp/$zone.zone
 awk -v n="$records" -v z="$zone" 'BEGIN {
@@ -105,7 +105,10 @@ awk -v h="$hosts" -v z="$zone" 'BEGIN {
 
 . "$root/tests/e2e/ports.sh"
 wait_ready() {
-    for _ in $(seq 150); do
+    # 15 s, plus 1 s per 20,000 records (a 1,000,000-record zone takes several seconds
+    # to load in every server)
+    local tries=$((150 + records / 2000))
+    for _ in $(seq "$tries"); do
         kill -0 "$spid" 2>/dev/null || return 1
         kdig @127.0.0.1 -p "$port" +timeout=1 +retry=0 "$zone" SOA 2>/dev/null | grep -q 'status: NOERROR' && return 0
         sleep 0.1
