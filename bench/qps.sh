@@ -77,7 +77,11 @@ awk -v n="$records" -v z="$zone" 'BEGIN {
     # per host: A always, AAAA every 2nd, TXT every 4th, MX every 8th
     for (i = 0; c < n; i++) {
         printf "h%05d A 10.%d.%d.%d\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256; c++
-        if (i % 2 == 0 && c < n) { printf "h%05d AAAA 2001:db8::%x\n", i, i; c++ }
+        if (i % 2 == 0 && c < n) {
+            if (i < 65536) printf "h%05d AAAA 2001:db8::%x\n", i, i
+            else printf "h%05d AAAA 2001:db8::%x:%x\n", i, int(i / 65536), i % 65536
+            c++
+        }
         if (i % 4 == 0 && c < n) { printf "h%05d TXT \"host %d\"\n", i, i; c++ }
         if (i % 8 == 0 && c < n) { printf "h%05d MX 10 mail\n", i; c++ }
         if (i % 50 == 0 && c < n) { printf "w%05d CNAME h%05d\n", i, i; c++ }
