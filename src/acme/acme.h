@@ -123,7 +123,8 @@ struct acme_order *acme_order_start(struct acme_client *c, const char *const nam
                                     struct err *e);
 /* How many badNonce answers were retried (for logs and tests). */
 size_t acme_client_bad_nonce_retries(const struct acme_client *c);
-/* Stops an order (capd shutting down, the requester gone): no further
+/* Stops an order (capd shutting down, the requester gone): the request in
+ * flight is aborted (its connection dropped, not waited for), no further
  * request or challenge answer, the records set so far are cleared, and the
  * completion callback gets "cancelled" from the loop. Only before that
  * callback: the order is gone after it. */

@@ -164,6 +164,16 @@ void acme_post(struct acme_client *c, const char *url, const char *payload, bool
     post_send(p);
 }
 
+void acme_post_abort(struct acme_client *c, void *arg)
+{
+    for (struct post *p = c->posts, *next; p; p = next) {
+        next = p->next;
+        if (p->arg != arg) continue;
+        acme_http_cancel(c->http, p); /* the HEAD for a nonce or the POST: one at a time */
+        post_free(p);
+    }
+}
+
 /* ---- directory and account ---- */
 
 /* Tells every waiter. The list is taken first, so an order started from a

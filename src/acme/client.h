@@ -53,6 +53,9 @@ typedef void (*acme_post_cb)(void *arg, const struct acme_http_response *resp,
  * badNonce is retried here. The callback is called from the loop, once. */
 void acme_post(struct acme_client *c, const char *url, const char *payload, bool with_jwk,
                acme_post_cb cb, void *arg);
+/* Drops every signed request made with arg (its HTTPS request, for a nonce
+ * or the POST itself, aborted): its callback never runs. */
+void acme_post_abort(struct acme_client *c, void *arg);
 
 /* Directory fetched and account known: cb(arg, NULL, NULL), possibly at once;
  * else cb(arg, message, problem_or_NULL). */

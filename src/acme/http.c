@@ -414,6 +414,21 @@ size_t acme_http_pending(const struct acme_http *h)
     return h->pending;
 }
 
+/* curl_multi_remove_handle drops the transfer's connection, tells
+ * socket_cb to unwatch its socket and forgets a DONE message not yet read,
+ * so collect_done never sees the request again. */
+size_t acme_http_cancel(struct acme_http *h, void *arg)
+{
+    size_t n = 0;
+    for (struct request *r = h->requests, *next; r; r = next) {
+        next = r->next;
+        if (r->arg != arg) continue;
+        request_free(r);
+        n++;
+    }
+    return n;
+}
+
 static void free_http(uv_handle_t *handle)
 {
     struct acme_http *h = handle->data;

@@ -51,6 +51,11 @@ int acme_http_request(struct acme_http *h, const char *method, const char *url, 
 long acme_http_parse_retry_after(const char *value);
 /* Number of requests started and not yet called back. */
 size_t acme_http_pending(const struct acme_http *h);
+/* Aborts every pending request started with this arg: its connection is
+ * dropped at once and its callback never runs. For an owner that is going
+ * away (an order cancelled while capd stops) and cannot wait for a CA that
+ * stalls up to ACME_HTTP_TIMEOUT_MS. Returns how many were aborted. */
+size_t acme_http_cancel(struct acme_http *h, void *arg);
 /* Aborts pending requests without calling their callbacks and closes the
  * handles; the memory goes once the loop has run the close callbacks. */
 void acme_http_free(struct acme_http *h);

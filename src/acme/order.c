@@ -625,7 +625,13 @@ void acme_order_cancel(struct acme_order *o)
 {
     if (o->cancelled || o->failed || o->state >= ORDER_CLEARING_TXT) return;
     o->cancelled = true;
-    /* A request or hook in flight ends the order when it answers (no new
-     * one is started); a wait is cut short. */
-    if (uv_is_active((uv_handle_t *)&o->timer)) uv_timer_start(&o->timer, on_wait_over, 0, 0);
+    /* A CA that stalls must not hold the order, and so capd's stop, for a
+     * whole request timeout (ACME_HTTP_TIMEOUT_MS): the order's request in
+     * flight is aborted, its wait for the account forgotten, and the order
+     * goes to removing its records from the loop (on_wait_over), as a cut
+     * wait does. Hook calls in flight are local zone updates: the batch
+     * ends, and with it the order, when they answer (hooks_finished). */
+    acme_account_unwait(o->client, o);
+    acme_post_abort(o->client, o);
+    if (o->state != ORDER_SETTING_TXT) uv_timer_start(&o->timer, on_wait_over, 0, 0);
 }
