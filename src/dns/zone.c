@@ -180,14 +180,20 @@ void zone_unlock(struct zone *z)
     pthread_mutex_unlock(&z->writer);
 }
 
-void zone_publish(struct zone *z, struct zone_version *v)
+struct zone_version *zone_publish_swap(struct zone *z, struct zone_version *v)
 {
     struct zone_version *old = z->version;
     rcu_assign_pointer(z->version, v);
-    synchronize_rcu();
-    zone_version_release(old);
     zone_publish_hook fn = __atomic_load_n(&publish_hook, __ATOMIC_ACQUIRE);
     if (fn) fn(__atomic_load_n(&publish_hook_ctx, __ATOMIC_RELAXED), z->apex, v->serial);
+    return old;
+}
+
+void zone_publish(struct zone *z, struct zone_version *v)
+{
+    struct zone_version *old = zone_publish_swap(z, v);
+    synchronize_rcu();
+    zone_version_release(old);
 }
 
 int zone_apply(struct zone *z, const struct dns_change *changes, size_t n, uint32_t new_serial,

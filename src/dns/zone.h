@@ -39,6 +39,11 @@
  * readers that announce quiescent states; it must not be called from a
  * thread that holds pointers into the zone store, and a registered caller
  * is taken offline for the wait by liburcu).
+ *
+ * The journal's group commit, where updates are frequent, splits it:
+ * zone_publish_swap under the zone lock, then its background thread waits
+ * one grace period for every version replaced meanwhile and releases them
+ * (dns/journal_compact.c), off the lock and out of the updates' replies.
  */
 #ifndef CEON_DNS_ZONE_H
 #define CEON_DNS_ZONE_H
@@ -300,6 +305,12 @@ void zone_unlock(struct zone *z);
  * previous version. Caller holds the zone lock; v's apex must equal the
  * zone's. Ownership of v passes to the zone. */
 void zone_publish(struct zone *z, struct zone_version *v);
+/* The first half of zone_publish: publishes v (and calls the publish hook)
+ * and returns the previous version, which the caller releases
+ * (zone_version_release) once a grace period has passed (synchronize_rcu),
+ * after dropping the zone lock: writers then do not wait for readers
+ * under the lock, and one grace period can cover many versions. */
+struct zone_version *zone_publish_swap(struct zone *z, struct zone_version *v);
 /* lock + zone_version_apply on the current version + publish + unlock. */
 int zone_apply(struct zone *z, const struct dns_change *changes, size_t n, uint32_t new_serial,
                struct err *e);
