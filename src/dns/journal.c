@@ -41,6 +41,7 @@ int journal_open(const char *dir, struct journal **out, struct err *e)
     j->tail = &j->queue;
     j->max_entries = 1000;
     j->max_bytes = 16u << 20;
+    jr_bg_init(j);
     int rc = mdb_env_create(&j->env);
     if (rc == 0) rc = mdb_env_set_maxdbs(j->env, MAX_DBS + 1);
     if (rc == 0) rc = mdb_env_set_mapsize(j->env, MAP_SIZE);
@@ -72,6 +73,7 @@ int journal_open(const char *dir, struct journal **out, struct err *e)
     return 0;
 fail:
     if (j->env) mdb_env_close(j->env);
+    jr_bg_stop(j);
     pthread_mutex_destroy(&j->lock);
     pthread_mutex_destroy(&j->gc_mu);
     pthread_cond_destroy(&j->gc_cv);
@@ -82,6 +84,7 @@ fail:
 void journal_close(struct journal *j)
 {
     if (!j) return;
+    jr_bg_stop(j); /* before the environment goes: it may be writing */
     mdb_env_close(j->env);
     pthread_mutex_destroy(&j->lock);
     pthread_mutex_destroy(&j->gc_mu);
@@ -231,9 +234,18 @@ void jr_seq_key(uint64_t seq, uint8_t b[8], MDB_val *k)
     k->mv_data = b;
 }
 
+void jr_chunk_key(uint64_t seq, uint32_t idx, uint8_t b[CHUNK_KEY], MDB_val *k)
+{
+    put_be32(b, (uint32_t)(seq >> 32));
+    put_be32(b + 4, (uint32_t)seq);
+    put_be32(b + 8, idx);
+    k->mv_size = CHUNK_KEY;
+    k->mv_data = b;
+}
+
 uint64_t jr_key_seq(const MDB_val *k)
 {
-    if (k->mv_size != 8) return 0;
+    if (k->mv_size != 8 && k->mv_size != CHUNK_KEY) return 0;
     const uint8_t *p = k->mv_data;
     return (uint64_t)be32(p) << 32 | be32(p + 4);
 }
@@ -244,7 +256,7 @@ static size_t record_size(const struct dns_change *c)
            (c->op == DNS_CHANGE_ADD || c->op == DNS_CHANGE_DEL ? c->rdlen : 0);
 }
 
-static void put_header(struct wbuf *w, int kind, uint32_t from, uint32_t to, uint32_t count)
+void jr_put_header(struct wbuf *w, int kind, uint32_t from, uint32_t to, uint32_t count)
 {
     wbuf_u8(w, FORMAT);
     wbuf_u8(w, (uint8_t)kind);
@@ -254,8 +266,8 @@ static void put_header(struct wbuf *w, int kind, uint32_t from, uint32_t to, uin
     wbuf_u32(w, count);
 }
 
-static void put_record(struct wbuf *w, uint8_t op, const uint8_t *owner, uint16_t type,
-                       uint32_t ttl, const uint8_t *rd, uint16_t rdlen)
+void jr_put_record(struct wbuf *w, uint8_t op, const uint8_t *owner, uint16_t type, uint32_t ttl,
+                   const uint8_t *rd, uint16_t rdlen)
 {
     size_t ol = dns_name_len(owner);
     wbuf_u8(w, op);
@@ -320,12 +332,12 @@ int jr_encode(uint32_t from, uint32_t to, const struct dns_change *changes, size
     if (!buf) return err_set(e, "out of memory");
     struct wbuf w;
     wbuf_init(&w, buf, size);
-    put_header(&w, KIND_CHANGES, from, to, (uint32_t)n);
+    jr_put_header(&w, KIND_CHANGES, from, to, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
         const struct dns_change *c = &changes[i];
         bool rd = c->op == DNS_CHANGE_ADD || c->op == DNS_CHANGE_DEL;
-        put_record(&w, (uint8_t)c->op, c->owner, c->type, c->ttl, rd ? c->rdata : NULL,
-                   rd ? c->rdlen : 0);
+        jr_put_record(&w, (uint8_t)c->op, c->owner, c->type, c->ttl, rd ? c->rdata : NULL,
+                      rd ? c->rdlen : 0);
     }
     out->from = from;
     out->to = to;
@@ -398,166 +410,6 @@ int journal_append(struct journal *j, const uint8_t *apex, uint32_t from_serial,
     return r;
 }
 
-/* ---- compaction ---- */
-
-bool journal_wants_compaction(struct journal *j, const uint8_t *apex)
-{
-    MDB_txn *t;
-    struct jmeta m;
-    struct err e;
-    if (mdb_txn_begin(j->env, NULL, MDB_RDONLY, &t)) return false;
-    int got = jr_meta_get(j, t, apex, &m, &e);
-    mdb_txn_abort(t);
-    return got == 1 && (m.entries >= j->max_entries || m.bytes >= j->max_bytes);
-}
-
-struct snap_ctx {
-    struct wbuf w;
-    size_t size;
-    uint32_t count;
-};
-
-static int snap_size(void *ctx, const struct zone_node *node, const struct dns_rrset *s)
-{
-    struct snap_ctx *c = ctx;
-    for (const uint8_t *p = rrset_first(s); p; p = rrset_next(s, p)) {
-        c->size += 10 + node->name_len + rr_rdlen(p);
-        c->count++;
-    }
-    return 0;
-}
-
-static int snap_write(void *ctx, const struct zone_node *node, const struct dns_rrset *s)
-{
-    struct snap_ctx *c = ctx;
-    for (const uint8_t *p = rrset_first(s); p; p = rrset_next(s, p))
-        put_record(&c->w, DNS_CHANGE_ADD, node->name, s->type, s->ttl, rr_rdata(p), rr_rdlen(p));
-    return 0;
-}
-
-/* Deletes every entry before seq `keep`. */
-static int drop_before(MDB_txn *t, MDB_dbi dbi, uint64_t keep)
-{
-    MDB_cursor *cur;
-    MDB_val k, v;
-    int rc = mdb_cursor_open(t, dbi, &cur);
-    if (rc) return rc;
-    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0 && jr_key_seq(&k) < keep)
-        if ((rc = mdb_cursor_del(cur, 0))) break;
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
-}
-
-/* A snapshot entry holding every RR of v (malloc'd, *size bytes), or NULL. */
-static uint8_t *snapshot_encode(const struct zone_version *v, size_t *size)
-{
-    struct snap_ctx c = {.size = ENTRY_HDR};
-    zone_version_foreach(v, snap_size, &c);
-    uint8_t *buf = malloc(c.size);
-    if (!buf) return NULL;
-    wbuf_init(&c.w, buf, c.size);
-    put_header(&c.w, KIND_SNAPSHOT, v->serial, v->serial, c.count);
-    zone_version_foreach(v, snap_write, &c);
-    *size = c.size;
-    return buf;
-}
-
-int journal_compact(struct journal *j, const struct zone_version *v, struct err *e)
-{
-    MDB_dbi dbi;
-    if (jr_zone_dbi(j, v->apex, &dbi, e) < 0) return -1;
-    size_t size;
-    uint8_t *buf = snapshot_encode(v, &size);
-    if (!buf) return err_set(e, "out of memory");
-    MDB_txn *t;
-    struct jmeta m;
-    int r = -1, rc = mdb_txn_begin(j->env, NULL, 0, &t);
-    if (rc) {
-        jr_mdb_fail(e, rc, "cannot begin a transaction", v->apex);
-        goto out;
-    }
-    int got = jr_meta_get(j, t, v->apex, &m, e);
-    if (got == 0) err_set(e, "no journal for %s", ZNAME(v->apex));
-    if (got <= 0) goto abort;
-    if (m.last_serial != v->serial) {
-        err_set(e, "the journal of %s is at serial %u, the version at %u", ZNAME(v->apex),
-                m.last_serial, v->serial);
-        goto abort;
-    }
-    uint8_t kb[8];
-    MDB_val k, val = {size, buf};
-    jr_seq_key(m.next_seq, kb, &k);
-    if ((rc = mdb_put(t, dbi, &k, &val, MDB_APPEND)) || (rc = drop_before(t, dbi, m.next_seq))) {
-        jr_mdb_fail(e, rc, "cannot write a snapshot", v->apex);
-        goto abort;
-    }
-    m.snap_seq = m.next_seq++;
-    m.entries = 0;
-    m.bytes = 0;
-    if (jr_meta_put(j, t, v->apex, &m, e) < 0) goto abort;
-    if ((rc = mdb_txn_commit(t))) {
-        jr_mdb_fail(e, rc, "cannot commit", v->apex);
-        goto out;
-    }
-    __atomic_store_n(&j->last_compaction, (uint64_t)time(NULL), __ATOMIC_RELAXED);
-    r = 0;
-    goto out;
-abort:
-    mdb_txn_abort(t);
-out:
-    free(buf);
-    return r;
-}
-
-/* The whole journal of the zone becomes one snapshot of v: used when the
- * content was not built from the journal's chain (a full transfer), so
- * no serial check, and the old entries go in the same transaction. */
-int journal_snapshot_replace(struct journal *j, const struct zone_version *v, struct err *e)
-{
-    MDB_dbi dbi;
-    if (jr_zone_dbi(j, v->apex, &dbi, e) < 0) return -1;
-    size_t size;
-    uint8_t *buf = snapshot_encode(v, &size);
-    if (!buf) return err_set(e, "out of memory");
-    MDB_txn *t;
-    struct jmeta m;
-    int r = -1, rc = mdb_txn_begin(j->env, NULL, 0, &t);
-    if (rc) {
-        jr_mdb_fail(e, rc, "cannot begin a transaction", v->apex);
-        goto out;
-    }
-    int got = jr_meta_get(j, t, v->apex, &m, e);
-    if (got < 0) goto abort;
-    /* Sequence numbers keep growing across the replacement, so an
-     * iterator opened before it never meets a reused key. */
-    uint64_t seq = got ? m.next_seq : 1;
-    uint8_t kb[8];
-    MDB_val k, val = {size, buf};
-    jr_seq_key(seq, kb, &k);
-    if ((rc = mdb_drop(t, dbi, 0)) || (rc = mdb_put(t, dbi, &k, &val, MDB_APPEND))) {
-        jr_mdb_fail(e, rc, "cannot write a snapshot", v->apex);
-        goto abort;
-    }
-    m = (struct jmeta){.base_serial = v->serial,
-                       .file_hash = zone_version_hash(v),
-                       .last_serial = v->serial,
-                       .next_seq = seq + 1,
-                       .snap_seq = seq};
-    if (jr_meta_put(j, t, v->apex, &m, e) < 0) goto abort;
-    if ((rc = mdb_txn_commit(t))) {
-        jr_mdb_fail(e, rc, "cannot commit", v->apex);
-        goto out;
-    }
-    __atomic_add_fetch(&j->commits, 1, __ATOMIC_RELAXED);
-    r = 0;
-    goto out;
-abort:
-    mdb_txn_abort(t);
-out:
-    free(buf);
-    return r;
-}
-
 int journal_drop(struct journal *j, const uint8_t *apex, struct err *e)
 {
     MDB_dbi dbi;
@@ -566,17 +418,16 @@ int journal_drop(struct journal *j, const uint8_t *apex, struct err *e)
     MDB_val k;
     MDB_txn *t;
     meta_key(apex, l, &k);
+    pthread_mutex_lock(&j->compact_mu); /* not under a compaction of the zone */
     int rc = mdb_txn_begin(j->env, NULL, 0, &t);
-    if (rc) return jr_mdb_fail(e, rc, "cannot begin a transaction", apex);
-    rc = mdb_drop(t, dbi, 0);
-    if (rc == 0) rc = mdb_del(t, j->meta, &k, NULL);
-    if (rc == MDB_NOTFOUND) rc = 0;
-    if (rc) {
-        mdb_txn_abort(t);
-        return jr_mdb_fail(e, rc, "cannot drop the journal", apex);
+    if (rc == 0) {
+        rc = mdb_drop(t, dbi, 0);
+        if (rc == 0) rc = mdb_del(t, j->meta, &k, NULL);
+        if (rc == MDB_NOTFOUND) rc = 0;
+        rc = rc ? (mdb_txn_abort(t), rc) : mdb_txn_commit(t);
     }
-    rc = mdb_txn_commit(t);
-    return rc ? jr_mdb_fail(e, rc, "cannot commit", apex) : 0;
+    pthread_mutex_unlock(&j->compact_mu);
+    return rc ? jr_mdb_fail(e, rc, "cannot drop the journal", apex) : 0;
 }
 
 bool journal_serial(struct journal *j, const uint8_t *apex, uint32_t *serial)

@@ -14,6 +14,15 @@
  *   u32 from_serial, u32 to_serial, u32 count, then count records
  *   { u8 op (enum dns_change_op), u8 owner_len, owner (wire), u16 type,
  *     u32 ttl, u16 rdlen, rdata }.
+ * A snapshot of serial X is stored in chunks (entries of kind 2 from X to
+ * X, about 1 MiB of records each) under 12-byte keys: the sequence number
+ * s of the change set that brought the zone to X, then the chunk index
+ * (u32). They sort between entry s and entry s + 1: the snapshot sits at
+ * X's place in the sequence. The metadata's snapshot field names s; chunks
+ * at any other place were left by an interrupted compaction and are
+ * skipped (and deleted by the next one). A journal written before chunks
+ * existed keeps its snapshot as one 8-byte-key entry at the sequence
+ * number the metadata names; both forms replay.
  * Integers are big-endian. No checksum: LMDB commits are atomic and
  * durable (its default sync mode: fsync before mdb_txn_commit returns), so a
  * crash leaves a committed entry whole or absent. Every read is bounds
@@ -21,9 +30,13 @@
  *
  * Compaction. When a zone has more than max_entries entries (default 1000)
  * or max_bytes bytes of entries (default 16 MiB) since its last snapshot,
- * journal_compact writes a snapshot (every RR of the current version) and
- * deletes all older entries in the same transaction, so start-up replays at
- * most one snapshot plus max_entries change sets.
+ * the commit that noticed it hands the version it published to the
+ * journal's background thread, which writes a snapshot of it (every RR)
+ * chunk by chunk, then deletes the older entries and switches the metadata
+ * in one small transaction (journal_compact.c); updates go on meanwhile and
+ * their change sets stay after the snapshot. Start-up replays one snapshot
+ * plus the change sets after it (about max_entries, more if updates
+ * outran a compaction).
  *
  * Start-up rule (journal_replay), comparing the zone as loaded from its
  * file with the journal's metadata:
@@ -119,8 +132,14 @@ int journal_append(struct journal *j, const uint8_t *apex, uint32_t from_serial,
 /* True when the zone's entries since its last snapshot exceed the limits. */
 bool journal_wants_compaction(struct journal *j, const uint8_t *apex);
 /* Writes a snapshot of v (which must be at the journal's latest serial) and
- * deletes the older entries, atomically. */
+ * deletes the older entries, now, on the calling thread (the commit path
+ * uses the background thread instead). Waits for a compaction running in
+ * the background. The switch to the snapshot is atomic. */
 int journal_compact(struct journal *j, const struct zone_version *v, struct err *e);
+/* Waits until the background thread is idle: no compaction queued or
+ * running, every version replaced by a commit released (tests, and
+ * callers that need the effects now). */
+void journal_background_wait(struct journal *j);
 
 /* Replaces the zone's journal by a snapshot of v, whatever serial the
  * journal was at (or with no journal for the zone yet), in one transaction:
@@ -179,14 +198,18 @@ void journal_iter_close(struct journal_iter *it);
  *  2. it releases the zone lock and calls journal_wait(). One waiting thread
  *     at a time becomes the committer: it writes every submission queued so
  *     far in one transaction, then publishes each zone's newest committed
- *     version (under that zone's lock), and wakes the others.
+ *     version (under that zone's lock), and wakes the others. The versions
+ *     it replaced are released by the journal's background thread after a
+ *     grace period: neither the zone lock nor any reply waits for it.
  * If the commit fails, its submissions fail with the journal's message, and
  * so do the later submissions for the same zones (they were built on the
  * failed ones); their versions are freed and the zone's tip is reset.
  * A submission with nv == NULL and n == 0 is a barrier: it carries no
  * change, and completes when everything submitted before it has (an update
  * that changed nothing, but whose prerequisites saw uncommitted changes).
- * journal_close requires that nothing is queued.
+ * journal_close requires that nothing is queued; it stops a running
+ * compaction (what it wrote is skipped, as after a crash) and releases
+ * every replaced version.
  */
 struct journal_sub;
 const struct zone_version *journal_tip(struct journal *j, const struct zone *z);

@@ -7,7 +7,6 @@
  */
 #include "dns/journal_int.h"
 #include "dns/zone.h"
-#include "util/log.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,20 +99,20 @@ static bool later_version_for(const struct journal_sub *s)
     return false;
 }
 
+/* Under the zone lock only what must be: the pointer swap, the tip, and
+ * noticing that the zone wants a compaction (the background thread writes
+ * it). The version replaced is released after a grace period, off the
+ * lock and off this thread (jr_bg_retire). */
 static void publish(struct journal *j, struct journal_sub *s)
 {
     zone_lock(s->z);
-    zone_publish(s->z, s->nv);
+    struct zone_version *old = zone_publish_swap(s->z, s->nv);
     pthread_mutex_lock(&j->gc_mu);
     tip_clear(j, s->z, s->nv);
     pthread_mutex_unlock(&j->gc_mu);
-    if (journal_wants_compaction(j, s->z->apex)) {
-        struct err ce;
-        if (journal_compact(j, zone_current(s->z), &ce) < 0)
-            log_error("warning: journal compaction for %s failed (the journal keeps growing): %s",
-                      ZNAME(s->z->apex), ce.msg);
-    }
+    jr_bg_maybe_compact(j, s->z, s->nv);
     zone_unlock(s->z);
+    jr_bg_retire(j, old);
 }
 
 /* After a failed commit: z's versions in the batch are freed, and the

@@ -14,8 +14,13 @@
 #define KIND_SNAPSHOT 2
 #define ENTRY_HDR 16
 #define META_LEN 52
-#define MAP_SIZE ((size_t)1 << 30) /* address space only: the file grows as used */
-#define MAX_DBS 1024               /* zones per environment, plus "meta" */
+#define CHUNK_KEY 12 /* a snapshot chunk's key: the sequence number (8), the chunk index (4) */
+#define CHUNK_BYTES ((size_t)1 << 20) /* a snapshot chunk's records, about */
+#define MAP_SIZE ((size_t)1 << 30)    /* address space only: the file grows as used */
+#define MAX_DBS 1024                  /* zones per environment, plus "meta" */
+
+struct jretire;
+struct jcompaction;
 
 struct jzone {
     uint8_t apex[DNS_NAME_MAX];
@@ -39,6 +44,22 @@ struct journal {
     size_t ntips, captips;
     uint64_t commits, written; /* transactions and entries written by jr_write */
     uint64_t last_compaction;  /* Unix time of the last snapshot written, 0: none yet */
+    /* background work (journal_compact.c): compactions, and the versions a
+     * commit replaced, released after a grace period */
+    pthread_mutex_t bg_mu;
+    pthread_cond_t bg_cv;       /* work queued, work done, stop */
+    pthread_mutex_t compact_mu; /* one compaction (or wholesale rewrite of a zone) at a time */
+    pthread_t bg_thread;
+    bool bg_started, bg_stop;
+    bool bg_busy;                  /* the thread is running a compaction */
+    uint8_t bg_apex[DNS_NAME_MAX]; /* ... of this zone */
+    struct jcompaction *jobs;      /* queued, oldest first, at most one per zone */
+    struct jretire *retired;       /* replaced versions waiting for a grace period */
+    size_t chunk_bytes;            /* records per snapshot chunk, about (CHUNK_BYTES) */
+    /* tests: called before the transaction of chunk `chunk` of n (n: the
+     * switch); true stops the compaction there, as if the process died */
+    bool (*test_hook)(void *ctx, size_t chunk, size_t n);
+    void *test_ctx;
 };
 
 struct jtip {
@@ -84,7 +105,15 @@ int jr_meta_get(struct journal *j, MDB_txn *t, const uint8_t *apex, struct jmeta
 int jr_meta_put(struct journal *j, MDB_txn *t, const uint8_t *apex, const struct jmeta *m,
                 struct err *e);
 void jr_seq_key(uint64_t seq, uint8_t b[8], MDB_val *k);
+/* The key of chunk idx of the snapshot at sequence number seq: it sorts
+ * after entry seq and before entry seq + 1 (shorter keys first). */
+void jr_chunk_key(uint64_t seq, uint32_t idx, uint8_t b[CHUNK_KEY], MDB_val *k);
+/* The sequence number of an entry's or a chunk's key (0 if neither). */
 uint64_t jr_key_seq(const MDB_val *k);
+static inline bool jr_is_chunk(const MDB_val *k)
+{
+    return k->mv_size == CHUNK_KEY;
+}
 /* Decodes an entry strictly; the message names what is wrong. */
 int jr_decode(const MDB_val *v, struct decoded *d, struct err *e);
 /* Encodes a change set (out->apex is left to the caller). */
@@ -92,4 +121,22 @@ int jr_encode(uint32_t from, uint32_t to, const struct dns_change *changes, size
               struct jr_entry *out, struct err *e);
 /* Writes the entries in order in one transaction (one fsync): all or none. */
 int jr_write(struct journal *j, struct jr_entry *const *en, size_t n, struct err *e);
+/* The entry header and one record, as jr_encode writes them. */
+struct wbuf;
+void jr_put_header(struct wbuf *w, int kind, uint32_t from, uint32_t to, uint32_t count);
+void jr_put_record(struct wbuf *w, uint8_t op, const uint8_t *owner, uint16_t type, uint32_t ttl,
+                   const uint8_t *rd, uint16_t rdlen);
+
+/* journal_compact.c: the background thread's share of journal_open and
+ * journal_close (close cancels a running compaction and releases every
+ * version still waiting). */
+void jr_bg_init(struct journal *j);
+void jr_bg_stop(struct journal *j);
+/* After a commit published v on z (z's lock held, v current): hands a
+ * compaction of v to the background thread if the zone wants one and has
+ * none queued or running. */
+void jr_bg_maybe_compact(struct journal *j, struct zone *z, const struct zone_version *v);
+/* The version a publish replaced: released by the background thread after
+ * a grace period (here, synchronously, if the thread cannot run). */
+void jr_bg_retire(struct journal *j, struct zone_version *old);
 #endif

@@ -86,10 +86,57 @@ static int apply_change(struct zbuild *b, const uint8_t *apex, const struct deco
     return zb_del(b, c->op, c->owner, c->type, c->rdata, c->rdlen, e);
 }
 
+/* Applies every record of the entry at the cursor (decoded into d). */
+static int apply_entry(struct zbuild *b, const uint8_t *apex, const MDB_val *k, const MDB_val *v,
+                       struct decoded *d, struct err *e)
+{
+    unsigned long long seq = jr_key_seq(k);
+    if (jr_decode(v, d, e) < 0) return err_prefix(e, "entry %llu", seq);
+    for (size_t i = 0; i < d->n; i++)
+        if (apply_change(b, apex, d, &d->ch[i], e) < 0)
+            return err_prefix(e, "entry %llu (serial %u -> %u) does not apply", seq, d->from,
+                              d->to);
+    return 0;
+}
+
+/* Applies the snapshot the metadata names (its chunks, or the one entry
+ * of a journal written before chunks) and leaves the cursor after it.
+ * *serial: the snapshot's. */
+static int apply_snapshot(MDB_cursor *cur, MDB_val *k, MDB_val *v, int *rc, struct zbuild *b,
+                          const uint8_t *apex, const struct jmeta *m, struct decoded *d,
+                          uint32_t *serial, struct err *e)
+{
+    uint8_t kb[8];
+    jr_seq_key(m->snap_seq, kb, k);
+    *rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+    bool whole = *rc == 0 && !jr_is_chunk(k) && jr_key_seq(k) == m->snap_seq;
+    if (*rc == 0 && !whole && (!jr_is_chunk(k) || jr_key_seq(k) != m->snap_seq)) *rc = MDB_NOTFOUND;
+    if (*rc == MDB_NOTFOUND)
+        return err_set(e, "its snapshot (entry %llu) is missing", (unsigned long long)m->snap_seq);
+    for (uint32_t idx = 0; *rc == 0; idx++) {
+        if (!whole && (!jr_is_chunk(k) || jr_key_seq(k) != m->snap_seq)) break;
+        if (!whole && be32((const uint8_t *)k->mv_data + 8) != idx)
+            return err_set(e, "snapshot %llu lacks chunk %u", (unsigned long long)m->snap_seq, idx);
+        if (apply_entry(b, apex, k, v, d, e) < 0) return -1;
+        if (d->kind != KIND_SNAPSHOT)
+            return err_set(e, "entry %llu is not the snapshot its metadata names",
+                           (unsigned long long)m->snap_seq);
+        if (idx > 0 && d->to != *serial)
+            return err_set(e, "snapshot %llu: chunk %u is of serial %u, not %u",
+                           (unsigned long long)m->snap_seq, idx, d->to, *serial);
+        *serial = d->to;
+        *rc = mdb_cursor_get(cur, k, v, MDB_NEXT);
+        if (whole) break;
+    }
+    return 0;
+}
+
 /* Builds the replayed version: the snapshot (or the file's version), then
  * every change set after it, checking that the serials chain from the
  * snapshot (or from the serial the journal began at, whatever the file's
- * serial is now: an edited file may have any serial that is not newer). */
+ * serial is now: an edited file may have any serial that is not newer).
+ * Chunks other than the snapshot's were left by an interrupted compaction:
+ * skipped. */
 static int replay_entries(MDB_txn *t, MDB_dbi dbi, const uint8_t *apex,
                           const struct zone_version *fv, const struct jmeta *m,
                           struct zone_version **out, struct journal_replay_info *info,
@@ -101,52 +148,35 @@ static int replay_entries(MDB_txn *t, MDB_dbi dbi, const uint8_t *apex,
     struct zbuild *b = zb_new(apex);
     int r = -1, rc;
     uint32_t serial = m->base_serial;
-    bool first = true;
     if (!b) return err_set(e, "out of memory");
     if ((rc = mdb_cursor_open(t, dbi, &cur))) {
         zb_free(b);
         return jr_mdb_fail(e, rc, "cannot read the journal", apex);
     }
-    uint8_t kb[8];
-    jr_seq_key(m->snap_seq, kb, &k);
-    rc = mdb_cursor_get(cur, &k, &v, m->snap_seq ? MDB_SET_KEY : MDB_FIRST);
-    if (m->snap_seq && rc == MDB_NOTFOUND) {
-        err_set(e, "its snapshot (entry %llu) is missing", (unsigned long long)m->snap_seq);
-        goto done;
-    }
-    if (!m->snap_seq && (!fv || zb_load_version(b, fv, e) < 0)) {
+    if (m->snap_seq) {
+        if (apply_snapshot(cur, &k, &v, &rc, b, apex, m, &d, &serial, e) < 0) goto done;
+        info->from_snapshot = true;
+    } else if (!fv || zb_load_version(b, fv, e) < 0) {
         if (!fv) err_set(e, "it has no snapshot");
         goto done;
+    } else {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     }
     for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (jr_is_chunk(&k)) continue;
         unsigned long long seq = jr_key_seq(&k);
-        if (jr_decode(&v, &d, e) < 0) {
-            err_prefix(e, "entry %llu", seq);
+        if (v.mv_size >= 2 && ((const uint8_t *)v.mv_data)[1] == KIND_SNAPSHOT) {
+            err_set(e, "entry %llu is an unexpected snapshot", seq);
             goto done;
         }
-        bool want_snap = first && m->snap_seq;
-        if ((d.kind == KIND_SNAPSHOT) != want_snap) {
-            err_set(e, "entry %llu is %s", seq,
-                    want_snap ? "not the snapshot its metadata names" : "an unexpected snapshot");
+        if (v.mv_size >= ENTRY_HDR && be32((const uint8_t *)v.mv_data + 4) != serial) {
+            err_set(e, "entry %llu goes from serial %u but the zone was at %u", seq,
+                    be32((const uint8_t *)v.mv_data + 4), serial);
             goto done;
         }
-        if (d.kind == KIND_CHANGES && d.from != serial) {
-            err_set(e, "entry %llu goes from serial %u but the zone was at %u", seq, d.from,
-                    serial);
-            goto done;
-        }
-        for (size_t i = 0; i < d.n; i++) {
-            if (apply_change(b, apex, &d, &d.ch[i], e) < 0) {
-                err_prefix(e, "entry %llu (serial %u -> %u) does not apply", seq, d.from, d.to);
-                goto done;
-            }
-        }
+        if (apply_entry(b, apex, &k, &v, &d, e) < 0) goto done;
         serial = d.to;
-        first = false;
-        if (d.kind == KIND_SNAPSHOT)
-            info->from_snapshot = true;
-        else
-            info->entries++;
+        info->entries++;
     }
     if (rc != MDB_NOTFOUND) {
         jr_mdb_fail(e, rc, "cannot read the journal", NULL);
@@ -169,8 +199,8 @@ done:
     return r;
 }
 
-int journal_replay(struct journal *j, const struct zone_version *fv, struct zone_version **out,
-                   struct journal_replay_info *info, struct err *e)
+static int replay_locked(struct journal *j, const struct zone_version *fv,
+                         struct zone_version **out, struct journal_replay_info *info, struct err *e)
 {
     struct journal_replay_info dummy;
     if (!info) info = &dummy;
@@ -230,6 +260,16 @@ int journal_replay(struct journal *j, const struct zone_version *fv, struct zone
 abort:
     mdb_txn_abort(t);
     return -1;
+}
+
+int journal_replay(struct journal *j, const struct zone_version *fv, struct zone_version **out,
+                   struct journal_replay_info *info, struct err *e)
+{
+    /* It may restart the zone's journal: not under a compaction of it. */
+    pthread_mutex_lock(&j->compact_mu);
+    int r = replay_locked(j, fv, out, info, e);
+    pthread_mutex_unlock(&j->compact_mu);
+    return r;
 }
 
 int journal_build_version(const uint8_t *apex, const struct dns_change *records, size_t n,
@@ -322,7 +362,7 @@ int journal_iter_open(struct journal *j, const uint8_t *apex, uint32_t since,
     jr_seq_key(m.snap_seq, kb, &k);
     rc = mdb_cursor_get(it->cur, &k, &v, MDB_SET_RANGE);
     for (; rc == 0; rc = mdb_cursor_get(it->cur, &k, &v, MDB_NEXT)) {
-        if (v.mv_size < ENTRY_HDR) continue; /* reported by journal_iter_next if reached */
+        if (jr_is_chunk(&k) || v.mv_size < ENTRY_HDR) continue; /* reported by _next if reached */
         const uint8_t *p = v.mv_data;
         if (p[1] == KIND_CHANGES && be32(p + 4) == since) {
             *out = it;
@@ -347,7 +387,10 @@ int journal_iter_next(struct journal_iter *it, uint32_t *from_serial, uint32_t *
     *to_serial = it->d.to;
     *changes = it->d.ch;
     *n = it->d.n;
-    rc = mdb_cursor_get(it->cur, &k, &v, MDB_NEXT);
+    /* Snapshot chunks between change sets (a compaction in progress, or
+     * one interrupted) are not change sets. */
+    while ((rc = mdb_cursor_get(it->cur, &k, &v, MDB_NEXT)) == 0 && jr_is_chunk(&k))
+        ;
     if (rc == MDB_NOTFOUND)
         it->at_end = true;
     else if (rc)

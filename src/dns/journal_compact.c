@@ -1,0 +1,548 @@
+/*
+ * Journal compaction off the commit path, and the release of the versions
+ * that commits replace after their grace period (issue 12). Format: journal.h.
+ *
+ * A snapshot of serial X is written in chunks (entries of kind 2, X to X,
+ * about CHUNK_BYTES of records each) under the keys (s, 0), (s, 1), ...,
+ * where s is the sequence number of the change set that brought the zone to
+ * X. Those keys sort between entry s and entry s + 1, so the snapshot sits
+ * at X's place in the sequence: change sets appended while it was being
+ * written (s + 1, ...) stay where they are and replay on top of it.
+ *
+ * A compaction: the committing thread, holding the zone lock, only notices
+ * that the zone wants one, holds the version it just published and queues
+ * it (jr_bg_maybe_compact). The journal's background thread encodes the
+ * snapshot off every lock, lets the version go, writes each chunk in a
+ * transaction of its own (the LMDB writer lock is held for one chunk at a
+ * time, so group commits slip in between), then one small transaction
+ * deletes every key before (s, 0) and points the metadata at s. Until that
+ * last transaction the metadata still names the old snapshot, and readers
+ * skip chunks that are not the current snapshot's: a compaction interrupted
+ * at any point (kill -9) leaves a journal that replays to the same zone;
+ * the next compaction deletes what it left. Every transaction first checks
+ * that the zone's journal is still the one the compaction started from
+ * (same snapshot, entry s still the change set to X): a drop, a full
+ * transfer's replacement or a restart from the zone file meanwhile
+ * abandons it.
+ *
+ * Why a thread of the journal's own rather than a libuv work item: the dns
+ * layer has no event loop, commits run on whatever thread waited first, and
+ * a compaction blocks in fsync for as long as its chunks take; a thread per
+ * journal keeps that out of libuv's small shared pool, and journal_close
+ * can stop and join it.
+ *
+ * The same thread waits for the grace period of the versions a commit
+ * replaced (synchronize_rcu) and releases them: one wait covers every
+ * version retired meanwhile, and neither the zone lock nor an update's
+ * reply waits for it.
+ */
+#include "dns/journal_int.h"
+#include "dns/zone.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <urcu-qsbr.h>
+
+struct jcompaction {
+    struct jcompaction *next;
+    uint8_t apex[DNS_NAME_MAX];
+    struct zone_version *v; /* held until encoded */
+    uint64_t seq;           /* the change set that ends at v's serial */
+    uint64_t old_snap;      /* the snapshot the journal had when queued */
+    uint32_t serial;        /* v's */
+};
+
+struct jretire {
+    struct jretire *next;
+    struct zone_version *v;
+};
+
+/* ---- the snapshot in chunks ---- */
+
+struct chunks {
+    uint8_t **buf;
+    size_t *size;
+    size_t n, cap;
+};
+
+struct enc {
+    struct chunks *c;
+    size_t limit;
+    struct wbuf w;
+    uint8_t *cur;
+    uint32_t count, serial;
+};
+
+static void chunks_free(struct chunks *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->buf[i]);
+    free(c->buf);
+    free(c->size);
+    memset(c, 0, sizeof *c);
+}
+
+/* Closes the chunk being filled: its header gets the record count. */
+static void enc_close(struct enc *x)
+{
+    if (!x->cur) return;
+    struct wbuf h;
+    wbuf_init(&h, x->cur, ENTRY_HDR);
+    jr_put_header(&h, KIND_SNAPSHOT, x->serial, x->serial, x->count);
+    x->c->buf[x->c->n] = x->cur;
+    x->c->size[x->c->n++] = x->w.len;
+    x->cur = NULL;
+}
+
+/* Starts a chunk: room for `limit` bytes of records plus the largest record. */
+static int enc_open(struct enc *x)
+{
+    enc_close(x);
+    struct chunks *c = x->c;
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? 2 * c->cap : 8;
+        uint8_t **nb = realloc(c->buf, nc * sizeof *nb);
+        if (nb) c->buf = nb;
+        size_t *ns = nb ? realloc(c->size, nc * sizeof *ns) : NULL;
+        if (!ns) return -1;
+        c->size = ns;
+        c->cap = nc;
+    }
+    size_t cap = ENTRY_HDR + x->limit + 2 + DNS_NAME_MAX + 8 + 65535;
+    if (!(x->cur = malloc(cap))) return -1;
+    wbuf_init(&x->w, x->cur, cap);
+    jr_put_header(&x->w, KIND_SNAPSHOT, x->serial, x->serial, 0);
+    x->count = 0;
+    return 0;
+}
+
+static int enc_rrset(void *ctx, const struct zone_node *node, const struct dns_rrset *s)
+{
+    struct enc *x = ctx;
+    for (const uint8_t *p = rrset_first(s); p; p = rrset_next(s, p)) {
+        if ((!x->cur || x->w.len >= ENTRY_HDR + x->limit) && enc_open(x) < 0) return -1;
+        jr_put_record(&x->w, DNS_CHANGE_ADD, node->name, s->type, s->ttl, rr_rdata(p), rr_rdlen(p));
+        x->count++;
+    }
+    return 0;
+}
+
+/* Every RR of v in chunks of about `limit` bytes (at least one chunk). */
+static int snapshot_encode(const struct zone_version *v, size_t limit, struct chunks *c,
+                           struct err *e)
+{
+    struct enc x = {.c = c, .limit = limit, .serial = v->serial};
+    memset(c, 0, sizeof *c);
+    if (zone_version_foreach(v, enc_rrset, &x) != 0 || (!x.cur && !c->n && enc_open(&x) < 0)) {
+        free(x.cur);
+        chunks_free(c);
+        return err_set(e, "out of memory for a snapshot of %s", ZNAME(v->apex));
+    }
+    enc_close(&x);
+    return 0;
+}
+
+static int put_chunks(MDB_txn *t, MDB_dbi dbi, uint64_t seq, const struct chunks *c, size_t from,
+                      size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        uint8_t kb[CHUNK_KEY];
+        MDB_val k, v = {c->size[i], c->buf[i]};
+        jr_chunk_key(seq, (uint32_t)i, kb, &k);
+        int rc = mdb_put(t, dbi, &k, &v, 0);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* The tail every snapshot shares: the new metadata, the commit. */
+static int snap_commit(struct journal *j, MDB_txn *t, const uint8_t *apex, const struct jmeta *m,
+                       struct err *e)
+{
+    if (jr_meta_put(j, t, apex, m, e) < 0) {
+        mdb_txn_abort(t);
+        return -1;
+    }
+    int rc = mdb_txn_commit(t);
+    if (rc) return jr_mdb_fail(e, rc, "cannot commit a snapshot", apex);
+    __atomic_store_n(&j->last_compaction, (uint64_t)time(NULL), __ATOMIC_RELAXED);
+    return 0;
+}
+
+/* ---- writing a compaction ---- */
+
+/* 0: the zone's journal (in t) is still the one the compaction of serial
+ * `serial` at entry seq started from; 1: it changed; -1: error. */
+static int still_valid(struct journal *j, MDB_txn *t, MDB_dbi dbi, const uint8_t *apex,
+                       uint64_t seq, uint64_t old_snap, uint32_t serial, struct jmeta *m,
+                       struct err *e)
+{
+    int got = jr_meta_get(j, t, apex, m, e);
+    if (got <= 0) return got < 0 ? -1 : 1;
+    if (m->snap_seq != old_snap) return 1;
+    uint8_t kb[8];
+    MDB_val k, v;
+    jr_seq_key(seq, kb, &k);
+    int rc = mdb_get(t, dbi, &k, &v);
+    if (rc == MDB_NOTFOUND) return 1;
+    if (rc) return jr_mdb_fail(e, rc, "cannot read the journal", apex);
+    const uint8_t *p = v.mv_data;
+    return v.mv_size >= ENTRY_HDR && p[1] == KIND_CHANGES && be32(p + 8) == serial ? 0 : 1;
+}
+
+/* The last transaction: every key before (seq, 0) goes (the old snapshot,
+ * the change sets up to seq, chunks an interrupted compaction left), so do
+ * chunks past the new snapshot's last, and the metadata names the new one. */
+static int switch_snapshot(struct journal *j, MDB_txn *t, MDB_dbi dbi, const uint8_t *apex,
+                           uint64_t seq, size_t nchunks, struct jmeta *m, struct err *e)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint64_t n = 0, bytes = 0;
+    int rc = mdb_cursor_open(t, dbi, &cur);
+    if (rc) {
+        mdb_txn_abort(t);
+        return jr_mdb_fail(e, rc, "cannot read the journal", apex);
+    }
+    while (rc == 0 && (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
+        uint64_t s = jr_key_seq(&k);
+        if (s > seq || (s == seq && jr_is_chunk(&k))) break;
+        if (!jr_is_chunk(&k) && s > m->snap_seq && v.mv_size >= ENTRY_HDR &&
+            ((const uint8_t *)v.mv_data)[1] == KIND_CHANGES) {
+            n++;
+            bytes += v.mv_size;
+        }
+        rc = mdb_cursor_del(cur, 0);
+    }
+    for (uint8_t kb[CHUNK_KEY]; rc == 0 || rc == MDB_NOTFOUND;) {
+        jr_chunk_key(seq, (uint32_t)nchunks, kb, &k);
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (rc || !jr_is_chunk(&k) || jr_key_seq(&k) != seq) break;
+        rc = mdb_cursor_del(cur, 0);
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        mdb_txn_abort(t);
+        return jr_mdb_fail(e, rc, "cannot drop compacted entries", apex);
+    }
+    m->snap_seq = seq;
+    m->entries = m->entries > n ? m->entries - n : 0;
+    m->bytes = m->bytes > bytes ? m->bytes - bytes : 0;
+    return snap_commit(j, t, apex, m, e);
+}
+
+static bool stopping(struct journal *j)
+{
+    return __atomic_load_n(&j->bg_stop, __ATOMIC_ACQUIRE);
+}
+
+static void drain_retired(struct journal *j);
+
+/* Writes the chunks, one transaction each, then switches; compact_mu held.
+ * 0 done, 1 abandoned (the journal changed, or close), -1 error. In the
+ * background, versions waiting for their grace period are released
+ * between chunks, with compact_mu dropped meanwhile (every transaction
+ * checks the journal again). */
+static int compact_write(struct journal *j, const uint8_t *apex, const struct chunks *c,
+                         uint64_t seq, uint64_t old_snap, uint32_t serial, bool background,
+                         struct err *e)
+{
+    MDB_dbi dbi;
+    if (jr_zone_dbi(j, apex, &dbi, e) < 0) return -1;
+    for (size_t i = 0; i <= c->n; i++) {
+        if (background) { /* no grace period under compact_mu: its waiters may be readers */
+            pthread_mutex_unlock(&j->compact_mu);
+            drain_retired(j);
+        }
+        bool killed = j->test_hook && j->test_hook(j->test_ctx, i, c->n);
+        if (background) pthread_mutex_lock(&j->compact_mu);
+        if (killed || (background && stopping(j))) return 1;
+        MDB_txn *t;
+        struct jmeta m;
+        int rc = mdb_txn_begin(j->env, NULL, 0, &t);
+        if (rc) return jr_mdb_fail(e, rc, "cannot begin a transaction", apex);
+        int v = still_valid(j, t, dbi, apex, seq, old_snap, serial, &m, e);
+        if (v != 0) {
+            mdb_txn_abort(t);
+            return v;
+        }
+        if (i == c->n) return switch_snapshot(j, t, dbi, apex, seq, c->n, &m, e);
+        if ((rc = put_chunks(t, dbi, seq, c, i, i + 1))) mdb_txn_abort(t);
+        if (rc || (rc = mdb_txn_commit(t)))
+            return jr_mdb_fail(e, rc, "cannot write a snapshot chunk", apex);
+    }
+    return 0;
+}
+
+/* ---- the background thread ---- */
+
+/* Releases a batch of replaced versions after one grace period. */
+static void release_after_grace(struct jretire *r)
+{
+    if (!r) return;
+    synchronize_rcu();
+    while (r) {
+        struct jretire *next = r->next;
+        zone_version_release(r->v);
+        free(r);
+        r = next;
+    }
+}
+
+static void drain_retired(struct journal *j)
+{
+    pthread_mutex_lock(&j->bg_mu);
+    struct jretire *r = j->retired;
+    j->retired = NULL;
+    pthread_mutex_unlock(&j->bg_mu);
+    release_after_grace(r);
+    if (r) {
+        pthread_mutex_lock(&j->bg_mu);
+        pthread_cond_broadcast(&j->bg_cv);
+        pthread_mutex_unlock(&j->bg_mu);
+    }
+}
+
+static void run_compaction(struct journal *j, struct jcompaction *job)
+{
+    struct chunks c;
+    struct err e;
+    int r = snapshot_encode(job->v, j->chunk_bytes, &c, &e);
+    zone_version_release(job->v); /* the chunks are all the rest needs */
+    job->v = NULL;
+    if (r == 0) {
+        pthread_mutex_lock(&j->compact_mu);
+        r = compact_write(j, job->apex, &c, job->seq, job->old_snap, job->serial, true, &e);
+        pthread_mutex_unlock(&j->compact_mu);
+        chunks_free(&c);
+    }
+    if (r < 0)
+        log_error("warning: journal compaction for %s failed (the journal keeps growing): %s",
+                  ZNAME(job->apex), e.msg);
+}
+
+static void *bg_main(void *arg)
+{
+    struct journal *j = arg;
+    pthread_mutex_lock(&j->bg_mu);
+    for (;;) {
+        if (j->retired) {
+            pthread_mutex_unlock(&j->bg_mu);
+            drain_retired(j);
+            pthread_mutex_lock(&j->bg_mu);
+        } else if (j->bg_stop) {
+            break;
+        } else if (j->jobs) {
+            struct jcompaction *job = j->jobs;
+            j->jobs = job->next;
+            j->bg_busy = true;
+            memcpy(j->bg_apex, job->apex, sizeof job->apex);
+            pthread_mutex_unlock(&j->bg_mu);
+            run_compaction(j, job);
+            free(job);
+            pthread_mutex_lock(&j->bg_mu);
+            j->bg_busy = false;
+            pthread_cond_broadcast(&j->bg_cv);
+        } else {
+            pthread_cond_wait(&j->bg_cv, &j->bg_mu);
+        }
+    }
+    while (j->jobs) { /* closing: what was queued is dropped */
+        struct jcompaction *job = j->jobs;
+        j->jobs = job->next;
+        zone_version_release(job->v);
+        free(job);
+    }
+    pthread_mutex_unlock(&j->bg_mu);
+    return NULL;
+}
+
+/* bg_mu held. False if the thread cannot run (the caller works inline). */
+static bool bg_running(struct journal *j)
+{
+    if (!j->bg_started && !j->bg_stop)
+        j->bg_started = pthread_create(&j->bg_thread, NULL, bg_main, j) == 0;
+    return j->bg_started && !j->bg_stop;
+}
+
+void jr_bg_init(struct journal *j)
+{
+    pthread_mutex_init(&j->bg_mu, NULL);
+    pthread_cond_init(&j->bg_cv, NULL);
+    pthread_mutex_init(&j->compact_mu, NULL);
+    j->chunk_bytes = CHUNK_BYTES;
+}
+
+void jr_bg_stop(struct journal *j)
+{
+    pthread_mutex_lock(&j->bg_mu);
+    __atomic_store_n(&j->bg_stop, true, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&j->bg_cv);
+    bool started = j->bg_started;
+    pthread_mutex_unlock(&j->bg_mu);
+    if (started) pthread_join(j->bg_thread, NULL);
+    release_after_grace(j->retired); /* none unless the thread never ran */
+    j->retired = NULL;
+    pthread_mutex_destroy(&j->bg_mu);
+    pthread_cond_destroy(&j->bg_cv);
+    pthread_mutex_destroy(&j->compact_mu);
+}
+
+void journal_background_wait(struct journal *j)
+{
+    pthread_mutex_lock(&j->bg_mu);
+    while (j->jobs || j->bg_busy || j->retired)
+        pthread_cond_wait(&j->bg_cv, &j->bg_mu);
+    pthread_mutex_unlock(&j->bg_mu);
+}
+
+void jr_bg_retire(struct journal *j, struct zone_version *old)
+{
+    if (!old) return;
+    struct jretire *r = malloc(sizeof *r);
+    pthread_mutex_lock(&j->bg_mu);
+    if (r && bg_running(j)) {
+        *r = (struct jretire){j->retired, old};
+        j->retired = r;
+        pthread_cond_broadcast(&j->bg_cv);
+        r = NULL;
+        old = NULL;
+    }
+    pthread_mutex_unlock(&j->bg_mu);
+    if (old) {
+        free(r);
+        synchronize_rcu();
+        zone_version_release(old);
+    }
+}
+
+/* 1 with *m when the zone's entries since its snapshot exceed the limits. */
+static int wants(struct journal *j, const uint8_t *apex, struct jmeta *m)
+{
+    MDB_txn *t;
+    struct err e;
+    if (mdb_txn_begin(j->env, NULL, MDB_RDONLY, &t)) return 0;
+    int got = jr_meta_get(j, t, apex, m, &e);
+    mdb_txn_abort(t);
+    return got == 1 && m->entries && (m->entries >= j->max_entries || m->bytes >= j->max_bytes);
+}
+
+bool journal_wants_compaction(struct journal *j, const uint8_t *apex)
+{
+    struct jmeta m;
+    return wants(j, apex, &m);
+}
+
+static bool queued_for(const struct journal *j, const uint8_t *apex)
+{
+    size_t len = dns_name_len(apex);
+    if (j->bg_busy && memcmp(j->bg_apex, apex, len) == 0) return true;
+    for (const struct jcompaction *c = j->jobs; c; c = c->next)
+        if (memcmp(c->apex, apex, len) == 0) return true;
+    return false;
+}
+
+void jr_bg_maybe_compact(struct journal *j, struct zone *z, const struct zone_version *v)
+{
+    struct jmeta m;
+    if (!wants(j, z->apex, &m) || m.last_serial != v->serial) return;
+    struct jcompaction *job = NULL;
+    pthread_mutex_lock(&j->bg_mu);
+    bool inline_ = !bg_running(j);
+    if (!inline_ && !queued_for(j, z->apex) && (job = calloc(1, sizeof *job))) {
+        dns_name_lower(job->apex, z->apex);
+        zone_version_hold(v);
+        job->v = (struct zone_version *)v;
+        job->seq = m.next_seq - 1;
+        job->old_snap = m.snap_seq;
+        job->serial = v->serial;
+        struct jcompaction **pp = &j->jobs;
+        while (*pp)
+            pp = &(*pp)->next;
+        *pp = job;
+        pthread_cond_broadcast(&j->bg_cv);
+    }
+    pthread_mutex_unlock(&j->bg_mu);
+    struct err e;
+    if (inline_ && journal_compact(j, v, &e) < 0)
+        log_error("warning: journal compaction for %s failed (the journal keeps growing): %s",
+                  ZNAME(z->apex), e.msg);
+}
+
+/* ---- the synchronous forms ---- */
+
+int journal_compact(struct journal *j, const struct zone_version *v, struct err *e)
+{
+    MDB_txn *t;
+    struct jmeta m;
+    pthread_mutex_lock(&j->compact_mu);
+    int r = -1, rc = mdb_txn_begin(j->env, NULL, MDB_RDONLY, &t);
+    int got = rc ? jr_mdb_fail(e, rc, "cannot begin a transaction", v->apex)
+                 : jr_meta_get(j, t, v->apex, &m, e);
+    if (!rc) mdb_txn_abort(t);
+    if (got == 0) err_set(e, "no journal for %s", ZNAME(v->apex));
+    if (got <= 0) goto out;
+    if (m.last_serial != v->serial) {
+        err_set(e, "the journal of %s is at serial %u, the version at %u", ZNAME(v->apex),
+                m.last_serial, v->serial);
+        goto out;
+    }
+    r = 0;
+    if (!m.entries) goto out; /* nothing since the snapshot (or the start) */
+    struct chunks c;
+    uint8_t apex[DNS_NAME_MAX];
+    uint32_t serial = v->serial;
+    dns_name_lower(apex, v->apex); /* v is not used once encoded */
+    if ((r = snapshot_encode(v, j->chunk_bytes, &c, e)) < 0) goto out;
+    r = compact_write(j, apex, &c, m.next_seq - 1, m.snap_seq, serial, false, e);
+    chunks_free(&c);
+    if (r == 1) r = err_set(e, "the journal of %s changed during its compaction", ZNAME(apex));
+out:
+    pthread_mutex_unlock(&j->compact_mu);
+    return r;
+}
+
+/* The whole journal of the zone becomes one snapshot of v: used when the
+ * content was not built from the journal's chain (a full transfer), so no
+ * serial check, and the old entries go in the same transaction. */
+int journal_snapshot_replace(struct journal *j, const struct zone_version *v, struct err *e)
+{
+    MDB_dbi dbi;
+    if (jr_zone_dbi(j, v->apex, &dbi, e) < 0) return -1;
+    struct chunks c;
+    if (snapshot_encode(v, j->chunk_bytes, &c, e) < 0) return -1;
+    pthread_mutex_lock(&j->compact_mu);
+    MDB_txn *t;
+    struct jmeta m;
+    int r = -1, rc = mdb_txn_begin(j->env, NULL, 0, &t);
+    if (rc) {
+        jr_mdb_fail(e, rc, "cannot begin a transaction", v->apex);
+        goto out;
+    }
+    int got = jr_meta_get(j, t, v->apex, &m, e);
+    if (got < 0) {
+        mdb_txn_abort(t);
+        goto out;
+    }
+    /* Sequence numbers keep growing across the replacement, so an
+     * iterator opened before it never meets a reused key. */
+    uint64_t seq = got ? m.next_seq : 1;
+    if ((rc = mdb_drop(t, dbi, 0)) || (rc = put_chunks(t, dbi, seq, &c, 0, c.n))) {
+        mdb_txn_abort(t);
+        jr_mdb_fail(e, rc, "cannot write a snapshot", v->apex);
+        goto out;
+    }
+    m = (struct jmeta){.base_serial = v->serial,
+                       .file_hash = zone_version_hash(v),
+                       .last_serial = v->serial,
+                       .next_seq = seq + 1,
+                       .snap_seq = seq};
+    if ((r = snap_commit(j, t, v->apex, &m, e)) == 0)
+        __atomic_add_fetch(&j->commits, 1, __ATOMIC_RELAXED);
+out:
+    pthread_mutex_unlock(&j->compact_mu);
+    chunks_free(&c);
+    return r;
+}
