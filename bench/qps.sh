@@ -60,35 +60,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# ---- the zone: $records records under bench.test. ----
+# ---- the zone: $records records under bench.test (bench/zonegen.awk) ----
 zone=bench.test
 zf=$tmp/$zone.zone
-awk -v n="$records" -v z="$zone" 'BEGIN {
-    print "$ORIGIN " z "."
-    print "$TTL 3600"
-    print "@ SOA ns1 hostmaster 1 7200 3600 1209600 300"
-    print "@ NS ns1"
-    print "@ NS ns2"
-    print "ns1 A 192.0.2.1"
-    print "ns2 A 192.0.2.2"
-    print "@ MX 10 mail"
-    print "mail A 192.0.2.25"
-    c = 8
-    # per host: A always, AAAA every 2nd, TXT every 4th, MX every 8th
-    for (i = 0; c < n; i++) {
-        printf "h%05d A 10.%d.%d.%d\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256; c++
-        if (i % 2 == 0 && c < n) {
-            if (i < 65536) printf "h%05d AAAA 2001:db8::%x\n", i, i
-            else printf "h%05d AAAA 2001:db8::%x:%x\n", i, int(i / 65536), i % 65536
-            c++
-        }
-        if (i % 4 == 0 && c < n) { printf "h%05d TXT \"host %d\"\n", i, i; c++ }
-        if (i % 8 == 0 && c < n) { printf "h%05d MX 10 mail\n", i; c++ }
-        if (i % 50 == 0 && c < n) { printf "w%05d CNAME h%05d\n", i, i; c++ }
-    }
-    hosts = i
-    print hosts > "/dev/stderr"
-}' >"$zf" 2>"$tmp/hosts"
+awk -v n="$records" -v z="$zone" -f "$root/bench/zonegen.awk" >"$zf" 2>"$tmp/hosts" || exit 1
 hosts=$(cat "$tmp/hosts")
 
 # ---- the query file: 70% existing A/AAAA/TXT/MX/CNAME, 15% NODATA, 15% NXDOMAIN ----
