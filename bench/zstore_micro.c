@@ -19,6 +19,7 @@
  */
 #include "dns/name.h"
 #include "dns/pbtree.h"
+#include "dns/zbuild.h"
 #include "dns/zone.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,24 +33,6 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static size_t sort_key(const uint8_t *name, uint8_t *out)
-{
-    const uint8_t *lab[128];
-    int nl = 0;
-    for (const uint8_t *p = name; *p; p += *p + 1)
-        lab[nl++] = p;
-    size_t o = 0;
-    while (nl-- > 0) {
-        for (uint8_t i = 1; i <= lab[nl][0]; i++) {
-            uint8_t c = lab[nl][i];
-            out[o++] = c;
-            if (!c) out[o++] = 0xff;
-        }
-        out[o++] = 0;
-        out[o++] = 0;
-    }
-    return o;
-}
 struct key {
     uint8_t k[64];
     size_t len;
@@ -103,7 +86,7 @@ static void run(long size)
     /* canonical keys, already sorted (the nodes are in canonical order) */
     struct key *keys = malloc(n * sizeof *keys);
     for (size_t i = 0; i < n; i++)
-        keys[i].len = sort_key(nodes[i]->name, keys[i].k);
+        keys[i].len = zb_canonical_key(nodes[i]->name, keys[i].k);
 
     long reps = 2000000;
     volatile size_t sink = 0;
@@ -124,7 +107,7 @@ static void run(long size)
     for (long r = 0; r < reps; r++) {
         const struct zone_node *zn = nodes[perm[(size_t)r % n]];
         uint8_t k[600];
-        size_t kl = sort_key(zn->name, k), lo = 0, hi = n;
+        size_t kl = zb_canonical_key(zn->name, k), lo = 0, hi = n;
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
             if (keycmp(keys[mid].k, keys[mid].len, k, kl) < 0)

@@ -48,9 +48,16 @@ int zb_freeze_onto(struct zbuild *b, const struct zone_version *old, uint32_t se
 
 /* Checks the zone (one SOA RR at the apex, CNAME exclusivity, single
  * DNAME) and builds the version. If set_serial, the SOA serial becomes
- * serial. The builder can be freed afterwards (nothing is shared). */
+ * serial. Nothing is shared with the builder, and nothing but zb_free may
+ * follow (success or not: the freeze gives back the builder's index early,
+ * to lower a big load's peak memory). */
 int zb_freeze(struct zbuild *b, bool set_serial, uint32_t serial, struct zone_version **out,
               struct err *e);
+
+/* The canonical order of names (RFC 4034 §6.1) as one memcmp of keys:
+ * writes the key of name (a lowercase wire name) to out (at most
+ * 2 * DNS_NAME_MAX bytes) and returns its length. */
+size_t zb_canonical_key(const uint8_t *name, uint8_t *out);
 
 /* Checks a whole version as loading a zone file would: every RR through
  * zb_add's checks (owner in the zone, storable type, well-formed RDATA),

@@ -1,13 +1,13 @@
 /* Laying out a whole builder as a new zone_version (loading; changes to an
  * existing version go through zb_freeze_onto in zapply.c).
  *
- * Nodes are emitted in canonical order. Because a name's ancestors sort
- * before it and every subtree is contiguous in that order, a stack of the
- * ancestors emitted so far gives each node its parent without any lookup,
- * and shows which ancestors are missing: those become empty non-terminals,
- * emitted right before the node. The flags are computed on that flat
- * layout, parents first; then each node is copied into its own allocation
- * and put in the version's indexes (dns/zstore.h). */
+ * The builder's nodes are sorted canonically, then walked once: each zone
+ * node is made in its final allocation (dns/zstore.h) with its flags
+ * computed on the way (see struct walk), empty non-terminals made where an
+ * ancestor is missing, and at the end both indexes are built in bulk from
+ * the nodes in canonical order. No intermediate layout is kept, so at the
+ * peak the builder's records and the version's nodes are alive, nothing
+ * else of size (issue 12: loading 1,000,000 records). */
 #include "dns/wire.h"
 #include "dns/zstore.h"
 #include "dns/zbuild_int.h"
@@ -21,12 +21,7 @@
 /* Canonical order (RFC 4034 §6.1) as one memcmp: the labels from the root
  * down, each byte as itself except 0 as 00 FF, each label ended by 00 00,
  * which sorts before any byte of a longer label. */
-struct skey {
-    const uint8_t *k;
-    size_t len;
-    struct bnode *n;
-};
-static size_t sort_key(const uint8_t *name, uint8_t *out)
+size_t zb_canonical_key(const uint8_t *name, uint8_t *out)
 {
     const uint8_t *lab[128];
     int nl = 0;
@@ -44,6 +39,12 @@ static size_t sort_key(const uint8_t *name, uint8_t *out)
     }
     return o;
 }
+
+struct skey {
+    const uint8_t *k;
+    size_t len;
+    struct bnode *n;
+};
 static int cmp_skey(const void *x, const void *y)
 {
     const struct skey *a = x, *b = y;
@@ -53,47 +54,65 @@ static int cmp_skey(const void *x, const void *y)
     return a->len < b->len ? -1 : a->len > b->len;
 }
 
-/* The builder nodes selected by `want`, sorted canonically; *n gets the
- * count. The caller frees the result and *keys. */
-static struct skey *sorted_nodes(struct zbuild *b, bool touched_only, size_t *n, uint8_t **keys)
+/* The builder nodes that hold data, sorted canonically; *n gets the count.
+ * The keys are freed before returning (only the order is kept), so they
+ * are not alive while the version is built. The caller frees the result. */
+static struct bnode **sorted_nodes(struct zbuild *b, size_t *n)
 {
     size_t cnt = 0, bytes = 0;
     for (size_t i = 0; i < b->nall; i++)
-        if (touched_only ? b->all[i]->loaded : b->all[i]->nsets > 0) {
+        if (b->all[i]->nsets > 0) {
             cnt++;
             bytes += 2 * (size_t)b->all[i]->len;
         }
     struct skey *s = malloc((cnt ? cnt : 1) * sizeof *s);
-    *keys = malloc(bytes ? bytes : 1);
-    if (!s || !*keys) {
+    uint8_t *keys = malloc(bytes ? bytes : 1);
+    if (!s || !keys) {
         free(s);
-        free(*keys);
+        free(keys);
         return NULL;
     }
     size_t k = 0, o = 0;
     for (size_t i = 0; i < b->nall; i++) {
         struct bnode *bn = b->all[i];
-        if (!(touched_only ? bn->loaded : bn->nsets > 0)) continue;
-        s[k] = (struct skey){*keys + o, sort_key(bn->name, *keys + o), bn};
+        if (bn->nsets == 0) continue;
+        s[k] = (struct skey){keys + o, zb_canonical_key(bn->name, keys + o), bn};
         o += s[k++].len;
     }
     qsort(s, cnt, sizeof *s, cmp_skey);
+    free(keys);
+    /* the node pointers, packed at the front of the same block */
+    struct bnode **order = (struct bnode **)(void *)s;
+    for (size_t i = 0; i < cnt; i++)
+        order[i] = s[i].n;
+    struct bnode **shrunk = realloc(order, (cnt ? cnt : 1) * sizeof *order);
     *n = cnt;
-    return s;
+    return shrunk ? shrunk : order;
 }
 
-/* ---- the emitter ---- */
+/* ---- building the version ---- */
 
-struct emitter {
-    struct arena arena;      /* the emitted nodes' names and RRsets, until finish copies them */
-    struct zone_node *nodes; /* grows while emitting */
-    size_t *parent;          /* parent[i]: index + 1 of node i's parent, 0 at the apex */
+/* The walk over the builder's nodes in canonical order. Each zone node is
+ * made once, in its final allocation, with its flags: its ancestors come
+ * before it (their flags are known), and every subtree is contiguous, so a
+ * stack of the ancestors made so far gives its parent without a lookup and
+ * shows which ancestors are missing: those become empty non-terminals,
+ * made right before it. A wildcard's parent, already made but not yet in
+ * any index, gets ZN_HAS_WILDCARD in place. */
+struct walk {
+    struct zv_txn x;
+    struct zone_node **made; /* every node, in canonical order */
     size_t n, cap;
-    size_t nrecords;
-    size_t stack[DNS_NAME_MAX / 2 + 2]; /* indices of the current ancestor chain */
+    struct zone_node *stack[DNS_NAME_MAX / 2 + 2]; /* the current ancestor chain */
     int depth;
+    size_t nrecords;
     bool set_serial;
     uint32_t serial;
+    /* one node's RRsets and RDATA, laid out for zn_new (which copies them) */
+    struct dns_rrset *sets;
+    size_t capsets;
+    uint8_t *data;
+    size_t capdata;
 };
 
 static bool is_ancestor(const struct zone_node *a, const uint8_t *name, size_t len, int labels)
@@ -103,66 +122,32 @@ static bool is_ancestor(const struct zone_node *a, const uint8_t *name, size_t l
     return (size_t)(name + len - suf) == a->name_len && memcmp(suf, a->name, a->name_len) == 0;
 }
 
-static struct zone_node *new_node(struct emitter *em, const uint8_t *name, size_t len, int labels,
-                                  uint32_t hash)
+/* Makes the node of name (lowercase) from the RRsets at sets, below the top
+ * of the stack, and pushes it. */
+static int make(struct walk *w, const uint8_t *name, size_t len, const struct dns_rrset *sets,
+                size_t nsets, uint16_t own_flags)
 {
-    if (em->n == em->cap) {
-        size_t nc = em->cap ? em->cap * 2 : 256;
-        struct zone_node *nn = realloc(em->nodes, nc * sizeof *nn);
-        if (nn) em->nodes = nn;
-        size_t *np = realloc(em->parent, nc * sizeof *np);
-        if (np) em->parent = np;
-        if (!nn || !np) return NULL;
-        em->cap = nc;
+    if (w->n == w->cap) {
+        size_t nc = w->cap ? w->cap * 2 : 1024;
+        struct zone_node **nm = realloc(w->made, nc * sizeof *nm);
+        if (!nm) return -1;
+        w->made = nm;
+        w->cap = nc;
     }
-    struct zone_node *zn = &em->nodes[em->n];
-    memset(zn, 0, sizeof *zn);
-    zn->name = arena_memdup(&em->arena, name, len);
-    if (!zn->name) return NULL;
-    zn->name_len = (uint8_t)len;
-    zn->labels = (uint8_t)labels;
-    zn->hash = hash;
-    em->parent[em->n] = em->depth ? em->stack[em->depth - 1] + 1 : 0;
-    em->stack[em->depth++] = em->n;
-    em->n++;
-    return zn;
-}
-
-/* Emits the node of name (lowercase), after any missing ancestors. */
-static struct zone_node *emit(struct emitter *em, const uint8_t *name, size_t len, uint32_t hash)
-{
-    int labels = dns_name_labels(name);
-    while (em->depth && !is_ancestor(&em->nodes[em->stack[em->depth - 1]], name, len, labels))
-        em->depth--;
-    if (em->depth) {
-        int top = em->nodes[em->stack[em->depth - 1]].labels;
-        for (int k = labels - top - 1; k >= 1; k--) {
-            const uint8_t *anc = dns_name_skip(name, k);
-            size_t alen = len - (size_t)(anc - name);
-            if (!new_node(em, anc, alen, labels - k, dns_name_hash(anc, alen))) return NULL;
-        }
+    struct zone_node *parent = w->depth ? w->stack[w->depth - 1] : NULL;
+    uint16_t flags = own_flags;
+    if (!parent) flags |= ZN_APEX;
+    if (parent && (parent->flags & (ZN_OCCLUDED | ZN_DELEG | ZN_DNAME))) flags |= ZN_OCCLUDED;
+    if (parent && name[0] == 1 && name[1] == '*') {
+        flags |= ZN_WILDCARD;
+        parent->flags |= ZN_HAS_WILDCARD; /* made by this walk, not yet published */
     }
-    return new_node(em, name, len, labels, hash);
-}
-
-/* Node flags of its own data, the SOA serial (rewritten if asked: the RDATA
- * is this version's copy), the record count. */
-static void own_data(struct emitter *em, struct zone_node *zn, bool apex)
-{
-    for (uint16_t i = 0; i < zn->nrrsets; i++) {
-        const struct dns_rrset *s = &zn->rrsets[i];
-        em->nrecords += s->count;
-        if (s->type == DNS_T_NS && !apex) zn->flags |= ZN_DELEG;
-        if (s->type == DNS_T_DNAME) zn->flags |= ZN_DNAME;
-        if (s->type == DNS_T_CNAME) zn->flags |= ZN_CNAME;
-        if (s->type == DNS_T_SOA) {
-            uint8_t *rd = (uint8_t *)rr_rdata(s->rdata);
-            size_t off = dns_name_len(rd); /* serial follows MNAME and RNAME */
-            off += dns_name_len(rd + off);
-            if (em->set_serial) put_be32(rd + off, em->serial);
-            em->serial = be32(rd + off);
-        }
-    }
+    if (!parent) flags &= (uint16_t)~ZN_DELEG; /* NS at the apex is no cut */
+    struct zone_node *zn = zn_new(&w->x, name, len, sets, nsets, flags);
+    if (!zn) return -1;
+    w->made[w->n++] = zn;
+    w->stack[w->depth++] = zn;
+    return 0;
 }
 
 static int cmp_set(const void *x, const void *y)
@@ -176,101 +161,87 @@ static int cmp_rr(const void *x, const void *y, void *ctx)
     return dns_rdata_cmp(*(const uint16_t *)ctx, a->data, a->len, b->data, b->len);
 }
 
-/* Emits a builder node with its RRsets sorted by type and RDATA. */
-static int emit_bnode(struct emitter *em, struct bnode *n)
+/* Lays out builder node n's RRsets, sorted by type and RDATA, in w's
+ * scratch space; returns its own flags, or -1 when out of memory. */
+static int lay_out(struct walk *w, struct bnode *n)
 {
-    struct zone_node *zn = emit(em, n->name, n->len, n->hash);
-    if (!zn) return -1;
-    struct arena *a = &em->arena;
+    if (n->nsets > w->capsets) {
+        size_t nc = n->nsets < 8 ? 8 : n->nsets;
+        struct dns_rrset *ns = realloc(w->sets, nc * sizeof *ns);
+        if (!ns) return -1;
+        w->sets = ns;
+        w->capsets = nc;
+    }
     qsort(n->sets, n->nsets, sizeof *n->sets, cmp_set);
-    struct dns_rrset *sets = arena_alloc(a, n->nsets * sizeof *sets);
-    if (!sets) return -1;
-    zn->rrsets = sets;
-    zn->nrrsets = (uint16_t)n->nsets;
+    size_t size = 0;
+    for (size_t i = 0; i < n->nsets; i++)
+        for (size_t k = 0; k < n->sets[i].n; k++)
+            size += 2 + (size_t)n->sets[i].rr[k].len;
+    if (size > w->capdata) {
+        size_t nc = size < 4096 ? 4096 : size;
+        uint8_t *nd = realloc(w->data, nc);
+        if (!nd) return -1;
+        w->data = nd;
+        w->capdata = nc;
+    }
+    int flags = 0;
+    uint8_t *p = w->data;
     for (size_t i = 0; i < n->nsets; i++) {
         struct bset *s = &n->sets[i];
-        qsort_r(s->rr, s->n, sizeof *s->rr, cmp_rr, &s->type);
-        size_t size = 0;
-        for (size_t k = 0; k < s->n; k++)
-            size += 2 + (size_t)s->rr[k].len;
-        uint8_t *p = arena_alloc(a, size);
-        if (!p) return -1;
-        sets[i] = (struct dns_rrset){s->type, (uint16_t)s->n, s->ttl, (uint32_t)size, p};
+        if (s->n > 1) qsort_r(s->rr, s->n, sizeof *s->rr, cmp_rr, &s->type);
+        uint8_t *start = p;
         for (size_t k = 0; k < s->n; k++) {
             put_be16(p, s->rr[k].len);
             memcpy(p + 2, s->rr[k].data, s->rr[k].len);
             p += 2 + s->rr[k].len;
         }
-    }
-    own_data(em, zn, em->n == 1);
-    return 0;
-}
-
-/* Computes the inherited flags (parents come first, so theirs are
- * complete), then copies the emitted nodes into the version, each its own
- * allocation in both indexes (one writer transaction). Checks that the apex
- * comes first with one SOA. */
-static int finish(struct emitter *em, const uint8_t *apex, size_t apex_len,
-                  struct zone_version **out, struct err *e)
-{
-    const struct dns_rrset *soa = em->n ? node_rrset(&em->nodes[0], DNS_T_SOA) : NULL;
-    if (!soa || em->nodes[0].name_len != apex_len ||
-        memcmp(em->nodes[0].name, apex, apex_len) != 0 || soa->count != 1) {
-        char t[DNS_NAME_TEXT_MAX];
-        dns_name_to_text(apex, t, sizeof t);
-        return err_set(e, "no SOA record at the zone apex %s", t);
-    }
-    struct zone_node *zn = em->nodes;
-    size_t n = em->n;
-    zn[0].flags |= ZN_APEX;
-    for (size_t i = 0; i < n; i++) {
-        size_t p = em->parent[i];
-        if (p) {
-            struct zone_node *pm = &zn[p - 1];
-            if (pm->flags & (ZN_OCCLUDED | ZN_DELEG | ZN_DNAME)) zn[i].flags |= ZN_OCCLUDED;
-            if (zn[i].name[0] == 1 && zn[i].name[1] == '*') {
-                zn[i].flags |= ZN_WILDCARD;
-                pm->flags |= ZN_HAS_WILDCARD;
-            }
+        w->sets[i] =
+            (struct dns_rrset){s->type, (uint16_t)s->n, s->ttl, (uint32_t)(p - start), start};
+        w->nrecords += s->n;
+        if (s->type == DNS_T_NS) flags |= ZN_DELEG; /* dropped again at the apex */
+        if (s->type == DNS_T_DNAME) flags |= ZN_DNAME;
+        if (s->type == DNS_T_CNAME) flags |= ZN_CNAME;
+        if (s->type == DNS_T_SOA) { /* the serial follows MNAME and RNAME */
+            size_t off = dns_name_len(start + 2);
+            off += dns_name_len(start + 2 + off);
+            if (w->set_serial) put_be32(start + 2 + off, w->serial);
+            w->serial = be32(start + 2 + off);
         }
     }
-    struct zv_txn x;
-    struct zone_version *v = zv_begin(&x, NULL);
-    if (!v) return err_set(e, "out of memory");
-    v->serial = em->serial;
-    v->nrecords = em->nrecords;
-    const struct zone_node **made = malloc(n * sizeof *made);
-    size_t k = 0;
-    for (; made && k < n; k++)
-        if (!(made[k] =
-                  zn_new(&x, zn[k].name, zn[k].name_len, zn[k].rrsets, zn[k].nrrsets, zn[k].flags)))
-            break;
-    if (!made || k < n || zv_put_sorted(&x, made, n) < 0) {
-        /* the nodes are not all in the indexes: free them here, and the
-         * indexes (nothing older) with the version */
-        for (size_t i = 0; made && i < k; i++)
-            zn_free(made[i]);
-        free(made);
-        pbt_free_all(v->order);
-        phamt_free_all(v->index);
-        v->order = NULL;
-        v->index = NULL;
-        zv_end(&x);
-        zone_version_free(v);
-        return err_set(e, "out of memory");
-    }
-    free(made);
-    zv_end(&x);
-    *out = v;
-    return 0;
+    return flags;
 }
 
-static void start(struct emitter *em, bool set_serial, uint32_t serial)
+/* Makes the node of builder node n, after any missing ancestors. */
+static int walk_bnode(struct walk *w, struct bnode *n)
 {
-    memset(em, 0, sizeof *em);
-    em->set_serial = set_serial;
-    em->serial = serial;
-    arena_init(&em->arena, 64 * 1024);
+    int labels = dns_name_labels(n->name);
+    while (w->depth && !is_ancestor(w->stack[w->depth - 1], n->name, n->len, labels))
+        w->depth--;
+    if (w->depth) {
+        int top = w->stack[w->depth - 1]->labels;
+        for (int k = labels - top - 1; k >= 1; k--) {
+            const uint8_t *anc = dns_name_skip(n->name, k);
+            if (make(w, anc, n->len - (size_t)(anc - n->name), NULL, 0, 0) < 0) return -1;
+        }
+    }
+    int flags = lay_out(w, n);
+    if (flags < 0) return -1;
+    return make(w, n->name, n->len, w->sets, n->nsets, (uint16_t)flags);
+}
+
+/* Frees what a failed walk made: its nodes (not in any index yet) and the
+ * unfinished version. */
+static void walk_abort(struct walk *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        zn_free(w->made[i]);
+    struct zone_version *v = w->x.v;
+    pbt_free_all(v->order);
+    phamt_free_all(v->index);
+    v->order = NULL;
+    v->index = NULL;
+    zv_end(&w->x);
+    zone_version_free(v);
 }
 
 /* Reports the first (by line, then by name) node that breaks a content
@@ -306,21 +277,39 @@ int zb_freeze(struct zbuild *b, bool set_serial, uint32_t serial, struct zone_ve
         return zb_where(b, 0, e, "no SOA record at the zone apex", t);
     }
     if (zb_check_nodes(b, false, e) < 0) return -1;
-    struct emitter em;
+    /* the hash table is not needed any more: give its memory back before
+     * the version is built (only zb_free may follow) */
+    free(b->tab);
+    b->tab = NULL;
+    b->mask = 0;
     size_t n = 0;
-    uint8_t *keys = NULL;
-    start(&em, set_serial, serial);
-    struct skey *order = sorted_nodes(b, false, &n, &keys);
-    int r = order ? 0 : err_set(e, "out of memory");
-    for (size_t t = 0; r == 0 && t < n; t++)
-        if (emit_bnode(&em, order[t].n) < 0) r = err_set(e, "out of memory");
-    if (r == 0) r = finish(&em, b->apex, b->apex_len, out, e);
+    struct bnode **order = sorted_nodes(b, &n);
+    if (!order) return err_set(e, "out of memory");
+    struct walk w = {.set_serial = set_serial, .serial = serial};
+    if (!zv_begin(&w.x, NULL)) {
+        free(order);
+        return err_set(e, "out of memory");
+    }
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < n; i++)
+        r = walk_bnode(&w, order[i]);
     free(order);
-    free(keys);
-    free(em.nodes);
-    free(em.parent);
-    arena_free(&em.arena);
-    return r;
+    free(w.sets);
+    free(w.data);
+    /* the apex sorts first: every name was checked to be at or below it */
+    if (r == 0 && zv_put_sorted(&w.x, (const struct zone_node *const *)w.made, w.n) < 0) r = -1;
+    if (r < 0) {
+        walk_abort(&w);
+        free(w.made);
+        return err_set(e, "out of memory");
+    }
+    free(w.made);
+    struct zone_version *v = w.x.v;
+    v->serial = w.serial;
+    v->nrecords = w.nrecords;
+    zv_end(&w.x);
+    *out = v;
+    return 0;
 }
 
 int zb_check_version(const struct zone_version *v, struct zone_version **rebuilt, struct err *e)
