@@ -6,30 +6,36 @@
 #ifndef CEON_DNS_ZBUILD_INT_H
 #define CEON_DNS_ZBUILD_INT_H
 #include "dns/zbuild.h"
-#include "util/arena.h"
 
 struct brr {
     uint16_t len;
-    const uint8_t *data; /* in the builder's arena, or in the version it was loaded from */
+    const uint8_t *data; /* in the builder's pool, or in the version it was loaded from */
 };
+/* The builder's fields are kept small (32-bit counts and lines): a
+ * 1,000,000-record zone is 1,000,000 of these at a load's peak. */
 struct bset {
     uint16_t type;
     uint32_t ttl;
-    unsigned long line, line2; /* of the first and the second RR, for messages */
-    size_t n, cap;
+    uint32_t line, line2; /* of the first and the second RR, for messages */
+    uint32_t n, cap;
     struct brr *rr;
 };
 struct bnode {
     struct bnode *next; /* hash chain */
-    uint32_t hash;
-    uint8_t len;
-    bool loaded; /* zb_touch copied the old version's RRsets here */
-    size_t nsets, cap;
     struct bset *sets;
+    uint32_t hash;
+    uint32_t nsets, cap;
+    uint8_t len;
+    bool loaded;    /* zb_touch copied the old version's RRsets here */
     uint8_t name[]; /* lowercase */
 };
+/* Chunks the builder's nodes, arrays and RDATA are carved from; all freed
+ * with the builder. */
+struct zb_chunk;
+#define ZB_FREE_CLASSES 64 /* free lists of grown arrays, by size / 8 */
 struct zbuild {
-    struct arena mem; /* nodes, RDATA copies and the RRset/RR arrays */
+    struct zb_chunk *chunks;
+    void *free[ZB_FREE_CLASSES]; /* arrays given back by a grow, for reuse */
     struct bnode **tab;
     size_t mask, count;
     struct bnode **all; /* every node in creation order: faster to walk than the table */
