@@ -6,7 +6,6 @@
 #define CEON_EON_SECONDARY_INT_H
 #include "dns/name.h"
 #include "eon/secondary.h"
-#include "util/arena.h"
 #include <uv.h>
 
 /* A staged full transfer: at most this many records, and bytes (owners,
@@ -18,14 +17,20 @@ enum sec_link { SEC_LINK_IDLE, SEC_LINK_CONNECTING, SEC_LINK_REGISTERED, SEC_LIN
 
 struct sec_job;
 struct sec_service;
+struct zone_loader;
 
+/* A full transfer being received: each call's adds go into the loader as
+ * the call is applied, so the zone is built while the rest still arrives
+ * and only its layout remains when the SOA comes. */
 struct sec_stage {
     bool active;
-    struct dns_change *ch; /* the staged adds; owners and RDATA in mem */
-    size_t n, cap;
-    size_t bytes;
-    struct arena mem;
+    struct zone_loader *ld;
+    size_t n;     /* adds staged */
+    size_t bytes; /* what the bound counts: owners, RDATA, a record's bookkeeping */
+    bool has_soa; /* an apex SOA was added: soa_serial is its serial */
+    uint32_t soa_serial;
     uint8_t *scratch; /* 65535 bytes: one RDATA being checked */
+    uint64_t t_first; /* uv_hrtime when the transfer's first call was applied */
 };
 
 /* One --primary FILE and its zone. */
@@ -54,6 +59,7 @@ struct eon_secondary {
     struct rpc_cap *primary;
     unsigned gen;        /* bumped at every new attempt: stale answers are dropped */
     const char *waiting; /* the call whose answer the timer is the deadline of */
+    uint64_t attempt_ns; /* uv_hrtime when the current attempt began (for the log) */
     /* Statistics, written on the loop. */
     uint32_t serial;      /* last serial applied */
     uint64_t last_update; /* Unix time of the last update applied from the primary */

@@ -146,7 +146,9 @@ static void on_answer(void *ud, struct rpc_response *r)
     if (p.step == STEP_REGISTER) {
         rpc_response_free(r);
         s->link = SEC_LINK_REGISTERED;
-        log_error("secondary %s: registered with the primary of --primary %s", s->name, s->file);
+        log_error("secondary %s: registered with the primary of --primary %s (%.0f ms after "
+                  "connecting)",
+                  s->name, s->file, (double)(uv_hrtime() - s->attempt_ns) / 1e6);
         uv_timer_start(&s->timer, on_timer, heartbeat_ms(s), 0);
         return;
     }
@@ -183,6 +185,7 @@ static void attempt(struct eon_secondary *s)
 {
     struct err e;
     s->gen++;
+    s->attempt_ns = uv_hrtime();
     s->link = SEC_LINK_CONNECTING;
     if (s->primary) rpc_cap_unref(s->primary);
     s->primary = rpc_vat_restore_uri(s->set->ctx->vat, s->uri, &e);

@@ -3,7 +3,8 @@
  * (call 1 removes the apex SOA, call 2 adds every record as single values,
  * names in descending order, apex ops last with the SOA first among
  * them), ceon's chunked one, a serial that is not newer, names outside the
- * zone, a transfer over the bound, a burst of incremental updates applied
+ * zone, a transfer over the bound, chunks built as they arrive giving
+ * exactly the zone built at once (interrupted or not), a burst of incremental updates applied
  * in arrival order, and a restart serving the journal's state. The link
  * to a primary is not started (eon/upstream.c is the e2e tests'). */
 #include <setjmp.h>
@@ -398,6 +399,72 @@ static void test_bound(void **st)
     assert_int_equal(served_serial(w), 7);
 }
 
+/* A transfer's records go into the zone being built call by call: the
+ * result is exactly the zone built at once from the same records (the
+ * same RRsets, TTLs and serial), also after a transfer interrupted half
+ * way by a new one (the old zone is served meanwhile, nothing of the
+ * interrupted one remains), and after a restart from the journal. */
+static void test_chunks_build_exactly(void **st)
+{
+    struct world *w = *st;
+    eon_transfer(w, 5, 3, true, NULL);
+    enum { K = 3000, CHUNK = 700 };
+    static char names[K][32];
+    static struct op ops[K + 3];
+    static uint8_t s9[61], a[K][4];
+    soa(s9, 9);
+    size_t n = 0;
+    /* names in no order, two A records per name, the later TTL wins */
+    for (unsigned i = 0; i < K; i++) {
+        unsigned k = (i * 7919u) % (K / 2);
+        snprintf(names[i], sizeof names[i], "h-%u.example.org", k);
+        a[i][0] = 10, a[i][1] = (uint8_t)(i >> 8), a[i][2] = (uint8_t)i, a[i][3] = 1;
+        ops[n++] = (struct op){'a', names[i], DNS_T_A, a[i], 4, 100 + i};
+    }
+    ops[n++] = (struct op){'a', "example.org", DNS_T_NS, NS1, 17, 3600};
+    ops[n++] = (struct op){'a', "ns1.example.org", DNS_T_A, A2, 4, 60};
+    ops[n++] = (struct op){'a', "example.org", DNS_T_SOA, s9, 61, 300};
+    /* the reference: every record built at once */
+    static struct dns_change ch[K + 3];
+    static uint8_t wire[K + 3][DNS_NAME_MAX];
+    struct err e;
+    for (size_t i = 0; i < n; i++) {
+        if (dns_name_from_text(ops[i].name, (const uint8_t *)"", wire[i], &e) < 0)
+            fail_msg("%s", e.msg);
+        ch[i] = (struct dns_change){DNS_CHANGE_ADD,       wire[i],     ops[i].type, ops[i].ttl,
+                                    (uint16_t)ops[i].len, ops[i].value};
+    }
+    struct zone_version *ref = NULL;
+    if (journal_build_version((const uint8_t *)"\7example\3org", ch, n, 9, &ref, &e) < 0)
+        fail_msg("%s", e.msg);
+    struct op start[] = {{'r', "example.org", DNS_T_SOA}};
+    /* interrupted after two chunks: the old zone is still served */
+    call(w, start, 1, true, NULL);
+    call(w, ops, CHUNK, true, NULL);
+    call(w, ops + CHUNK, CHUNK, true, NULL);
+    assert_int_equal(served_serial(w), 5);
+    assert_true(has(w, "www-2.example.org."));
+    assert_false(has(w, "h-0.example.org."));
+    /* a new transfer, whole */
+    call(w, start, 1, true, NULL);
+    for (size_t at = 0; at < n; at += CHUNK)
+        call(w, ops + at, n - at < CHUNK ? n - at : CHUNK, true, NULL);
+    assert_int_equal(served_serial(w), 9);
+    assert_false(has(w, "www-2.example.org."));
+    assert_true(has(w, "h-1499.example.org."));
+    rcu_read_lock();
+    assert_int_equal(zone_version_hash(zone_current(w->set->v[0].zone)), zone_version_hash(ref));
+    rcu_read_unlock();
+    assert_int_equal(w->set->v[0].full_transfers, 2);
+    close_world(w);
+    open_world(w);
+    assert_int_equal(served_serial(w), 9);
+    rcu_read_lock();
+    assert_int_equal(zone_version_hash(zone_current(w->set->v[0].zone)), zone_version_hash(ref));
+    rcu_read_unlock();
+    zone_version_free(ref);
+}
+
 /* 200 calls sent at once: call i adds n-i and requires n-(i-1), so any
  * reordering fails a prerequisite. */
 static void test_burst_in_order(void **st)
@@ -465,6 +532,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_chunked_and_staged_aside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bound, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chunks_build_exactly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_burst_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
     };
