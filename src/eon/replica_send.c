@@ -70,6 +70,25 @@ static void set_change(eon_Update_B u, const struct dns_change *c)
     }
 }
 
+/* A Secondary.update request whose one prerequisite is
+ * existsData(apex, SOA, soa): the secondary applies it only if it holds
+ * exactly that SOA. The caller fills *p's updates and sends it. */
+static struct rpc_req *soa_checked_update(struct replica *r, const uint8_t *apex,
+                                          const uint8_t *soa, uint16_t soalen,
+                                          eon_Secondary_update_Params_B *p)
+{
+    struct rpc_req *req = rpc_req_new(r->cap, eon_Secondary_ID, eon_Secondary_update_ORDINAL);
+    *p = eon_Secondary_update_Params_init_ptr(rpc_req_params(req));
+    eon_Prereq_B pre = eon_Prereq_LB_at(eon_Secondary_update_Params_init_prereqs(*p, 1), 0);
+    char text[DNS_NAME_TEXT_MAX];
+    repl_name_text(apex, text, sizeof text);
+    eon_Prereq_set_name(pre, text, (uint32_t)strlen(text));
+    eon_Prereq_existsData_B ed = eon_Prereq_init_existsData(pre);
+    eon_Prereq_existsData_set_type(ed, (int16_t)DNS_T_SOA);
+    eon_Prereq_existsData_set_value(ed, soa, soalen);
+    return req;
+}
+
 /* ------------------------------------------------------------ incremental */
 
 /* The change sets' operations, copied out of the journal (its pointers
@@ -170,16 +189,8 @@ int replica_send_incremental(struct replica *r, const struct zone_version *v, ui
         batch_free(&b);
         return rc;
     }
-    struct rpc_req *req = rpc_req_new(r->cap, eon_Secondary_ID, eon_Secondary_update_ORDINAL);
-    eon_Secondary_update_Params_B p = eon_Secondary_update_Params_init_ptr(rpc_req_params(req));
-    eon_Prereq_LB pl = eon_Secondary_update_Params_init_prereqs(p, 1);
-    eon_Prereq_B pre = eon_Prereq_LB_at(pl, 0);
-    char apex[DNS_NAME_TEXT_MAX];
-    repl_name_text(v->apex, apex, sizeof apex);
-    eon_Prereq_set_name(pre, apex, (uint32_t)strlen(apex));
-    eon_Prereq_existsData_B ed = eon_Prereq_init_existsData(pre);
-    eon_Prereq_existsData_set_type(ed, (int16_t)DNS_T_SOA);
-    eon_Prereq_existsData_set_value(ed, before, blen);
+    eon_Secondary_update_Params_B p;
+    struct rpc_req *req = soa_checked_update(r, v->apex, before, blen, &p);
     eon_Update_LB ul = eon_Secondary_update_Params_init_updates(p, (uint32_t)b.n + 1);
     for (size_t i = 0; i < b.n; i++) {
         struct dns_change c = b.ops[i];
@@ -199,16 +210,8 @@ int replica_send_soa_check(struct replica *r, const struct zone_version *v, rpc_
     (void)e;
     const struct dns_rrset *soa = zone_version_soa(v);
     const uint8_t *rr = rrset_first(soa);
-    struct rpc_req *req = rpc_req_new(r->cap, eon_Secondary_ID, eon_Secondary_update_ORDINAL);
-    eon_Secondary_update_Params_B p = eon_Secondary_update_Params_init_ptr(rpc_req_params(req));
-    eon_Prereq_LB pl = eon_Secondary_update_Params_init_prereqs(p, 1);
-    eon_Prereq_B pre = eon_Prereq_LB_at(pl, 0);
-    char apex[DNS_NAME_TEXT_MAX];
-    repl_name_text(v->apex, apex, sizeof apex);
-    eon_Prereq_set_name(pre, apex, (uint32_t)strlen(apex));
-    eon_Prereq_existsData_B ed = eon_Prereq_init_existsData(pre);
-    eon_Prereq_existsData_set_type(ed, (int16_t)DNS_T_SOA);
-    eon_Prereq_existsData_set_value(ed, rr_rdata(rr), rr_rdlen(rr));
+    eon_Secondary_update_Params_B p;
+    struct rpc_req *req = soa_checked_update(r, v->apex, rr_rdata(rr), rr_rdlen(rr), &p);
     eon_Secondary_update_Params_init_updates(p, 0);
     rpc_promise_unref(rpc_req_send(req, cb, ud));
     return 0;
