@@ -9,6 +9,7 @@
  * main's start-up sequence. Usage text and getopt tables come from the rows.
  */
 #include "cmd/capd_xfr.h"
+#include "dns/journal.h"
 #include "dns/name.h"
 #include "dns/zone.h"
 #include "eon/reload.h"
@@ -48,6 +49,7 @@ struct capd_config {
     const char *metrics_listen;         /* --metrics-listen; NULL: no statistics endpoint */
     unsigned tcp_per_addr;              /* DNS over TCP connections per source prefix; 0: default */
     unsigned char v4_prefix, v6_prefix; /* what one source is, for both limits */
+    long journal_max_entries;           /* --journal-max-entries; 0: the journal's default */
     struct eon_config eon;              /* the Cap'n Proto side: src/eon/server.h */
     struct capd_xfr xfr;                /* zone transfers and NOTIFY: cmd/capd_xfr.h */
 };
@@ -266,6 +268,11 @@ static int set_primary_retry_wait(struct capd_config *c, const char *a, struct e
     return 0;
 }
 
+static int set_journal_max_entries(struct capd_config *c, const char *a, struct err *e)
+{
+    return set_limit("--journal-max-entries", a, 1, 100000000, &c->journal_max_entries, e);
+}
+
 static int set_metrics_listen(struct capd_config *c, const char *a, struct err *e)
 {
     (void)e;
@@ -319,6 +326,7 @@ enum {
     OPT_CERT_KEY_TYPE,
     OPT_PRIMARY,
     OPT_PRIMARY_RETRY_WAIT,
+    OPT_JOURNAL_MAX_ENTRIES,
 };
 
 struct capd_option {
@@ -399,6 +407,9 @@ static const struct capd_option options[] = {
      set_primary},
     {"primary-retry-wait", OPT_PRIMARY_RETRY_WAIT, "SECONDS",
      "wait before reconnecting to a primary after a failure (default 60)", set_primary_retry_wait},
+    {"journal-max-entries", OPT_JOURNAL_MAX_ENTRIES, "N",
+     "compact a zone's journal into a snapshot once it holds N change sets (default 1000)",
+     set_journal_max_entries},
     {"metrics-listen", OPT_METRICS_LISTEN, "ADDR:PORT",
      "serve statistics in the Prometheus text format at http://ADDR:PORT/metrics (default off)",
      set_metrics_listen},
@@ -572,6 +583,16 @@ static void on_sighup(uv_signal_t *s, int signum)
     }
 }
 
+/* Applies --journal-max-entries; always 0 (fits the start-up chain). The
+ * limit is read by each commit, so the replay at open is unaffected. */
+static int set_journal_limit(struct capd *d)
+{
+    struct journal *j = eon_server_journal(d->eon);
+    if (j && d->cfg.journal_max_entries)
+        journal_set_limits(j, (uint64_t)d->cfg.journal_max_entries, 0);
+    return 0;
+}
+
 static int start_dns(struct capd *d, struct err *e)
 {
     const struct capd_config *c = &d->cfg;
@@ -654,8 +675,8 @@ int main(int argc, char **argv)
     /* The journal is replayed before DNS starts, so the first answer
      * already has every acknowledged update. */
     if (load_zones(&d.cfg, &d.zones, &d.zonefiles, &e) < 0 ||
-        eon_server_open(&d.cfg.eon, &d.zones, &d.eon, &e) < 0 || start_dns(&d, &e) < 0 ||
-        capd_xfr_start_notify(&d.cfg.xfr, &d.loop, &e) < 0 ||
+        eon_server_open(&d.cfg.eon, &d.zones, &d.eon, &e) < 0 || set_journal_limit(&d) ||
+        start_dns(&d, &e) < 0 || capd_xfr_start_notify(&d.cfg.xfr, &d.loop, &e) < 0 ||
         eon_server_listen(d.eon, &d.loop, &e) < 0 || start_metrics(&d, &e) < 0)
         goto out;
     capd_xfr_start_replication(&d.cfg.xfr, d.eon);

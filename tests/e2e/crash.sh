@@ -9,15 +9,45 @@
 # that is not a lost connection) fail the round beyond a small share, with
 # their reasons printed. Repeated ROUNDS times (default 20) on the same state
 # dir; capd's log of every life is scanned for sanitizer reports.
-#   crash.sh CAPD CAPC [ROUNDS]
-CAPD=$1 CAPC=$2 rounds=${3:-20}
+#
+# With RECORDS (issue 12: the crash test on a 200,000-record zone too), the
+# zone holds RECORDS records, capd compacts its journal every COMPACT change
+# sets (--journal-max-entries; default 10) and each round's kill comes at a
+# random moment after COMPACT updates were acknowledged in that round, so
+# every life of capd starts at least one compaction (a snapshot of the whole
+# zone) and a kill can land in the middle of one: a snapshot of 200,000
+# records took about 0.3 s under ASan here, and with a compaction every 10
+# updates a good share of each life is spent in one. The statistics endpoint's
+# last compaction time, read just before each kill, shows which lives
+# finished one; at least one must have.
+#   crash.sh CAPD CAPC [ROUNDS] [RECORDS [COMPACT]]
+CAPD=$1 CAPC=$2 rounds=${3:-20} records=${4:-0} compact=${5:-10}
 . "$(dirname "$0")/eon_lib.sh"
 workers=4
+capd_args=()
+if [ "$records" -gt 0 ]; then
+  # example.org as write_zone makes it (5 records), plus hosts up to RECORDS.
+  awk -v n="$records" 'BEGIN {
+    print "$ORIGIN example.org."; print "$TTL 3600"
+    print "@ IN SOA ns1 dns 1 3600 900 1814400 3600"; print "@ IN NS ns1"
+    print "ns1 IN A 127.0.0.1"; print "@ IN A 203.0.113.0"; print "www IN A 203.0.113.80"
+    for (i = 0; i < n - 5; i++) printf "h%d IN A 198.51.%d.%d\n", i, int(i / 256) % 256, i % 256
+  }' >"$work/example.org"
+  mport=$(pick_port) || die "no free port for the statistics endpoint"
+  capd_args=(--journal-max-entries "$compact" --metrics-listen "127.0.0.1:$mport")
+fi
+# last_compaction: Unix time of this life's last finished compaction, 0 if none.
+last_compaction() {
+  curl -s --max-time 5 "http://127.0.0.1:$mport/metrics" |
+    awk '$1 == "capd_journal_last_compaction_timestamp_seconds" { print $2 }'
+}
+compacted_lives=0
 # What capc says when capd disappears under it (lower case; connect refused after the
 # kill, or the connection lost mid-call).
 lost_re='connection refused|connection reset|closed the connection|connection closed|disconnected|end of file|eof|broken pipe|timed out'
 
-start_capd || die "capd starts"
+start_capd "${capd_args[@]}" || die "capd starts"
+[ "$records" -gt 0 ] && { [ "$(q h$((records - 6)).example.org A)" != "" ] || die "the last generated record is served"; }
 cd "$work" || exit 1
 cp "$state/caps/domain/example.org.cap" root.cap
 expect_ok "delegate" delegate root.cap crash
@@ -57,7 +87,7 @@ last_serial=$(serial)
 [ -n "$last_serial" ] || die "no SOA serial before round 1"
 total_acked=0
 for r in $(seq "$rounds"); do
-  [ -n "$capd_pid" ] || start_capd || die "round $r: capd restarts after SIGKILL"
+  [ -n "$capd_pid" ] || start_capd "${capd_args[@]}" || die "round $r: capd restarts after SIGKILL"
   pids=()
   for k in $(seq $workers); do
     : >"tried.$r.$k"
@@ -69,14 +99,24 @@ for r in $(seq "$rounds"); do
   # The random moment is after the first acknowledgement, so every round
   # has something to lose (capc processes start slowly under ASan).
   for _ in $(seq 300); do cat acked.$r.* | grep -q . && break; sleep 0.05; done
+  # With RECORDS: after enough acknowledgements to start a compaction.
+  if [ "$records" -gt 0 ]; then
+    for _ in $(seq 1200); do [ "$(cat acked.$r.* | wc -l)" -ge "$compact" ] && break; sleep 0.05; done
+  fi
   sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
+  compaction=""
+  if [ "$records" -gt 0 ]; then
+    c=$(last_compaction)
+    [ -n "$c" ] || die "round $r: no capd_journal_last_compaction_timestamp_seconds in the statistics"
+    if [ "$c" -gt 0 ]; then compaction=", compacted before the kill" compacted_lives=$((compacted_lives + 1)); else compaction=", no compaction finished before the kill"; fi
+  fi
   before_kill=$(serial)
   kill_time=$EPOCHREALTIME
   stop_capd KILL
   touch "stop.$r"
   wait "${pids[@]}" 2>/dev/null
   check_no_sanitizer "round $r: capc" capc.$r.*.log
-  start_capd || die "round $r: capd restarts after SIGKILL"
+  start_capd "${capd_args[@]}" || die "round $r: capd restarts after SIGKILL"
 
   cat tried.$r.* | sort -u >"tried.$r"
   cat acked.$r.* | sort -u >"acked.$r"
@@ -114,7 +154,12 @@ for r in $(seq "$rounds"); do
     die "round $r: $n_bad of $n_tried capc calls failed for another reason than the kill (at most 2% allowed)"
   fi
   total_acked=$((total_acked + n_acked))
-  ok "round $r: $n_acked acknowledged, $n_tried tried, $(cat failed.$r.* | wc -l) failed ($n_bad not by the kill); all $(wc -l <acked.all) acknowledged so far present, none half-applied, serial $before_kill -> $s"
+  ok "round $r: $n_acked acknowledged, $n_tried tried, $(cat failed.$r.* | wc -l) failed ($n_bad not by the kill); all $(wc -l <acked.all) acknowledged so far present, none half-applied, serial $before_kill -> $s$compaction"
 done
+if [ "$records" -gt 0 ]; then
+  [ "$compacted_lives" -gt 0 ] || die "no life of capd finished a journal compaction before its kill"
+  [ "$(q h$((records - 6)).example.org A)" != "" ] || die "the zone's own records after the rounds"
+  ok "$records records: $compacted_lives of $rounds lives finished a compaction before the kill; the zone's records served"
+fi
 echo "crash: $total_acked acknowledged updates all present after $rounds SIGKILLs"
 finish crash
