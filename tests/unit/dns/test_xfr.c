@@ -236,6 +236,61 @@ static void test_axfr_messages(void **st)
     zone_version_free(v);
 }
 
+/* Names compressed against the previous owner (xfr.c): deep names, names
+ * in MX and CNAME RDATA, messages past 0x4000 bytes (where new names can
+ * no longer be pointed to), several messages. Every RR decodes to exactly
+ * the zone's, and the messages are smaller than uncompressed names. */
+static void test_axfr_compression(void **st)
+{
+    (void)st;
+    enum { N = 1100 };
+    size_t cap = 160 * (size_t)N + 512, len = 0;
+    char *text = malloc(cap);
+    len += (size_t)snprintf(text, cap,
+                            "$ORIGIN example.org.\n$TTL 3600\n"
+                            "@ SOA ns1 hostmaster 9 7200 3600 1209600 300\n"
+                            "@ NS ns1\n@ MX 10 mail\nns1 A 192.0.2.1\nmail A 192.0.2.2\n");
+    for (unsigned i = 0; i < N; i++)
+        len += (size_t)snprintf(text + len, cap - len,
+                                "h%u.d%u.Deep A 10.0.%u.%u\nh%u.d%u.Deep MX %u mail.example.org.\n"
+                                "c%u CNAME h%u.d%u.deep\n",
+                                i, i % 7, i / 256, i % 256, i, i % 7, i, i, i, i % 7);
+    struct zone_version *v;
+    struct err e;
+    if (zone_load_string(text, "deep.zone", NULL, &v, &e) < 0) fail_msg("%s", e.msg);
+    free(text);
+    static struct answer a;
+    static struct want w;
+    struct xfr_stream *s = open_stream(v, NULL, DNS_T_AXFR, 0);
+    uint8_t msg[65535];
+    size_t mlen, bytes = 0, biggest = 0;
+    int r;
+    memset(&a, 0, sizeof a);
+    while ((r = xfr_stream_next(s, msg, sizeof msg, &mlen, &e)) == 1) {
+        parse_message(msg, mlen, xfr_stream_messages(s) == 1, &a);
+        bytes += mlen;
+        biggest = mlen > biggest ? mlen : biggest;
+    }
+    if (r < 0) fail_msg("%s", e.msg);
+    assert_true(xfr_stream_messages(s) > 1);
+    xfr_stream_close(s);
+    assert_true(biggest > 0x4000);
+    assert_int_equal(a.n, v->nrecords + 1);
+    w.n = 0;
+    zone_version_foreach(v, collect, &w);
+    assert_int_equal(w.n, a.n - 2);
+    size_t plain = 0; /* the same RRs with every name written in full */
+    for (size_t i = 0; i < w.n; i++) {
+        plain += strlen(w.rr[i].owner) + 1 + 10 + w.rr[i].rdlen;
+    }
+    qsort(w.rr, w.n, sizeof w.rr[0], rr_cmp);
+    qsort(a.rr + 1, a.n - 2, sizeof a.rr[0], rr_cmp);
+    for (size_t i = 0; i < w.n; i++)
+        assert_int_equal(rr_cmp(&w.rr[i], &a.rr[i + 1]), 0);
+    assert_true(bytes * 10 < plain * 6);
+    zone_version_free(v);
+}
+
 /* A transfer keeps sending the version it started from after the zone has
  * moved on (and the old version left the zone): it holds it. */
 static void test_axfr_outlives_publish(void **st)
@@ -473,6 +528,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_axfr_messages),
+        cmocka_unit_test(test_axfr_compression),
         cmocka_unit_test(test_axfr_outlives_publish),
         cmocka_unit_test_setup_teardown(test_ixfr_sequences, setup, teardown),
         cmocka_unit_test(test_request_parse),
