@@ -1,6 +1,7 @@
 /*
- * cert_int.h: what cert.c (calls, orders, deliveries), cert_store.c (the
- * files, on libuv's thread pool; the service's set-up) and cert_renew.c
+ * cert_int.h: what cert.c (calls, orders, deliveries), cert_params.c (the
+ * call's parameters checked), cert_store.c (the files, on libuv's thread
+ * pool; the service's set-up) and cert_renew.c
  * (renewal timers, the callbacks they push to, register calls) share.
  * Internal to eon/cert.
  */
@@ -87,6 +88,15 @@ int cert_store_save(const struct eon_certs *m, const struct cert_spec *spec, con
 typedef void (*cert_scan_fn)(struct eon_certs *m, const struct cert_spec *spec, time_t renew_at,
                              time_t not_after);
 void cert_store_scan(struct eon_certs *m, cert_scan_fn fn);
+
+/* ---- cert_params.c ---- */
+
+/* The served zone of lname (wire, lowercase), read the way domain.c reads it; NULL if none. */
+struct zone *cert_zone_of(struct eon_certs *m, const uint8_t *lname);
+/* Domain.cert's parameters as a spec (names canonical and checked, zone
+ * set) and its callback (*cb, a reference); -1 + e names what is wrong. */
+int cert_params_decode(struct eon_certs *m, const struct eon_cert_scope *sc, struct rpc_call *call,
+                       struct cert_spec *s, struct rpc_cap **cb, struct err *e);
 
 /* ---- cert.c ---- */
 
