@@ -261,6 +261,95 @@ const struct phamt *phamt_put(struct phamt_txn *t, const struct phamt *root,
     return r;
 }
 
+/* ---- bulk build ---- */
+
+/* A trie node over the cnt (>= 2) leaves at a, which share their hash bits
+ * below shift; scr is scratch of the same size. Each level partitions its
+ * range by the next 5 bits (a counting sort through scr), so the trie is
+ * the one the puts would give: a leaf as high as its hash prefix is unique.
+ * NULL on out of memory (nothing left allocated). */
+static struct phamt_node *build(struct phamt_txn *t, const struct zone_node **a,
+                                const struct zone_node **scr, size_t cnt, unsigned shift)
+{
+    if (shift >= HASH_BITS) { /* the same 32-bit hash: a collision node */
+        struct phamt_node *c = node_new(t, (uint32_t)cnt);
+        if (c) memcpy(c->slot, a, cnt * sizeof *a);
+        return c;
+    }
+    size_t count[33] = {0};
+    for (size_t i = 0; i < cnt; i++)
+        count[((a[i]->hash >> shift) & 31) + 1]++;
+    uint32_t bitmap = 0, leafmap = 0, nslots = 0;
+    for (unsigned b = 0; b < 32; b++) {
+        if (count[b + 1]) bitmap |= 1u << b, nslots++;
+        if (count[b + 1] == 1) leafmap |= 1u << b;
+        count[b + 1] += count[b]; /* now: where bucket b+1 starts */
+    }
+    size_t at[32];
+    memcpy(at, count, sizeof at);
+    for (size_t i = 0; i < cnt; i++)
+        scr[at[(a[i]->hash >> shift) & 31]++] = a[i];
+    memcpy(a, scr, cnt * sizeof *a);
+    struct phamt_node *c = node_new(t, nslots);
+    if (!c) return NULL;
+    c->bitmap = bitmap;
+    c->leafmap = leafmap;
+    unsigned k = 0;
+    for (unsigned b = 0; b < 32; b++) /* children empty until built: free_below skips them */
+        if (bitmap >> b & 1) c->slot[k++] = (leafmap >> b & 1) ? a[count[b]] : NULL;
+    k = 0;
+    for (unsigned b = 0; b < 32; b++) {
+        if (!(bitmap >> b & 1)) continue;
+        size_t from = count[b], n = count[b + 1] - from;
+        if (n > 1 && !(c->slot[k] = build(t, a + from, scr + from, n, shift + 5))) {
+            free_below(c);
+            return NULL;
+        }
+        k++;
+    }
+    return c;
+}
+
+const struct phamt *phamt_build(struct phamt_txn *t, const struct zone_node *const *zn, size_t n,
+                                bool *oom)
+{
+    *oom = false;
+    if (!n) return NULL;
+    struct phamt *r = calloc(1, sizeof *r);
+    const struct zone_node **a = malloc(n * sizeof *a), **scr = malloc(n * sizeof *scr);
+    size_t *count = calloc(ROOT_SLOTS + 1, sizeof *count);
+    if (!r || !a || !scr || !count) goto oom;
+    r->gen = t->gen;
+    r->count = n;
+    for (size_t i = 0; i < n; i++)
+        count[(zn[i]->hash & (ROOT_SLOTS - 1)) + 1]++;
+    for (uint32_t i = 0; i < ROOT_SLOTS; i++)
+        count[i + 1] += count[i];
+    for (size_t i = 0; i < n; i++) /* a counting sort by root slot */
+        a[count[zn[i]->hash & (ROOT_SLOTS - 1)]++] = zn[i];
+    /* count[i] is now where bucket i ends, and bucket i + 1 starts */
+    for (uint32_t i = 0; i < ROOT_SLOTS; i++) {
+        size_t from = i ? count[i - 1] : 0, m = count[i] - from;
+        if (m == 1) {
+            r->slot[i] = a[from];
+            r->leaf[i / 64] |= 1ull << (i % 64);
+        } else if (m > 1 && !(r->slot[i] = build(t, a + from, scr + from, m, ROOT_BITS))) {
+            goto oom;
+        }
+    }
+    free(a);
+    free(scr);
+    free(count);
+    return r;
+oom:
+    *oom = true;
+    if (r) phamt_free_all(r);
+    free(a);
+    free(scr);
+    free(count);
+    return NULL;
+}
+
 /* Deletion below n; returns the replacement of n: n itself when absent,
  * NULL when n became empty, a leaf (*leaf true) when n was left with one
  * leaf and may be folded into its parent. */

@@ -48,6 +48,12 @@ const struct zone_node *phamt_find(const struct phamt *root, uint32_t h, const u
  * memory (then root is unchanged and still valid). */
 const struct phamt *phamt_put(struct phamt_txn *t, const struct phamt *root,
                               const struct zone_node *zn, const struct zone_node **replaced);
+/* A root holding the n zone nodes at zn (distinct names, hashes set), all
+ * of it made by t in one pass: the bulk build of a full load, without the
+ * path copying of n puts. NULL for n == 0, or on out of memory (*oom set,
+ * nothing left allocated). */
+const struct phamt *phamt_build(struct phamt_txn *t, const struct zone_node *const *zn, size_t n,
+                                bool *oom);
 /* Returns the root without the node named lname (*removed gets it, or NULL
  * when absent: then root itself is returned). Sets *oom and returns root on
  * out of memory. */

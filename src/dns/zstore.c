@@ -229,14 +229,10 @@ int zv_put(struct zv_txn *x, const struct zone_node *zn)
 int zv_put_sorted(struct zv_txn *x, const struct zone_node *const *zn, size_t n)
 {
     struct zone_version *v = x->v;
-    for (size_t i = 0; i < n; i++) {
-        const struct zone_node *rep;
-        const struct phamt *r = phamt_put(&x->t, v->index, zn[i], &rep);
-        if (!r) return -1;
-        v->index = r;
+    for (size_t i = 0; i < n; i++)
         if (zn[i]->flags & ZN_APEX) v->apex_node = zn[i];
-    }
     bool oom;
+    if (!(v->index = phamt_build(&x->t, zn, n, &oom)) && oom) return -1;
     v->order = pbt_build_sorted(&x->t, zn, n, &oom);
     return oom ? -1 : 0;
 }

@@ -52,7 +52,7 @@ void zv_end(struct zv_txn *x);
  * the same name it replaces. -1 on out of memory. */
 int zv_put(struct zv_txn *x, const struct zone_node *zn);
 /* Puts the n nodes at zn (made by this transaction, in strictly increasing
- * canonical order) into a version begun from nothing: the B+tree built
+ * canonical order) into a version begun from nothing: both indexes built
  * bottom-up in one pass. -1 on out of memory. */
 int zv_put_sorted(struct zv_txn *x, const struct zone_node *const *zn, size_t n);
 /* Removes the node named lname from both indexes (absent: nothing). */
