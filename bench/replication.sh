@@ -4,7 +4,8 @@
 # --primary. One run, same machine, figures and ratios of that run.
 #
 #   bench/replication.sh   (env: BUILD=build/release, N=1000, NK=30,
-#                           RECORDS=100000, R=3, TIMEOUT=1200)
+#                           RECORDS=100000, R=3, TIMEOUT=1200,
+#                           FRESH_ONLY=1: only (c) and (d)'s fresh secondary)
 #
 # (a) propagation latency, capd -> knotd: N updates one after the other,
 #     each sent by an in-process Cap'n Proto client (bench/replication_lat.c)
@@ -196,6 +197,9 @@ fresh_time() {
 }
 field() { sed -E "s/.* $1=([0-9.]+).*/\\1/" <<<" $2"; }
 
+fresh_only=${FRESH_ONLY:-0}
+res_a="" res_b=""
+if [ "$fresh_only" != 1 ]; then
 # ---- (a) capd -> knotd, latency
 pa=$(port)
 pk=$(port)
@@ -220,6 +224,7 @@ wait_soa "$ps" example.org || { tail "$work/knot_bs/log"; exit 1; }
 res_b=$("$lat" dns "$pp" example.org "$ps" "$nk" b) || { echo "knotd -> knotd: $res_b"; exit 1; }
 stop "$kpid"
 stop "$kp"
+fi
 
 # ---- (c) a fresh secondary of the big zone, R rounds each (median)
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -231,7 +236,7 @@ start_capd capd_c "$pa" -z "$big" --allow-transfer 127.0.0.1
 big_capd=$cpid
 wait_soa "$pa" big.test || exit 1
 for _ in $(seq 100); do [ -s "$work/capd_c/state/caps/primary/big.test.cap" ] && break; sleep 0.1; done
-ck=() kk=() cc=()
+ck=() kk=() cc=() phases_cc=()
 for r in $(seq "$rounds"); do
   t0=$(now)
   start_knot_secondary "$work/knot_c" "$pk" "$pa" big.test
@@ -269,11 +274,15 @@ if [ "$has_secondary" = 1 ]; then
     t0=$(now)
     start_capd "capd_f$r" "$ps" --primary "$work/capd_c/state/caps/primary/big.test.cap" --primary-retry-wait 1
     v=$(fresh_time "$t0" "$ps") || { echo "capd -> fresh capd failed"; tail "$work/capd_f$r/log"; exit 1; }
-  cc+=("$v")
+    cc+=("$v")
     stop "$cpid"
+    # the secondary's own account: registration, then where the transfer's time went
+    phases_cc+=("$(grep -o '([0-9]* ms after connecting)' "$work/capd_f$r/log" | head -1 | tr -d '()'); transfer $(grep -o 'serial [0-9]* in .*' "$work/capd_f$r/log" | head -1 | sed 's/^serial [0-9]* //')")
   done
   fresh_cc=$(printf '%s\n' "${cc[@]}" | median)
   stop "$big_capd"
+fi
+if [ "$has_secondary" = 1 ] && [ "$fresh_only" != 1 ]; then
   pa=$(port)
   ps=$(port)
   start_capd capd_d "$pa" -z "$small"
@@ -286,11 +295,11 @@ if [ "$has_secondary" = 1 ]; then
 fi
 
 echo "== propagation: acknowledged on the primary -> answered by the secondary"
-printf '%-34s %s\n' "capd -> knotd (NOTIFY+IXFR), N=$n" "$res_a"
-printf '%-34s %s\n' "knotd -> knotd (NOTIFY+IXFR), N=$nk" "$res_b"
+[ -n "$res_a" ] && printf '%-34s %s\n' "capd -> knotd (NOTIFY+IXFR), N=$n" "$res_a"
+[ -n "$res_b" ] && printf '%-34s %s\n' "knotd -> knotd (NOTIFY+IXFR), N=$nk" "$res_b"
 [ -n "$res_d" ] && printf '%-34s %s\n' "capd -> capd (Cap'n Proto), N=$n" "$res_d"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else printf "n/a" }'; }
-echo "ratio p50 capd->knotd / knotd->knotd: $(ratio "$(field p50_ms "$res_a")" "$(field p50_ms "$res_b")")," \
+[ -n "$res_a" ] && echo "ratio p50 capd->knotd / knotd->knotd: $(ratio "$(field p50_ms "$res_a")" "$(field p50_ms "$res_b")")," \
   "p99: $(ratio "$(field p99_ms "$res_a")" "$(field p99_ms "$res_b")")"
 [ -n "$res_d" ] &&
   echo "ratio p50 capd->capd / knotd->knotd: $(ratio "$(field p50_ms "$res_d")" "$(field p50_ms "$res_b")")," \
@@ -300,6 +309,7 @@ echo "(median of $rounds; every round in brackets; knotd's log for its last tran
 printf '%-34s %s s [%s]  (knotd: AXFR %s)\n' "capd -> fresh knotd (AXFR)" "$fresh_ck" "${ck[*]}" "$xfr_ck"
 printf '%-34s %s s [%s]  (knotd: AXFR %s)\n' "knotd -> fresh knotd (AXFR)" "$fresh_kk" "${kk[*]}" "$xfr_kk"
 [ -n "$fresh_cc" ] && printf '%-34s %s s [%s]\n' "capd -> fresh capd (Cap'n Proto)" "$fresh_cc" "${cc[*]}"
+for i in "${!phases_cc[@]}"; do echo "  round $((i + 1)), the secondary's log: registered ${phases_cc[$i]}"; done
 echo "ratio capd->knotd / knotd->knotd: $(ratio "$fresh_ck" "$fresh_kk")"
 [ -n "$fresh_cc" ] && echo "ratio capd->capd / knotd->knotd: $(ratio "$fresh_cc" "$fresh_kk")"
 [ "$has_secondary" = 1 ] || echo "capd -> capd: not measured (this capd has no --primary)"
