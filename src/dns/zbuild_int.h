@@ -21,7 +21,6 @@ struct bset {
     struct brr *rr;
 };
 struct bnode {
-    struct bnode *next; /* hash chain */
     struct bset *sets;
     uint32_t hash;
     uint32_t nsets, cap;
@@ -32,11 +31,15 @@ struct bnode {
 /* Chunks the builder's nodes, arrays and RDATA are carved from; all freed
  * with the builder. */
 struct zb_chunk;
+struct zb_slot {
+    uint32_t hash, idx; /* the name's hash, its node's place in `all` + 1 (0: empty) */
+};
 #define ZB_FREE_CLASSES 64 /* free lists of grown arrays, by size / 8 */
 struct zbuild {
     struct zb_chunk *chunks;
+    size_t chunk_size;           /* of the next chunk */
     void *free[ZB_FREE_CLASSES]; /* arrays given back by a grow, for reuse */
-    struct bnode **tab;
+    struct zb_slot *tab;         /* finds a node by name (zbuild.c) */
     size_t mask, count;
     struct bnode **all; /* every node in creation order: faster to walk than the table */
     size_t nall, capall;
