@@ -116,15 +116,25 @@ struct zbuild *zb_new(const uint8_t *apex)
     return b;
 }
 
-void zb_free(struct zbuild *b)
+void zb_release(struct zbuild *b)
 {
-    if (!b) return;
     free(b->tab);
     free(b->all);
     for (struct zb_chunk *c = b->chunks, *next; c; c = next) {
         next = c->next;
         chunk_free(c);
     }
+    b->tab = NULL;
+    b->all = NULL;
+    b->chunks = NULL;
+    b->mask = b->count = b->nall = b->capall = 0;
+    memset(b->free, 0, sizeof b->free);
+}
+
+void zb_free(struct zbuild *b)
+{
+    if (!b) return;
+    zb_release(b);
     free(b);
 }
 

@@ -49,8 +49,8 @@ int zb_freeze_onto(struct zbuild *b, const struct zone_version *old, uint32_t se
 /* Checks the zone (one SOA RR at the apex, CNAME exclusivity, single
  * DNAME) and builds the version. If set_serial, the SOA serial becomes
  * serial. Nothing is shared with the builder, and nothing but zb_free may
- * follow (success or not: the freeze gives back the builder's index early,
- * to lower a big load's peak memory). */
+ * follow (success or not: the freeze gives back the builder's memory as
+ * soon as it can, to lower a big load's peak). */
 int zb_freeze(struct zbuild *b, bool set_serial, uint32_t serial, struct zone_version **out,
               struct err *e);
 

@@ -48,6 +48,10 @@ struct zbuild {
     const char *file;
 };
 
+/* Frees every node, RRset and RDATA copy of the builder (zb_freeze, once
+ * the version holds its own copies: a load's builder and its finished
+ * version's indexes are not alive together). Only zb_free may follow. */
+void zb_release(struct zbuild *b);
 struct bnode *zb_find_node(struct zbuild *b, const uint8_t *lname, size_t len, uint32_t h);
 /* Finds or creates the node of lname (lowercase); NULL when out of memory. */
 struct bnode *zb_get_node(struct zbuild *b, const uint8_t *lname, size_t len);

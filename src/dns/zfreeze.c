@@ -5,9 +5,10 @@
  * node is made in its final allocation (dns/zstore.h) with its flags
  * computed on the way (see struct walk), empty non-terminals made where an
  * ancestor is missing, and at the end both indexes are built in bulk from
- * the nodes in canonical order. No intermediate layout is kept, so at the
- * peak the builder's records and the version's nodes are alive, nothing
- * else of size (issue 12: loading 1,000,000 records). */
+ * the nodes in canonical order, once the builder's memory is given back.
+ * No intermediate layout is kept: at the peak the builder's records and
+ * the version's nodes are alive, nothing else of size (issue 12: loading
+ * 1,000,000 records). */
 #include "dns/wire.h"
 #include "dns/zstore.h"
 #include "dns/zbuild_int.h"
@@ -281,7 +282,6 @@ int zb_freeze(struct zbuild *b, bool set_serial, uint32_t serial, struct zone_ve
      * the version is built (only zb_free may follow) */
     free(b->tab);
     b->tab = NULL;
-    b->mask = 0;
     size_t n = 0;
     struct bnode **order = sorted_nodes(b, &n);
     if (!order) return err_set(e, "out of memory");
@@ -296,6 +296,9 @@ int zb_freeze(struct zbuild *b, bool set_serial, uint32_t serial, struct zone_ve
     free(order);
     free(w.sets);
     free(w.data);
+    /* the nodes hold copies of everything: the builder goes before the
+     * indexes are built, so the two are not at the peak together */
+    zb_release(b);
     /* the apex sorts first: every name was checked to be at or below it */
     if (r == 0 && zv_put_sorted(&w.x, (const struct zone_node *const *)w.made, w.n) < 0) r = -1;
     if (r < 0) {
