@@ -23,14 +23,7 @@ CAPD=$1 CAPC=$2
 export LC_ALL=C
 
 # ---- the seed's scenario: one primary, one secondary
-start_primary p
-root_cap=$work/root.cap
-cp "$work/p/state/caps/domain/$zone.cap" "$root_cap"
-pcap=$work/primary.cap
-cp "$work/p/state/caps/primary/$zone.cap" "$pcap"
-start_secondary s1 "$pcap"
-wait_answer s1 www.$zone A 203.0.113.80
-converged "first transfer" p s1
+start_replication 1
 files=$(secondary_files p)
 [ "$(printf '%s\n' "$files" | grep -c .)" = 1 ] || die "one file under caps/secondary/$zone/ after one registration, got: $files"
 f1=$files

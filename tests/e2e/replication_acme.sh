@@ -21,16 +21,7 @@ trap 'rc=$?; stop_all_nodes; pebble_stop; (exit $rc); cleanup' EXIT
 
 node_ports p
 pebble_start "$work/pebble" "${node_port[p]}" || die "pebble starts"
-start_primary p "$work/example.org" --acme-directory "$PEBBLE_URL" --acme-ca-file "$PEBBLE_TLS_CA"
-root_cap=$work/root.cap
-cp "$work/p/state/caps/domain/$zone.cap" "$root_cap"
-pcap=$work/primary.cap
-cp "$work/p/state/caps/primary/$zone.cap" "$pcap"
-start_secondary s1 "$pcap"
-start_secondary s2 "$pcap"
-wait_answer s1 www.$zone A 203.0.113.80
-wait_answer s2 www.$zone A 203.0.113.80
-converged "first transfer" p s1 s2
+start_replication 2 --acme-directory "$PEBBLE_URL" --acme-ca-file "$PEBBLE_TLS_CA"
 mkdir -p "$work/client" && cd "$work/client" || exit 1
 expect_ok "delegate test" delegate "$root_cap" test
 before=$(nserial s1)

@@ -19,16 +19,7 @@ CAPD=$1 CAPC=$2
 . "$(dirname "$0")/replication_lib.sh"
 export LC_ALL=C
 
-start_primary p
-root_cap=$work/root.cap
-cp "$work/p/state/caps/domain/$zone.cap" "$root_cap"
-pcap=$work/primary.cap
-cp "$work/p/state/caps/primary/$zone.cap" "$pcap"
-start_secondary s1 "$pcap"
-start_secondary s2 "$pcap"
-wait_answer s1 www.$zone A 203.0.113.80
-wait_answer s2 www.$zone A 203.0.113.80
-converged "first transfer" p s1 s2
+start_replication 2
 ok "primary and two secondaries up, AXFRs equal"
 
 # ---- kill -9 a secondary, update the primary meanwhile, restart it

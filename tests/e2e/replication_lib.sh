@@ -53,6 +53,24 @@ start_secondary() {
   kill -0 "${node_pid[$1]}" 2>/dev/null || die "$1 (secondary) exited at start: $(tail -5 "$work/$1.log")"
 }
 
+# start_replication N [PRIMARY_ARGS...]: the start every replication test
+# shares: primary p (start_primary p "$work/example.org" PRIMARY_ARGS),
+# $root_cap (its Domain capability) and $pcap (its Primary capability)
+# copied out, secondaries s1..sN started on $pcap, each waited for until it
+# answers from the zone, and every AXFR equal to the primary's.
+start_replication() {
+  local n=$1 i
+  shift
+  start_primary p "$work/example.org" "$@"
+  root_cap=$work/root.cap
+  cp "$work/p/state/caps/domain/$zone.cap" "$root_cap"
+  pcap=$work/primary.cap
+  cp "$work/p/state/caps/primary/$zone.cap" "$pcap"
+  for i in $(seq "$n"); do start_secondary "s$i" "$pcap"; done
+  for i in $(seq "$n"); do wait_answer "s$i" "www.$zone" A 203.0.113.80; done
+  converged "first transfer" p $(seq -f 's%g' "$n")
+}
+
 # stop_node NODE [SIGNAL]: as eon_lib's stop_capd, for NODE.
 stop_node() {
   local n=$1 sig=${2:-TERM} pid rc want watchdog
