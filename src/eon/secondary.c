@@ -41,8 +41,8 @@ struct sec_job {
     size_t records;
     /* The last call of a transfer, for its log line (uv_hrtime, ns): the
      * first call began, this call's adds were staged, the zone was laid
-     * out, journaled. Where a transfer's time goes, without a profiler. */
-    uint64_t t_first, t_staged, t_built, t_journaled;
+     * out, served, journaled. Where a transfer's time goes, without a profiler. */
+    uint64_t t_first, t_staged, t_built, t_served, t_journaled;
     struct err err;
 };
 
@@ -106,9 +106,9 @@ static int stage_add(struct eon_secondary *s, const struct dns_update *u, struct
 }
 
 /* The staged zone becomes the zone's next version: laid out (the records
- * are already in the loader), journaled as a snapshot that replaces the
- * zone's journal, then published, or, for the first transfer, added to
- * the served set. On the thread pool. */
+ * are already in the loader), published (for the first transfer, added to
+ * the served set), then journaled as a snapshot that replaces the zone's
+ * journal. On the thread pool. */
 static int stage_finish(struct eon_secondary *s, struct sec_job *j, struct err *e)
 {
     struct sec_stage *st = &s->stage;
@@ -155,13 +155,17 @@ static int stage_finish(struct eon_secondary *s, struct sec_job *j, struct err *
         nv = bumped;
     }
     j->t_built = uv_hrtime();
-    if (jr && journal_snapshot_replace(jr, nv, e) < 0) {
-        err_prefix(e, "journal");
-        zone_version_free(nv);
-        goto out;
-    }
-    j->t_journaled = uv_hrtime();
+    /* Served first, journaled second: queries get the zone without waiting
+     * for the snapshot's write, and the call is answered only once the
+     * snapshot is durable, so what the primary sees acknowledged survives
+     * a restart (a crash in between restarts from the old journal, and the
+     * primary, never answered, sends the zone again). If the snapshot
+     * fails, the zone goes back to the version the journal has. Nothing
+     * else changes the zone meanwhile: its calls run one at a time and we
+     * hold its writer lock (a first transfer's zone takes no other calls
+     * before this one ends). */
     if (z) {
+        zone_version_hold(cur);
         zone_publish(z, nv);
     } else {
         if (!(z = zone_new(nv, e))) goto out;
@@ -172,6 +176,20 @@ static int stage_finish(struct eon_secondary *s, struct sec_job *j, struct err *
         }
         j->new_zone = z;
     }
+    j->t_served = uv_hrtime();
+    if (jr && journal_snapshot_replace(jr, nv, e) < 0) {
+        err_prefix(e, "journal");
+        if (s->zone) {
+            zone_publish(z, (struct zone_version *)cur); /* our hold becomes the zone's */
+        } else {
+            struct zone *gone = zone_set_remove(s->set->zones, s->apex);
+            if (gone) zone_free(gone);
+            j->new_zone = gone ? NULL : z; /* still served: the next transfer replaces it */
+        }
+        goto out;
+    }
+    if (s->zone) zone_version_release(cur);
+    j->t_journaled = uv_hrtime();
     j->serial = serial;
     rc = 0;
 out:
@@ -276,14 +294,15 @@ static void job_done(uv_work_t *w, int status)
         s->last_update = (uint64_t)time(NULL);
         if (j->kind == JOB_STAGE) {
             s->full_transfers++;
-            char phases[160] = "";
+            char phases[224] = "";
             if (j->t_journaled)
                 snprintf(phases, sizeof phases,
                          " in %.0f ms (staged %.0f ms after its first call, laid out in %.0f ms, "
-                         "journaled in %.0f ms)",
+                         "served %.0f ms later, journaled in %.0f ms)",
                          ms_between(j->t_first, j->t_journaled),
                          ms_between(j->t_first, j->t_staged), ms_between(j->t_staged, j->t_built),
-                         ms_between(j->t_built, j->t_journaled));
+                         ms_between(j->t_built, j->t_served),
+                         ms_between(j->t_served, j->t_journaled));
             if (j->serial != j->offered)
                 log_error("secondary %s: full transfer of %zu records, serial %u%s (the primary's "
                           "%u is not newer than ours: bumped, as eon does)",

@@ -465,6 +465,33 @@ static void test_chunks_build_exactly(void **st)
     zone_version_free(ref);
 }
 
+/* A transfer whose snapshot cannot be journaled (here: the journal holds
+ * as many zones as it can, so this zone gets no table) is refused, and
+ * the zone it had already put in the served set is taken out again:
+ * nothing is served that a restart would not serve. */
+static void test_journal_failure_unserves(void **st)
+{
+    struct world *w = *st;
+    struct err e;
+    for (unsigned i = 0; i < 1024; i++) {
+        char text[32];
+        uint8_t apex[DNS_NAME_MAX];
+        snprintf(text, sizeof text, "z%u.test.", i);
+        if (dns_name_from_text(text, NULL, apex, &e) < 0) fail_msg("%s", e.msg);
+        struct zone_version *v;
+        if (zone_synthesize(apex, 1, &v, &e) < 0) fail_msg("%s", e.msg);
+        int r = journal_snapshot_replace(w->j, v, &e);
+        zone_version_free(v);
+        if (r < 0) break; /* full */
+    }
+    eon_transfer(w, 5, 10, false, "journal");
+    assert_null(w->set->v[0].zone);
+    rcu_read_lock();
+    assert_null(zone_set_get(zone_set_current(&w->zones), (const uint8_t *)"\7example\3org"));
+    rcu_read_unlock();
+    assert_false(has(w, "www-1.example.org."));
+}
+
 /* 200 calls sent at once: call i adds n-i and requires n-(i-1), so any
  * reordering fails a prerequisite. */
 static void test_burst_in_order(void **st)
@@ -533,6 +560,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chunks_build_exactly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_failure_unserves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_burst_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
     };
