@@ -261,6 +261,74 @@ static void test_interrupted(void **st)
     journal_close(j);
 }
 
+/* ---- a journal written before chunks ---- */
+
+/* Rewrites the zone's chunked snapshot as one entry under its 8-byte key,
+ * as journals were written before chunks existed. */
+static void unchunk(struct journal *j)
+{
+    MDB_dbi dbi;
+    MDB_txn *t;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    struct jmeta m;
+    struct err e;
+    assert_int_equal(jr_zone_dbi(j, APEX, &dbi, &e), 0);
+    assert_int_equal(mdb_txn_begin(j->env, NULL, 0, &t), 0);
+    assert_int_equal(jr_meta_get(j, t, APEX, &m, &e), 1);
+    assert_int_equal(mdb_cursor_open(t, dbi, &cur), 0);
+    uint8_t *whole = NULL;
+    size_t size = ENTRY_HDR;
+    uint32_t count = 0;
+    int rc;
+    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0 && jr_is_chunk(&k)) {
+        assert_true(jr_key_seq(&k) == m.snap_seq);
+        whole = realloc(whole, size + v.mv_size);
+        if (size == ENTRY_HDR) memcpy(whole, v.mv_data, ENTRY_HDR);
+        memcpy(whole + size, (uint8_t *)v.mv_data + ENTRY_HDR, v.mv_size - ENTRY_HDR);
+        size += v.mv_size - ENTRY_HDR;
+        count += be32((uint8_t *)v.mv_data + 12);
+        assert_int_equal(mdb_cursor_del(cur, 0), 0);
+    }
+    assert_non_null(whole);
+    put_be32(whole + 12, count);
+    uint8_t kb[8];
+    jr_seq_key(m.snap_seq, kb, &k);
+    v = (MDB_val){size, whole};
+    assert_int_equal(mdb_put(t, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(t), 0);
+    free(whole);
+}
+
+static void test_unchunked_snapshot(void **st)
+{
+    struct fixture *f = *st;
+    struct journal *j = jopen(f->dir);
+    j->chunk_bytes = SMALL_CHUNK;
+    struct zone *z = start(j, 1, "", NULL);
+    updates(z, j, 0, 30); /* serial 31 */
+    struct err e;
+    if (journal_compact(j, zone_current(z), &e) < 0) fail_msg("%s", e.msg);
+    unchunk(j);
+    bool current;
+    assert_int_equal(chunk_keys(j, &current), 0);
+    updates(z, j, 30, 3); /* serial 34 */
+    assert_int_equal(ixfr_count(j, 31, 34), 3);
+    assert_int_equal(ixfr_count(j, 30, 34), -1);
+    struct journal_replay_info info;
+    z = reopen(f->dir, &j, z, &info);
+    assert_true(info.from_snapshot);
+    assert_int_equal(info.entries, 3);
+    /* The next compaction replaces it with chunks. */
+    if (journal_compact(j, zone_current(z), &e) < 0) fail_msg("%s", e.msg);
+    assert_true(chunk_keys(j, &current) > 5 && current);
+    z = reopen(f->dir, &j, z, &info);
+    assert_true(info.from_snapshot);
+    assert_int_equal(info.entries, 0);
+    zone_free(z);
+    journal_close(j);
+}
+
 /* ---- close during a background compaction ---- */
 
 struct gate {
@@ -332,6 +400,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_updates_during_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_background, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unchunked_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_cancels, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
