@@ -2,7 +2,8 @@
 # Loading a big zone: capd against knotd and nsd (issue 12).
 #
 #   bench/load.sh   (env: CAPD=path, SIZE=1000000, ROUNDS=3, DELEG=20,
-#                    SERVERS="capd knotd nsd", plus capd_nostate)
+#                    SERVERS="capd knotd nsd", plus capd_nostate, and
+#                    capd_base with CAPD_BASE=path: another build, before/after)
 #
 # Generates one zone of SIZE records (bench/zonegen.awk: hosts with
 # A/AAAA/TXT/MX, CNAMEs, a delegation with glue every DELEG-th host), whose
@@ -51,6 +52,7 @@ fi
 for s in $servers; do
     case $s in
     capd | capd_nostate) b=$capd ;;
+    capd_base) b=${CAPD_BASE:-} ;;
     knotd) b=$knotd ;;
     nsd) b=$nsd ;;
     *) echo "load.sh: unknown server $s"; exit 1 ;;
@@ -96,6 +98,13 @@ start_capd_nostate() {
     rm -rf "$tmp/state"
     "$capd" -z "$zf" -b 127.0.0.1 -p "$port" --proto udp --state-dir "$tmp/state" -l 0 \
         >"$tmp/capd_nostate.log" 2>&1 &
+    spid=$!
+}
+start_capd_base() {
+    rm -rf "$tmp/state"
+    mkdir "$tmp/state"
+    "$CAPD_BASE" -z "$zf" -b 127.0.0.1 -p "$port" --proto udp --state-dir "$tmp/state" -l 0 \
+        >"$tmp/capd_base.log" 2>&1 &
     spid=$!
 }
 start_knotd() {
@@ -241,7 +250,7 @@ run() {
     local hwm pss extra=""
     hwm=$(hwm_mib "$spid")
     pss=$(pss_mib "$spid")
-    [ "$name" = capd ] && extra="  journal: $(du -sk "$tmp/state/journal" 2>/dev/null | cut -f1) KiB"
+    [ "$name" = capd ] || [ "$name" = capd_base ] && extra="  journal: $(du -sk "$tmp/state/journal" 2>/dev/null | cut -f1) KiB"
     stop_server
     T[$name]+="$ms "
     H[$name]+="$hwm "
@@ -268,10 +277,13 @@ for s in $servers; do
         "${MH[$s]}" "${MP[$s]}" "${T[$s]% }"
 done
 for peer in knotd nsd; do
-    for s in capd capd_nostate; do
+    for s in capd capd_nostate capd_base; do
         [ -n "${MT[$s]:-}" ] && [ -n "${MT[$peer]:-}" ] || continue
         printf '%s/%s: time %s, peak RSS %s, PSS %s\n' "$s" "$peer" "$(ratio "${MT[$s]}" "${MT[$peer]}")" \
             "$(ratio "${MH[$s]}" "${MH[$peer]}")" "$(ratio "${MP[$s]}" "${MP[$peer]}")"
     done
 done
+[ -n "${MT[capd_base]:-}" ] && [ -n "${MT[capd]:-}" ] &&
+    printf 'capd/capd_base: time %s, peak RSS %s, PSS %s\n' "$(ratio "${MT[capd]}" "${MT[capd_base]}")" \
+        "$(ratio "${MH[capd]}" "${MH[capd_base]}")" "$(ratio "${MP[capd]}" "${MP[capd_base]}")"
 exit $ok
