@@ -6,7 +6,7 @@
  * for new RRs). The updates edit these copies in order; the zone's content
  * rules are checked on the copies as the last update leaves them; then
  * each copy is compared with the version to produce a minimal change set,
- * which goes through zone_version_apply, the journal and zone_publish.
+ * which goes through zone_version_apply, the journal and a publish.
  * Working on copies is what makes a failing update leave nothing behind.
  */
 #include "dns/update.h"
@@ -17,6 +17,7 @@
 #include "util/buf.h"
 #include <stdlib.h>
 #include <string.h>
+#include <urcu-qsbr.h>
 
 #define TTL_MAX 0x7fffffffu
 
@@ -480,7 +481,7 @@ static int validate(struct ctx *c, const uint8_t *confine, const struct dns_prer
 static int run_locked(struct ctx *c, struct zone *z, const struct dns_prereq *p, size_t np,
                       const struct dns_update *u, size_t nu, uint8_t **prd, uint16_t *prdlen,
                       uint8_t **urd, uint16_t *urdlen, struct journal *j, uint32_t *new_serial,
-                      struct journal_sub **sub)
+                      struct journal_sub **sub, struct zone_version **replaced)
 {
     /* Build on the newest submitted version: updates queued for the same
      * commit see each other, in order. */
@@ -506,9 +507,9 @@ static int run_locked(struct ctx *c, struct zone *z, const struct dns_prereq *p,
     if (zone_version_apply(c->v, c->ch, c->nch, serial, &nv, c->e) < 0) return -1;
     *new_serial = serial;
     if (!j) {
-        /* The working state points into the old version: nothing after this
-         * may touch it, publishing frees it. */
-        zone_publish(z, nv);
+        /* The caller releases the old version after a grace period, once it
+         * has dropped the zone lock; the working state points into it. */
+        *replaced = zone_publish_swap(z, nv);
         return 0;
     }
     if (journal_submit(j, z, c->v->serial, serial, c->ch, c->nch, nv, sub, c->e) < 0) {
@@ -545,7 +546,8 @@ int dns_update_apply(struct zone *z, const uint8_t *confine, const struct dns_pr
     if (validate(&c, confine, p, np, u, nu, prd, prdlen, urd, urdlen) < 0) goto out;
     zone_lock(z);
     struct journal_sub *sub = NULL;
-    r = run_locked(&c, z, p, np, u, nu, prd, prdlen, urd, urdlen, j, new_serial, &sub);
+    struct zone_version *replaced = NULL;
+    r = run_locked(&c, z, p, np, u, nu, prd, prdlen, urd, urdlen, j, new_serial, &sub, &replaced);
     /* A failure found against uncommitted changes only stands if they
      * commit: wait for them too (a barrier). */
     struct err we;
@@ -553,6 +555,10 @@ int dns_update_apply(struct zone *z, const uint8_t *confine, const struct dns_pr
         journal_submit(j, z, 0, 0, NULL, 0, NULL, &sub, &we) < 0)
         sub = NULL;
     zone_unlock(z);
+    if (replaced) { /* no journal: published above; the grace period off the lock */
+        synchronize_rcu();
+        zone_version_release(replaced);
+    }
     /* Durable, then published (by whichever waiter commits), then we return. */
     if (sub && journal_wait(j, sub, &we) < 0) {
         *e = we;
