@@ -80,7 +80,12 @@ static struct bnode **sorted_nodes(struct zbuild *b, size_t *n)
         s[k] = (struct skey){keys + o, zb_canonical_key(bn->name, keys + o), bn};
         o += s[k++].len;
     }
-    qsort(s, cnt, sizeof *s, cmp_skey);
+    /* A transfer (and a file written in canonical order) arrives sorted:
+     * one pass to see it costs less than the sort's n log n comparisons. */
+    size_t sorted = 1;
+    while (sorted < cnt && cmp_skey(&s[sorted - 1], &s[sorted]) <= 0)
+        sorted++;
+    if (sorted < cnt) qsort(s, cnt, sizeof *s, cmp_skey);
     free(keys);
     /* the node pointers, packed at the front of the same block */
     struct bnode **order = (struct bnode **)(void *)s;
