@@ -42,13 +42,8 @@ nsd=$(command -v nsd || echo /usr/sbin/nsd)
 limit_ms=$((60000 + size / 10))
 
 case " $servers " in *" capd"*) ;; *) capd=/bin/true ;; esac
-if [ -z "${CAPD:-}" ] && [ ! -x "$capd" ]; then
-    echo "building capd (release) in build/release"
-    [ -f "$root/build/release/build.ninja" ] ||
-        meson setup "$root/build/release" -Dbuildtype=release -Doptimization=2 >/dev/null || exit 1
-    ninja -C "$root/build/release" src/cmd/capd >"$root/build/release/load-build.log" 2>&1 ||
-        { tail -20 "$root/build/release/load-build.log"; exit 1; }
-fi
+. "$root/bench/bench_lib.sh"
+bench_build_capd load
 for s in $servers; do
     case $s in
     capd | capd_nostate) b=$capd ;;
@@ -61,22 +56,7 @@ for s in $servers; do
 done
 command -v python3 >/dev/null || { echo "load.sh: missing python3"; exit 1; }
 
-tmp=$(mktemp -d /tmp/ceon-load.XXXXXX)
-spid=""
-stop_server() {
-    [ -n "$spid" ] || return 0
-    kill "$spid" 2>/dev/null
-    for _ in $(seq 300); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$spid" 2>/dev/null
-    wait "$spid" 2>/dev/null
-    spid=""
-}
-cleanup() {
-    stop_server
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+bench_tmp load 300
 
 zone=bench.test
 zf=$tmp/$zone.zone
@@ -87,27 +67,9 @@ echo "zone: $(grep -vc '^\$' "$zf") records ($(cat "$tmp/hosts") hosts, a delega
 
 . "$root/tests/e2e/ports.sh"
 
-start_capd() {
-    rm -rf "$tmp/state"
-    mkdir "$tmp/state"
-    "$capd" -z "$zf" -b 127.0.0.1 -p "$port" --proto udp --state-dir "$tmp/state" -l 0 \
-        >"$tmp/capd.log" 2>&1 &
-    spid=$!
-}
-start_capd_nostate() {
-    rm -rf "$tmp/state"
-    "$capd" -z "$zf" -b 127.0.0.1 -p "$port" --proto udp --state-dir "$tmp/state" -l 0 \
-        >"$tmp/capd_nostate.log" 2>&1 &
-    spid=$!
-}
-start_capd_base() {
-    rm -rf "$tmp/state"
-    mkdir "$tmp/state"
-    "$CAPD_BASE" -z "$zf" -b 127.0.0.1 -p "$port" --proto udp --state-dir "$tmp/state" -l 0 \
-        >"$tmp/capd_base.log" 2>&1 &
-    spid=$!
-}
-. "$root/bench/peers.sh"
+start_capd() { start_capd_bin "$capd" capd fresh; }
+start_capd_nostate() { start_capd_bin "$capd" capd_nostate none; }
+start_capd_base() { start_capd_bin "$CAPD_BASE" capd_base fresh; }
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 

@@ -32,33 +32,13 @@ dnsperf=$(command -v dnsperf || true)
 
 servers=${BENCH_SERVERS:-capd knotd nsd}
 case " $servers " in *" capd "*) ;; *) capd=/bin/true ;; esac
-if [ -z "${CAPD:-}" ] && [ ! -x "$capd" ]; then
-    echo "building capd (release) in build/release"
-    [ -f "$root/build/release/build.ninja" ] ||
-        meson setup "$root/build/release" -Dbuildtype=release -Doptimization=2 >/dev/null || exit 1
-    ninja -C "$root/build/release" src/cmd/capd >"$root/build/release/qps-build.log" 2>&1 ||
-        { tail -20 "$root/build/release/qps-build.log"; exit 1; }
-fi
+. "$root/bench/bench_lib.sh"
+bench_build_capd qps
 for b in "$capd" "$knotd" "$nsd" "$dnsperf"; do
     [ -n "$b" ] && [ -x "$b" ] || { echo "qps.sh: missing program ${b:-dnsperf} (tools/install-deps.sh --test)"; exit 1; }
 done
 
-tmp=$(mktemp -d /tmp/ceon-qps.XXXXXX)
-spid=""
-stop_server() {
-    [ -n "$spid" ] || return 0
-    kill "$spid" 2>/dev/null
-    for _ in $(seq 100); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$spid" 2>/dev/null
-    wait "$spid" 2>/dev/null
-    spid=""
-}
-cleanup() {
-    stop_server
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+bench_tmp qps 100
 
 # ---- the zone: $records records under bench.test (bench/zonegen.awk) ----
 zone=bench.test
@@ -83,18 +63,6 @@ awk -v h="$hosts" -v z="$zone" 'BEGIN {
 }' >"$qf"
 
 . "$root/tests/e2e/ports.sh"
-wait_ready() {
-    # 15 s, plus 1 s per 20,000 records (a 1,000,000-record zone takes several seconds
-    # to load in every server)
-    local tries=$((150 + records / 2000))
-    for _ in $(seq "$tries"); do
-        kill -0 "$spid" 2>/dev/null || return 1
-        kdig @127.0.0.1 -p "$port" +timeout=1 +retry=0 "$zone" SOA 2>/dev/null | grep -q 'status: NOERROR' && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
 # CPU ticks (utime+stime, all threads) of process $1 and all its
 # descendants (nsd forks its servers). In /proc/PID/stat the fields after the
 # ")" that ends the command name are: state ppid ... utime(12) stime(13).
@@ -112,17 +80,10 @@ tree_ticks() {
     }'
 }
 
-start_capd() {
-    "$capd" -z "$zf" -b 127.0.0.1 -p "$port" --proto udp -l 0 >"$tmp/capd.log" 2>&1 &
-    spid=$!
-}
+start_capd() { start_capd_bin "$capd" capd; }
 # capd_new: a second capd binary (CAPD_NEW=path) in the same run, to
 # compare two builds of the query path against the same peers (issue 12).
-start_capd_new() {
-    "${CAPD_NEW:?CAPD_NEW=path of the second capd}" -z "$zf" -b 127.0.0.1 -p "$port" --proto udp -l 0 >"$tmp/capd_new.log" 2>&1 &
-    spid=$!
-}
-. "$root/bench/peers.sh"
+start_capd_new() { start_capd_bin "${CAPD_NEW:?CAPD_NEW=path of the second capd}" capd_new; }
 
 hz=$(getconf CLK_TCK)
 declare -A QPS CPU N QSUM CSUM
