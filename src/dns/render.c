@@ -87,16 +87,16 @@ bool resp_name(struct resp *r, const uint8_t *n, bool compress)
     return resp_put(r, "", 1);
 }
 
-static bool put_rdata(struct resp *r, uint16_t type, const uint8_t *rd, uint16_t rdlen)
+bool resp_rdata(struct resp *r, uint16_t type, const uint8_t *rd, uint16_t rdlen, resp_name_fn name,
+                void *arg)
 {
     const uint8_t *f = dns_type_compressible(type) ? dns_rdata_fields(type) : NULL;
     if (!f) return resp_put(r, rd, rdlen);
     size_t pos = 0;
-    /* Stored RDATA was validated when the version was built. */
     for (; *f != DNS_FIELD_END; f++) {
         switch (*f) {
         case DNS_FIELD_CNAME:
-            if (!resp_name(r, rd + pos, true)) return false;
+            if (!name(r, rd + pos, arg)) return false;
             pos += dns_name_len(rd + pos);
             break;
         case DNS_FIELD_FIX2:
@@ -114,6 +114,12 @@ static bool put_rdata(struct resp *r, uint16_t type, const uint8_t *rd, uint16_t
     return true;
 }
 
+static bool compressed_name(struct resp *r, const uint8_t *n, void *arg)
+{
+    (void)arg;
+    return resp_name(r, n, true);
+}
+
 /* owner_ptr: a 2-byte compression pointer already known to encode owner
  * (the RRs of one RRset after the first), or 0 to compress owner here. */
 static bool put_rr(struct resp *r, const uint8_t *owner, uint16_t owner_ptr, uint16_t type,
@@ -125,7 +131,7 @@ static bool put_rr(struct resp *r, const uint8_t *owner, uint16_t owner_ptr, uin
               resp_u16(r, type) && resp_u16(r, DNS_CLASS_IN) && resp_u32(r, ttl);
     if (ok) {
         at = r->len;
-        ok = resp_u16(r, 0) && put_rdata(r, type, rd, rdlen);
+        ok = resp_u16(r, 0) && resp_rdata(r, type, rd, rdlen, compressed_name, NULL);
     }
     if (!ok) { /* all or nothing */
         r->len = len;

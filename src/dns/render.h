@@ -32,6 +32,13 @@ bool resp_u32(struct resp *r, uint32_t v);
  * suffix already in the packet (matched case-insensitively, RFC 1035
  * §4.1.4) and remembers the new labels for later names. */
 bool resp_name(struct resp *r, const uint8_t *n, bool compress);
+/* Writes one name of RDATA (uncompressed wire); the writer's compression. */
+typedef bool (*resp_name_fn)(struct resp *r, const uint8_t *n, void *arg);
+/* Writes RDATA of `type` (validated when its version was built): the
+ * embedded names of the RFC 1035 types through name(r, n, arg), the rest
+ * as is. The one RDATA field walk of the query path and of transfers. */
+bool resp_rdata(struct resp *r, uint16_t type, const uint8_t *rd, uint16_t rdlen, resp_name_fn name,
+                void *arg);
 /* Writes one RR (class IN): owner, type, TTL, RDATA with the embedded names
  * of RFC 1035 types compressed. All or nothing: on failure the packet and
  * the compression table are as before. */

@@ -255,33 +255,10 @@ static bool comp_name(struct resp *r, const struct xfr_comp *c, const uint8_t *n
     return from < nl ? resp_u16(r, (uint16_t)(0xc000 | ptr)) : resp_put(r, "", 1);
 }
 
-static bool comp_rdata(struct resp *r, const struct xfr_comp *c, uint16_t type, const uint8_t *rd,
-                       uint16_t rdlen)
+/* An RDATA name, compressed against the owner just written (arg). */
+static bool comp_rdata_name(struct resp *r, const uint8_t *n, void *arg)
 {
-    const uint8_t *f = dns_type_compressible(type) ? dns_rdata_fields(type) : NULL;
-    if (!f) return resp_put(r, rd, rdlen);
-    size_t pos = 0;
-    /* The version's RDATA was validated when it was built; the same fields
-     * as render.c writes compressed. */
-    for (; *f != DNS_FIELD_END; f++) {
-        switch (*f) {
-        case DNS_FIELD_CNAME:
-            if (!comp_name(r, c, rd + pos, NULL)) return false;
-            pos += dns_name_len(rd + pos);
-            break;
-        case DNS_FIELD_FIX2:
-            if (!resp_put(r, rd + pos, 2)) return false;
-            pos += 2;
-            break;
-        case DNS_FIELD_FIX4:
-            if (!resp_put(r, rd + pos, 4)) return false;
-            pos += 4;
-            break;
-        default:
-            return resp_put(r, rd + pos, rdlen - pos);
-        }
-    }
-    return true;
+    return comp_name(r, arg, n, NULL);
 }
 
 /* One RR, all or nothing; on success comp[*cur ^ 1] holds its owner and
@@ -293,7 +270,7 @@ static bool comp_rr(struct resp *r, struct xfr_comp comp[2], int *cur, const str
     bool ok = comp_name(r, c, rr->owner, next) && resp_u16(r, rr->type) &&
               resp_u16(r, DNS_CLASS_IN) && resp_u32(r, rr->ttl);
     at = r->len;
-    ok = ok && resp_u16(r, 0) && comp_rdata(r, next, rr->type, rr->rd, rr->rdlen);
+    ok = ok && resp_u16(r, 0) && resp_rdata(r, rr->type, rr->rd, rr->rdlen, comp_rdata_name, next);
     if (!ok) {
         r->len = len;
         r->fail = false;
