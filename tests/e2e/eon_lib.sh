@@ -106,7 +106,15 @@ stop_capd() {
   local sig=${1:-TERM} pid=$capd_pid rc want watchdog
   capd_pid=""
   kill "-$sig" "$pid" 2>/dev/null
-  (sleep 30 && kill -9 "$pid") 2>/dev/null &
+  # The watchdog kills its own sleep when it is told to stop (a bare
+  # `(sleep 30 && kill ...)` leaves the sleep running, holding meson's
+  # output pipe for 30 s after the test), and holds no output fd anyway.
+  (
+    trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+    sleep 30 &
+    sleeper=$!
+    wait "$sleeper" && kill -9 "$pid"
+  ) >/dev/null 2>&1 &
   watchdog=$!
   wait "$pid" 2>/dev/null
   rc=$?
