@@ -16,12 +16,21 @@
 # dnsperf shares the machine's cores with the server, as it would in any
 # single-machine run: the CPU-per-query figure is the one to compare across
 # servers; qps also depends on how much CPU dnsperf leaves.
+#
+# Rounds (BENCH_ROUNDS > 1): the servers take turns, in reverse order every
+# other round (capd knotd, knotd capd, ...) so that a drift of the machine
+# does not favour whoever runs first. On a shared VM one round can differ
+# from the next by 2x for every server alike (the whole machine's CPU per
+# query moves, not one server's), so the summary gives, besides the means,
+# the median of each server's rounds and the median of the per-round
+# ratios (each round's capd against the peer run next to it): the figure
+# that one odd round cannot move.
 set -uo pipefail
 export LC_ALL=C
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 secs=${BENCH_SECONDS:-15}
-rounds=${BENCH_ROUNDS:-1} # >1: servers take turns, means printed at the end
+rounds=${BENCH_ROUNDS:-1} # >1: servers take turns, means and medians printed at the end
 # capd runs one UDP worker per core; the peers get as many serving threads
 threads=${BENCH_THREADS:-$(nproc)}
 records=${BENCH_RECORDS:-20000}
@@ -86,7 +95,7 @@ start_capd() { start_capd_bin "$capd" capd; }
 start_capd_new() { start_capd_bin "${CAPD_NEW:?CAPD_NEW=path of the second capd}" capd_new; }
 
 hz=$(getconf CLK_TCK)
-declare -A QPS CPU N QSUM CSUM
+declare -A QPS CPU N QSUM CSUM ROUND_CPU ALL_CPU ROUND_RATIOS
 run() {
     local name=$1 try out t0 t1 done
     for try in 1 2 3; do
@@ -123,6 +132,8 @@ run() {
     cpu=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$done" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')
     qps=${QPS[$name]}
     # means over the rounds
+    ROUND_CPU[$name]=$cpu
+    ALL_CPU[$name]="${ALL_CPU[$name]:-} $cpu"
     N[$name]=$((${N[$name]:-0} + 1))
     QSUM[$name]=$(awk -v a="${QSUM[$name]:-0}" -v b="$qps" 'BEGIN { print a + b }')
     CSUM[$name]=$(awk -v a="${CSUM[$name]:-0}" -v b="$cpu" 'BEGIN { print a + b }')
@@ -134,20 +145,38 @@ run() {
 echo "zone: $records records ($hosts hosts), queries: 100,000 mixed (A/AAAA/TXT/MX/CNAME, 15% NODATA, 15% NXDOMAIN)"
 echo "dnsperf: $secs s, 4 clients, 200 outstanding; servers: $threads threads each; $(nproc) cores"
 ok=0
+ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
+median() { tr ' ' '\n' | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+reversed=$(tr ' ' '\n' <<<"$servers" | awk 'NF' | tac | tr '\n' ' ')
 for round in $(seq "$rounds"); do
     [ "$rounds" -gt 1 ] && echo "-- round $round of $rounds"
-    for s in $servers; do
+    order=$servers
+    [ $((round % 2)) -eq 0 ] && order=$reversed
+    ROUND_CPU=()
+    for s in $order; do
         run "$s" || ok=1
+    done
+    for peer in knotd nsd; do
+        [ -n "${ROUND_CPU[capd]:-}" ] && [ -n "${ROUND_CPU[$peer]:-}" ] || continue
+        r=$(ratio "${ROUND_CPU[capd]}" "${ROUND_CPU[$peer]}")
+        ROUND_RATIOS[$peer]="${ROUND_RATIOS[$peer]:-} $r"
+        [ "$rounds" -gt 1 ] && echo "       round $round capd/$peer CPU/query $r"
     done
 done
 for s in $servers; do
     [ -n "${N[$s]:-}" ] || continue
     QPS[$s]=$(awk -v a="${QSUM[$s]}" -v n="${N[$s]}" 'BEGIN { printf "%.0f", a / n }')
     CPU[$s]=$(awk -v a="${CSUM[$s]}" -v n="${N[$s]}" 'BEGIN { printf "%.2f", a / n }')
-    [ "$rounds" -gt 1 ] && printf 'mean   %-8s %10s qps  %8s us CPU/query\n' "$s" "${QPS[$s]}" "${CPU[$s]}"
+    [ "$rounds" -gt 1 ] && printf 'mean   %-8s %10s qps  %8s us CPU/query  (median %s; rounds:%s)\n' \
+        "$s" "${QPS[$s]}" "${CPU[$s]}" "$(median <<<"${ALL_CPU[$s]}")" "${ALL_CPU[$s]}"
 done
-ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
 echo "capd/knotd: qps $(ratio "${QPS[capd]:-}" "${QPS[knotd]:-}"), CPU/query $(ratio "${CPU[capd]:-}" "${CPU[knotd]:-}")"
 [ -n "${QPS[capd_new]:-}" ] && echo "capd_new/knotd: qps $(ratio "${QPS[capd_new]:-}" "${QPS[knotd]:-}"), CPU/query $(ratio "${CPU[capd_new]:-}" "${CPU[knotd]:-}"); capd_new/capd CPU/query $(ratio "${CPU[capd_new]:-}" "${CPU[capd]:-}")"
 echo "capd/nsd:   qps $(ratio "${QPS[capd]:-}" "${QPS[nsd]:-}"), CPU/query $(ratio "${CPU[capd]:-}" "${CPU[nsd]:-}")"
+if [ "$rounds" -gt 1 ]; then
+    for peer in knotd nsd; do
+        [ -n "${ROUND_RATIOS[$peer]:-}" ] || continue
+        echo "capd/$peer CPU/query, median of $(wc -w <<<"${ROUND_RATIOS[$peer]}") per-round ratios: $(median <<<"${ROUND_RATIOS[$peer]}") (rounds:${ROUND_RATIOS[$peer]})"
+    done
+fi
 exit $ok
