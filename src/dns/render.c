@@ -10,6 +10,7 @@ void resp_init(struct resp *r, uint8_t *buf, size_t cap)
     r->cap = cap;
     r->fail = false;
     r->ncomp = 0;
+    r->qname = NULL;
 }
 
 bool resp_put(struct resp *r, const void *d, size_t n)
@@ -23,16 +24,47 @@ bool resp_put(struct resp *r, const void *d, size_t n)
     return true;
 }
 
+/* The fixed-size fields: stored directly, not through memcpy (several per
+ * RR on the query path). */
 bool resp_u16(struct resp *r, uint16_t v)
 {
-    uint8_t t[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-    return resp_put(r, t, 2);
+    if (r->fail || 2 > r->cap - r->len) return r->fail = true, false;
+    r->p[r->len] = (uint8_t)(v >> 8);
+    r->p[r->len + 1] = (uint8_t)v;
+    r->len += 2;
+    return true;
 }
 
 bool resp_u32(struct resp *r, uint32_t v)
 {
-    uint8_t t[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-    return resp_put(r, t, 4);
+    if (r->fail || 4 > r->cap - r->len) return r->fail = true, false;
+    uint8_t *p = r->p + r->len;
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+    r->len += 4;
+    return true;
+}
+
+/* Labels a and b (l bytes) are equal case-insensitively. Names in a
+ * response are nearly always spelled alike (the zone's and the question's):
+ * a word-at-a-time exact compare first, bytes through the case table only
+ * when that fails. */
+static bool label_eq(const uint8_t *a, const uint8_t *b, uint8_t l)
+{
+    uint8_t i = 0;
+    for (; i + 8 <= l; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y) goto fold;
+    }
+    for (; i < l; i++)
+        if (a[i] != b[i]) goto fold;
+    return true;
+fold:
+    for (i = 0; i < l; i++)
+        if (dns_lower(a[i]) != dns_lower(b[i])) return false;
+    return true;
 }
 
 /* Does the name in the packet at off (possibly ending in pointers, all of
@@ -47,8 +79,7 @@ static bool packet_suffix_eq(const uint8_t *pkt, size_t off, const uint8_t *s)
         }
         if (l != *s) return false;
         if (!l) return true;
-        for (uint8_t i = 1; i <= l; i++)
-            if (dns_lower(pkt[off + i]) != dns_lower(s[i])) return false;
+        if (!label_eq(pkt + off + 1, s + 1, l)) return false;
         off += 1 + (size_t)l;
         s += 1 + (size_t)l;
     }
@@ -56,6 +87,8 @@ static bool packet_suffix_eq(const uint8_t *pkt, size_t off, const uint8_t *s)
 
 bool resp_name(struct resp *r, const uint8_t *n, bool compress)
 {
+    /* the search below would find the question's own entry first */
+    if (compress && n == r->qname) return resp_u16(r, (uint16_t)(0xc000 | r->qname_off));
     size_t total = dns_name_len(n);
     const uint8_t *s = n;
     int found = -1;
@@ -75,13 +108,20 @@ bool resp_name(struct resp *r, const uint8_t *n, bool compress)
     } else {
         s = n + total - 1;
     }
-    for (const uint8_t *x = n; x != s; x += *x + 1) {
-        if (compress && r->len < 0x4000 && r->ncomp < RESP_COMP_MAX && !r->fail) {
-            r->comp[r->ncomp].off = (uint16_t)r->len;
+    /* the labels before the suffix found: remembered, then written in one
+     * copy (a failed write takes its positions back) */
+    uint16_t ncomp = r->ncomp;
+    if (compress && !r->fail)
+        for (const uint8_t *x = n; x != s && r->ncomp < RESP_COMP_MAX; x += *x + 1) {
+            size_t off = r->len + (size_t)(x - n);
+            if (off >= 0x4000) break;
+            r->comp[r->ncomp].off = (uint16_t)off;
             r->comp[r->ncomp].rest = (uint8_t)(total - (size_t)(x - n));
             r->ncomp++;
         }
-        if (!resp_put(r, x, 1 + (size_t)*x)) return false;
+    if (!resp_put(r, n, (size_t)(s - n))) {
+        r->ncomp = ncomp;
+        return false;
     }
     if (found >= 0) return resp_u16(r, (uint16_t)(0xc000 | found));
     return resp_put(r, "", 1);

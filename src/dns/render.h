@@ -17,6 +17,11 @@ struct resp {
     uint8_t *p;
     size_t len, cap;
     bool fail; /* the last write did not fit */
+    /* The question's name as written at qname_off (NULL: none): the owner of
+     * most answers is that very buffer, written as a pointer without a
+     * search. */
+    const uint8_t *qname;
+    uint16_t qname_off;
     uint16_t ncomp;
     struct {
         uint16_t off; /* position of a label in the packet */
