@@ -53,6 +53,17 @@ static void negative(struct qctx *c)
     c->ns = (uint16_t)(c->ns + n);
 }
 
+/* The node of lname (lowercase, in v's zone: at or below the apex). A name
+ * of the zone as long as the apex is the apex: no lookup (the closest
+ * encloser of every NXDOMAIN one label below the apex, the apex's own
+ * queries). */
+static const struct zone_node *lookup(const struct zone_version *v, const uint8_t *lname,
+                                      size_t len)
+{
+    const struct zone_node *apex = zone_version_apex_node(v);
+    return len == apex->name_len ? apex : zone_version_find(v, lname, len);
+}
+
 /* Finds the node that answers lname (lowercase, in the zone): exact,
  * wildcard, or the cut / DNAME that takes precedence, per RFC 1034 §4.3.2
  * step 3 and RFC 4592 §3.3. */
@@ -61,12 +72,12 @@ static enum find_kind find(const struct zone_version *v, const uint8_t *lname, u
 {
     size_t len = dns_name_len(lname);
     const uint8_t *p = lname;
-    const struct zone_node *enc = zone_version_find(v, p, len);
+    const struct zone_node *enc = lookup(v, p, len);
     bool exact = enc != NULL;
     while (!enc) { /* the apex is always found, as lname is in the zone */
         len -= 1 + (size_t)*p;
         p += 1 + *p;
-        enc = zone_version_find(v, p, len);
+        enc = lookup(v, p, len);
     }
     if (enc->flags & (ZN_OCCLUDED | ZN_DELEG | ZN_DNAME)) {
         const struct zone_node *top = NULL;
@@ -90,7 +101,7 @@ static enum find_kind find(const struct zone_version *v, const uint8_t *lname, u
             if (x->flags & ZN_APEX) break;
             xl -= 1 + (size_t)*xn;
             xn += 1 + *xn;
-            x = zone_version_find(v, xn, xl);
+            x = lookup(v, xn, xl);
         }
         if (top) {
             *out = top;
@@ -107,7 +118,7 @@ static enum find_kind find(const struct zone_version *v, const uint8_t *lname, u
         wc[1] = '*';
         if (len + 2 <= DNS_NAME_MAX) {
             memcpy(wc + 2, enc->name, len);
-            *out = zone_version_find(v, wc, len + 2);
+            *out = lookup(v, wc, len + 2);
             if (*out) return F_WILDCARD;
         }
     }
@@ -134,18 +145,18 @@ static const struct zone_node *additional_node(const struct zone_version *v, con
     uint8_t l[DNS_NAME_MAX];
     size_t len = dns_name_lower(l, target);
     if (!dns_name_is_subdomain(l, v->apex)) return NULL;
-    const struct zone_node *n = zone_version_find(v, l, len);
+    const struct zone_node *n = lookup(v, l, len);
     if (n) return n;
     const uint8_t *p = l;
     while (!n) {
         len -= 1 + (size_t)*p;
         p += 1 + *p;
-        n = zone_version_find(v, p, len);
+        n = lookup(v, p, len);
     }
     if (!(n->flags & ZN_HAS_WILDCARD) || len + 2 > DNS_NAME_MAX) return NULL;
     uint8_t wc[DNS_NAME_MAX] = {1, '*'};
     memcpy(wc + 2, p, len);
-    return zone_version_find(v, wc, len + 2);
+    return lookup(v, wc, len + 2);
 }
 
 static void additional(struct qctx *c)
@@ -393,12 +404,14 @@ size_t dns_answer(const struct zone_set *zs, const uint8_t *q, size_t qlen, uint
         edns = false;
     } else {
         /* echo the question byte for byte (case preserved, uncompressed) */
+        size_t qname_off = c.r.len;
         if (!resp_name(&c.r, qname, true) || !resp_u16(&c.r, qi->qtype) ||
             !resp_u16(&c.r, qi->qclass)) {
             c.r.len = DNS_HEADER_LEN; /* buffer too small for the question */
             c.rcode = DNS_RC_SERVFAIL;
         } else {
             qdout = 1;
+            if (qname_off < 0x4000) c.r.qname = qname, c.r.qname_off = (uint16_t)qname_off;
         }
     }
 
