@@ -33,6 +33,17 @@ struct phamt_node {
 
 static void free_below(const struct phamt_node *n);
 
+/* Set bits below bit in a level node's bitmap: the slot index. Written out
+ * because without -mpopcnt __builtin_popcount is a call into libgcc, on
+ * every level of every lookup. */
+static inline unsigned slot_index(uint32_t bitmap, uint32_t bit)
+{
+    uint32_t x = bitmap & (bit - 1);
+    x = x - ((x >> 1) & 0x55555555u);
+    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+    return (((x + (x >> 4)) & 0x0f0f0f0fu) * 0x01010101u) >> 24;
+}
+
 static bool same_name(const struct zone_node *zn, uint32_t h, const uint8_t *lname, size_t len)
 {
     return zn->hash == h && zn->name_len == len && memcmp(zn->name, lname, len) == 0;
@@ -49,7 +60,7 @@ static const struct zone_node *find_below(const struct phamt_node *n, uint32_t h
         }
         uint32_t bit = 1u << ((h >> shift) & 31);
         if (!(n->bitmap & bit)) return NULL;
-        unsigned i = (unsigned)__builtin_popcount(n->bitmap & (bit - 1));
+        unsigned i = slot_index(n->bitmap, bit);
         if (n->leafmap & bit) {
             const struct zone_node *zn = n->slot[i];
             return same_name(zn, h, lname, len) ? zn : NULL;
@@ -153,7 +164,7 @@ static const struct phamt_node *put(struct phamt_txn *t, const struct phamt_node
         return c;
     }
     uint32_t bit = 1u << ((zn->hash >> shift) & 31);
-    unsigned i = (unsigned)__builtin_popcount(n->bitmap & (bit - 1));
+    unsigned i = slot_index(n->bitmap, bit);
     if (!(n->bitmap & bit)) { /* a new leaf slot */
         if (!(c = node_new(t, n->n + 1))) return NULL;
         c->bitmap = n->bitmap | bit;
@@ -376,7 +387,7 @@ static const void *del(struct phamt_txn *t, const struct phamt_node *n, uint32_t
     }
     uint32_t bit = 1u << ((h >> shift) & 31);
     if (!(n->bitmap & bit)) return n;
-    unsigned i = (unsigned)__builtin_popcount(n->bitmap & (bit - 1));
+    unsigned i = slot_index(n->bitmap, bit);
     const void *sub = NULL;
     bool subleaf = false;
     if (n->leafmap & bit) {
