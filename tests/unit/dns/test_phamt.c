@@ -14,6 +14,7 @@
 
 #include "dns/name.h"
 #include "dns/phamt.h"
+#include "phamt_test_names.h"
 
 #define UNIVERSE 3000
 #define KEPT 4
@@ -31,12 +32,7 @@ static uint32_t hash_of(int i, size_t len)
 static void make_universe(void)
 {
     for (int i = 0; i < UNIVERSE; i++) {
-        char t[24];
-        int l = snprintf(t, sizeof t, "h%d", i);
-        names[i][0] = (uint8_t)l;
-        memcpy(names[i] + 1, t, (size_t)l);
-        memcpy(names[i] + 1 + l, "\7example\3org", 13);
-        size_t len = (size_t)l + 1 + 13;
+        size_t len = phamt_test_name(names[i], 'h', i, "\7example\3org", 13);
         for (int k = 0; k < 2; k++)
             nodes[i][k] = (struct zone_node){.name = names[i], .name_len = (uint8_t)len};
     }

@@ -19,6 +19,7 @@
 
 #include "dns/name.h"
 #include "dns/phamt.h"
+#include "phamt_test_names.h"
 
 #define MAX 5000
 
@@ -31,12 +32,7 @@ static uint8_t names[MAX][32];
 static void make_names(int n)
 {
     for (int i = 0; i < n; i++) {
-        char t[24];
-        int l = snprintf(t, sizeof t, "n%d", i);
-        names[i][0] = (uint8_t)l;
-        memcpy(names[i] + 1, t, (size_t)l);
-        memcpy(names[i] + 1 + l, "\4test", 6);
-        size_t len = (size_t)l + 1 + 6;
+        size_t len = phamt_test_name(names[i], 'n', i, "\4test", 6);
         uint32_t h = dns_name_hash(names[i], len);
         if (i % 61 == 1) h = dns_name_hash(names[0], nodes[0].name_len);
         if (i % 53 == 2) h = 7u | (uint32_t)(i / 53 % 32) << 27;
