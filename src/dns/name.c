@@ -143,16 +143,31 @@ full:
 #undef PUT
 }
 
+/* Eight bytes lowered at once: a byte gets 0x20 when it is 'A'..'Z' (the
+ * case table's only change). a keeps each byte's low 7 bits so no sum
+ * carries into the next byte; bytes with the top bit set are left alone. */
+static inline uint64_t lower8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull;
+    uint64_t a = x & 0x7f * ones;
+    uint64_t upper = (a + (0x80 - 'A') * ones) & ~(a + (0x80 - 'Z' - 1) * ones) & ~x & 0x80 * ones;
+    return x | upper >> 2;
+}
+
 size_t dns_name_lower(uint8_t *dst, const uint8_t *n)
 {
-    size_t i = 0;
-    for (;;) {
-        uint8_t l = n[i];
-        dst[i++] = l;
-        if (!l) return i;
-        for (uint8_t k = 0; k < l; k++, i++)
-            dst[i] = lower(n[i]);
+    /* The whole name, length bytes included: they are at most 63 and
+     * never in 'A'..'Z'. dst may be n. */
+    size_t len = dns_name_len(n), i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t x;
+        memcpy(&x, n + i, 8);
+        x = lower8(x);
+        memcpy(dst + i, &x, 8);
     }
+    for (; i < len; i++)
+        dst[i] = lower(n[i]);
+    return len;
 }
 
 int dns_name_labels(const uint8_t *n)

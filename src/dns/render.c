@@ -13,7 +13,10 @@ void resp_init(struct resp *r, uint8_t *buf, size_t cap)
     r->qname = NULL;
 }
 
-bool resp_put(struct resp *r, const void *d, size_t n)
+/* The writers render.c uses itself: static, so they are inlined (the
+ * library is built position-independent, where a call to an exported
+ * function is never inlined). */
+static inline bool put(struct resp *r, const void *d, size_t n)
 {
     if (r->fail || n > r->cap - r->len) {
         r->fail = true;
@@ -26,7 +29,7 @@ bool resp_put(struct resp *r, const void *d, size_t n)
 
 /* The fixed-size fields: stored directly, not through memcpy (several per
  * RR on the query path). */
-bool resp_u16(struct resp *r, uint16_t v)
+static inline bool put16(struct resp *r, uint16_t v)
 {
     if (r->fail || 2 > r->cap - r->len) return r->fail = true, false;
     r->p[r->len] = (uint8_t)(v >> 8);
@@ -35,7 +38,7 @@ bool resp_u16(struct resp *r, uint16_t v)
     return true;
 }
 
-bool resp_u32(struct resp *r, uint32_t v)
+static inline bool put32(struct resp *r, uint32_t v)
 {
     if (r->fail || 4 > r->cap - r->len) return r->fail = true, false;
     uint8_t *p = r->p + r->len;
@@ -43,6 +46,21 @@ bool resp_u32(struct resp *r, uint32_t v)
     p[3] = (uint8_t)v;
     r->len += 4;
     return true;
+}
+
+bool resp_put(struct resp *r, const void *d, size_t n)
+{
+    return put(r, d, n);
+}
+
+bool resp_u16(struct resp *r, uint16_t v)
+{
+    return put16(r, v);
+}
+
+bool resp_u32(struct resp *r, uint32_t v)
+{
+    return put32(r, v);
 }
 
 /* Labels a and b (l bytes) are equal case-insensitively. Names in a
@@ -85,10 +103,10 @@ static bool packet_suffix_eq(const uint8_t *pkt, size_t off, const uint8_t *s)
     }
 }
 
-bool resp_name(struct resp *r, const uint8_t *n, bool compress)
+static bool name(struct resp *r, const uint8_t *n, bool compress)
 {
     /* the search below would find the question's own entry first */
-    if (compress && n == r->qname) return resp_u16(r, (uint16_t)(0xc000 | r->qname_off));
+    if (compress && n == r->qname) return put16(r, (uint16_t)(0xc000 | r->qname_off));
     size_t total = dns_name_len(n);
     const uint8_t *s = n;
     int found = -1;
@@ -119,45 +137,56 @@ bool resp_name(struct resp *r, const uint8_t *n, bool compress)
             r->comp[r->ncomp].rest = (uint8_t)(total - (size_t)(x - n));
             r->ncomp++;
         }
-    if (!resp_put(r, n, (size_t)(s - n))) {
+    if (!put(r, n, (size_t)(s - n))) {
         r->ncomp = ncomp;
         return false;
     }
-    if (found >= 0) return resp_u16(r, (uint16_t)(0xc000 | found));
-    return resp_put(r, "", 1);
+    if (found >= 0) return put16(r, (uint16_t)(0xc000 | found));
+    return put(r, "", 1);
 }
 
-bool resp_rdata(struct resp *r, uint16_t type, const uint8_t *rd, uint16_t rdlen, resp_name_fn name,
-                void *arg)
+static inline bool rdata(struct resp *r, uint16_t type, const uint8_t *rd, uint16_t rdlen,
+                         resp_name_fn name_fn, void *arg)
 {
     const uint8_t *f = dns_type_compressible(type) ? dns_rdata_fields(type) : NULL;
-    if (!f) return resp_put(r, rd, rdlen);
+    if (!f) return put(r, rd, rdlen);
     size_t pos = 0;
     for (; *f != DNS_FIELD_END; f++) {
         switch (*f) {
         case DNS_FIELD_CNAME:
-            if (!name(r, rd + pos, arg)) return false;
+            if (!name_fn(r, rd + pos, arg)) return false;
             pos += dns_name_len(rd + pos);
             break;
         case DNS_FIELD_FIX2:
-            if (!resp_put(r, rd + pos, 2)) return false;
+            if (!put(r, rd + pos, 2)) return false;
             pos += 2;
             break;
         case DNS_FIELD_FIX4:
-            if (!resp_put(r, rd + pos, 4)) return false;
+            if (!put(r, rd + pos, 4)) return false;
             pos += 4;
             break;
         default: /* no other field kinds in the RFC 1035 types */
-            return resp_put(r, rd + pos, rdlen - pos);
+            return put(r, rd + pos, rdlen - pos);
         }
     }
     return true;
 }
 
+bool resp_name(struct resp *r, const uint8_t *n, bool compress)
+{
+    return name(r, n, compress);
+}
+
+bool resp_rdata(struct resp *r, uint16_t type, const uint8_t *rd, uint16_t rdlen,
+                resp_name_fn name_fn, void *arg)
+{
+    return rdata(r, type, rd, rdlen, name_fn, arg);
+}
+
 static bool compressed_name(struct resp *r, const uint8_t *n, void *arg)
 {
     (void)arg;
-    return resp_name(r, n, true);
+    return name(r, n, true);
 }
 
 /* owner_ptr: a 2-byte compression pointer already known to encode owner
@@ -167,11 +196,11 @@ static bool put_rr(struct resp *r, const uint8_t *owner, uint16_t owner_ptr, uin
 {
     size_t len = r->len, at = 0;
     uint16_t ncomp = r->ncomp;
-    bool ok = (owner_ptr ? resp_u16(r, owner_ptr) : resp_name(r, owner, true)) &&
-              resp_u16(r, type) && resp_u16(r, DNS_CLASS_IN) && resp_u32(r, ttl);
+    bool ok = (owner_ptr ? put16(r, owner_ptr) : name(r, owner, true)) && put16(r, type) &&
+              put16(r, DNS_CLASS_IN) && put32(r, ttl);
     if (ok) {
         at = r->len;
-        ok = resp_u16(r, 0) && resp_rdata(r, type, rd, rdlen, compressed_name, NULL);
+        ok = put16(r, 0) && rdata(r, type, rd, rdlen, compressed_name, NULL);
     }
     if (!ok) { /* all or nothing */
         r->len = len;

@@ -186,6 +186,34 @@ static void test_unpack(void **st)
     assert_int_equal(dns_name_unpack(big, o, &pos, out), -1);
 }
 
+/* dns_name_lower (eight bytes at a time) against the case table byte by
+ * byte: every byte value in labels of every length up to 63, at every
+ * alignment, in place and into another buffer. */
+static void test_lower_every_byte(void **st)
+{
+    (void)st;
+    uint8_t n[DNS_NAME_MAX], out[DNS_NAME_MAX], want[DNS_NAME_MAX];
+    for (int start = 0; start < 256; start += 7)
+        for (int l = 1; l <= 63; l++) {
+            size_t len = 0;
+            n[len++] = (uint8_t)l; /* a label of l bytes, then 3, then the root */
+            for (int k = 0; k < l; k++)
+                n[len++] = (uint8_t)(start + k);
+            n[len++] = 3;
+            memcpy(n + len, "A\xc1z", 3);
+            len += 3;
+            n[len++] = 0;
+            for (size_t i = 0; i < len; i++)
+                want[i] = dns_lower(n[i]);
+            for (size_t i = 0; i < len; i += 1 + want[i]) /* length bytes kept */
+                want[i] = n[i];
+            assert_int_equal(dns_name_lower(out, n), len);
+            assert_memory_equal(out, want, len);
+            assert_int_equal(dns_name_lower(n, n), len);
+            assert_memory_equal(n, want, len);
+        }
+}
+
 static void test_types(void **st)
 {
     (void)st;
@@ -221,9 +249,10 @@ static void test_types(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_text_roundtrip), cmocka_unit_test(test_text_relative_and_errors),
-        cmocka_unit_test(test_compare),        cmocka_unit_test(test_check),
-        cmocka_unit_test(test_unpack),         cmocka_unit_test(test_types),
+        cmocka_unit_test(test_text_roundtrip),   cmocka_unit_test(test_text_relative_and_errors),
+        cmocka_unit_test(test_compare),          cmocka_unit_test(test_check),
+        cmocka_unit_test(test_unpack),           cmocka_unit_test(test_types),
+        cmocka_unit_test(test_lower_every_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
