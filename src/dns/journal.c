@@ -22,6 +22,14 @@ const char *jr_ztext(const uint8_t *n, char buf[DNS_NAME_TEXT_MAX])
     return buf;
 }
 
+int jr_txn_write(struct journal *j, MDB_txn **t)
+{
+    pthread_mutex_lock(&j->begin_mu);
+    int rc = mdb_txn_begin(j->env, NULL, 0, t);
+    pthread_mutex_unlock(&j->begin_mu);
+    return rc;
+}
+
 int jr_mdb_fail(struct err *e, int rc, const char *what, const uint8_t *apex)
 {
     if (apex) return err_set(e, "%s for %s: %s", what, ZNAME(apex), mdb_strerror(rc));
@@ -60,7 +68,7 @@ int journal_open(const char *dir, struct journal **out, struct err *e)
         close(dfd);
     }
     MDB_txn *t;
-    rc = mdb_txn_begin(j->env, NULL, 0, &t);
+    rc = jr_txn_write(j, &t);
     if (rc == 0) {
         rc = mdb_dbi_open(t, "meta", MDB_CREATE, &j->meta);
         rc = rc ? (mdb_txn_abort(t), rc) : mdb_txn_commit(t);
@@ -150,7 +158,7 @@ int jr_zone_dbi(struct journal *j, const uint8_t *apex, MDB_dbi *dbi, struct err
         j->cap = nc;
     }
     MDB_txn *t;
-    int rc = mdb_txn_begin(j->env, NULL, 0, &t);
+    int rc = jr_txn_write(j, &t);
     if (rc == 0) {
         rc = mdb_dbi_open(t, name, MDB_CREATE, dbi);
         rc = rc ? (mdb_txn_abort(t), rc) : mdb_txn_commit(t);
@@ -379,7 +387,7 @@ int jr_write(struct journal *j, struct jr_entry *const *en, size_t n, struct err
     /* Before the transaction: opening a handle may need a write transaction. */
     for (size_t i = 0; i < n; i++)
         if (jr_zone_dbi(j, en[i]->apex, &dbi[i], e) < 0) goto out;
-    if ((rc = mdb_txn_begin(j->env, NULL, 0, &t))) {
+    if ((rc = jr_txn_write(j, &t))) {
         jr_mdb_fail(e, rc, "cannot begin a transaction", NULL);
         goto out;
     }
@@ -419,7 +427,7 @@ int journal_drop(struct journal *j, const uint8_t *apex, struct err *e)
     MDB_txn *t;
     meta_key(apex, l, &k);
     pthread_mutex_lock(&j->compact_mu); /* not under a compaction of the zone */
-    int rc = mdb_txn_begin(j->env, NULL, 0, &t);
+    int rc = jr_txn_write(j, &t);
     if (rc == 0) {
         rc = mdb_drop(t, dbi, 0);
         if (rc == 0) rc = mdb_del(t, j->meta, &k, NULL);

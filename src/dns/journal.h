@@ -25,8 +25,12 @@
  * number the metadata names; both forms replay.
  * Integers are big-endian. No checksum: LMDB commits are atomic and
  * durable (its default sync mode: fsync before mdb_txn_commit returns), so a
- * crash leaves a committed entry whole or absent. Every read is bounds
- * checked anyway and a value that does not decode exactly is reported.
+ * crash leaves a committed entry whole or absent. The one exception is a
+ * snapshot chunk: committed without fsync and flushed right after, outside
+ * LMDB's writer lock, and always before the switch to its snapshot, which
+ * is an ordinary commit (journal_compact.c says what a power cut in that
+ * window could do). Every read is bounds checked anyway and a value that
+ * does not decode exactly is reported.
  *
  * Compaction. When a zone has more than max_entries entries (default 1000)
  * or max_bytes bytes of entries (default 16 MiB) since its last snapshot,
@@ -35,8 +39,14 @@
  * chunk by chunk, then deletes the older entries and switches the metadata
  * in one small transaction (journal_compact.c); updates go on meanwhile and
  * their change sets stay after the snapshot. Start-up replays one snapshot
- * plus the change sets after it (about max_entries, more if updates
- * outran a compaction).
+ * plus the change sets after it: at most 2 x max_entries plus one group
+ * commit's (and at most about 2 x max_bytes plus one group commit's
+ * bytes). A commit that leaves a zone past twice its limits while its
+ * compaction is still queued or being written waits for that compaction
+ * before it returns, and the group commit waits with it: updates that
+ * outrun compaction are slowed to its pace (a compaction that fails is
+ * logged and retried by the next commit; only then can the journal grow
+ * past the bound).
  *
  * Start-up rule (journal_replay), comparing the zone as loaded from its
  * file with the journal's metadata:

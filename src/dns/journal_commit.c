@@ -149,8 +149,33 @@ static void fail_zone(struct journal *j, struct journal_sub *batch, struct zone 
     zone_unlock(z);
 }
 
-static void commit(struct journal *j, struct journal_sub *batch)
+/* The apexes of the zones a successful commit published (distinct), for
+ * the throttle once the batch is answered; NULL when none or out of memory. */
+struct published {
+    size_t n;
+    uint8_t apex[][DNS_NAME_MAX];
+};
+
+static struct published *published_zones(const struct journal_sub *batch)
 {
+    size_t n = 0;
+    for (const struct journal_sub *s = batch; s; s = s->next)
+        n += s->nv != NULL;
+    struct published *p = n ? malloc(sizeof *p + n * sizeof p->apex[0]) : NULL;
+    if (!p) return NULL;
+    p->n = 0;
+    for (const struct journal_sub *s = batch; s; s = s->next) {
+        bool seen = false;
+        for (const struct journal_sub *k = batch; k != s && !seen; k = k->next)
+            seen = k->z == s->z && k->nv;
+        if (s->nv && !seen) dns_name_lower(p->apex[p->n++], s->z->apex); /* as jobs are queued */
+    }
+    return p;
+}
+
+static struct published *commit(struct journal *j, struct journal_sub *batch)
+{
+    struct published *pz = NULL;
     size_t n = 0;
     for (struct journal_sub *s = batch; s; s = s->next)
         n += s->en.buf != NULL;
@@ -175,6 +200,7 @@ static void commit(struct journal *j, struct journal_sub *batch)
          * it were never visible, and nobody reads them any more: an updater
          * reads the tip only under the zone lock, and the one that read this
          * version is the one that submitted the later one. */
+        pz = published_zones(batch);
         for (struct journal_sub *s = batch; s; s = s->next)
             if (s->nv && later_version_for(s))
                 zone_version_free(s->nv);
@@ -196,6 +222,7 @@ static void commit(struct journal *j, struct journal_sub *batch)
         s->done = true;
     }
     pthread_mutex_unlock(&j->gc_mu);
+    return pz;
 }
 
 int journal_wait(struct journal *j, struct journal_sub *s, struct err *e)
@@ -211,7 +238,17 @@ int journal_wait(struct journal *j, struct journal_sub *s, struct err *e)
         j->queue = NULL;
         j->tail = &j->queue;
         pthread_mutex_unlock(&j->gc_mu);
-        commit(j, batch);
+        struct published *pz = commit(j, batch);
+        if (pz) {
+            /* The batch is answered first; the updates queued behind
+             * it wait while a zone's overdue compaction catches up. */
+            pthread_mutex_lock(&j->gc_mu);
+            pthread_cond_broadcast(&j->gc_cv);
+            pthread_mutex_unlock(&j->gc_mu);
+            for (size_t i = 0; i < pz->n; i++)
+                jr_bg_throttle(j, pz->apex[i]);
+            free(pz);
+        }
         pthread_mutex_lock(&j->gc_mu);
         j->committing = false;
         pthread_cond_broadcast(&j->gc_cv);

@@ -14,7 +14,8 @@
  * it (jr_bg_maybe_compact). The journal's background thread encodes the
  * snapshot off every lock, lets the version go, writes each chunk in a
  * transaction of its own (the LMDB writer lock is held for one chunk at a
- * time, so group commits slip in between), then one small transaction
+ * time, so group commits slip in between; the chunk's commit skips the
+ * fsync, which follows outside the lock: write_chunk), then one small transaction
  * deletes every key before (s, 0) and points the metadata at s. Until that
  * last transaction the metadata still names the old snapshot, and readers
  * skip chunks that are not the current snapshot's: a compaction interrupted
@@ -24,6 +25,10 @@
  * (same snapshot, entry s still the change set to X): a drop, a full
  * transfer's replacement or a restart from the zone file meanwhile
  * abandons it.
+ *
+ * Updates that outrun compaction: a commit that leaves a zone past twice
+ * its limits while the zone's compaction is queued or running waits for
+ * it (jr_bg_throttle), which bounds what start-up replays (journal.h).
  *
  * Why a thread of the journal's own rather than a libuv work item: the dns
  * layer has no event loop, commits run on whatever thread waited first, and
@@ -73,6 +78,7 @@ struct enc {
     struct wbuf w;
     uint8_t *cur;
     uint32_t count, serial;
+    uint64_t *hash; /* NULL, or zone_version_hash computed on the way */
 };
 
 static void chunks_free(struct chunks *c)
@@ -121,6 +127,7 @@ static int enc_open(struct enc *x)
 static int enc_rrset(void *ctx, const struct zone_node *node, const struct dns_rrset *s)
 {
     struct enc *x = ctx;
+    if (x->hash) jr_hash_rrset(x->hash, node, s);
     for (const uint8_t *p = rrset_first(s); p; p = rrset_next(s, p)) {
         if ((!x->cur || x->w.len >= ENTRY_HDR + x->limit) && enc_open(x) < 0) return -1;
         jr_put_record(&x->w, DNS_CHANGE_ADD, node->name, s->type, s->ttl, rr_rdata(p), rr_rdlen(p));
@@ -129,11 +136,13 @@ static int enc_rrset(void *ctx, const struct zone_node *node, const struct dns_r
     return 0;
 }
 
-/* Every RR of v in chunks of about `limit` bytes (at least one chunk). */
+/* Every RR of v in chunks of about `limit` bytes (at least one chunk);
+ * with hash, v's content hash too (one walk for both). */
 static int snapshot_encode(const struct zone_version *v, size_t limit, struct chunks *c,
-                           struct err *e)
+                           uint64_t *hash, struct err *e)
 {
-    struct enc x = {.c = c, .limit = limit, .serial = v->serial};
+    struct enc x = {.c = c, .limit = limit, .serial = v->serial, .hash = hash};
+    if (hash) *hash = JR_HASH_INIT;
     memset(c, 0, sizeof *c);
     if (zone_version_foreach(v, enc_rrset, &x) != 0 || (!x.cur && !c->n && enc_open(&x) < 0)) {
         free(x.cur);
@@ -240,6 +249,61 @@ static bool stopping(struct journal *j)
 
 static void drain_retired(struct journal *j);
 
+static uint64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* compact_mu held: one compaction writes at a time. */
+static void chunk_timed(struct journal *j, uint64_t ns)
+{
+    j->chunk_txns++;
+    j->chunk_lock_ns += ns;
+    if (ns > j->chunk_lock_max_ns) j->chunk_lock_max_ns = ns;
+}
+
+/* One chunk's transaction: 0 written, 1 the journal changed, -1 error.
+ * The commit skips LMDB's fsyncs (data and meta page): the environment is
+ * in MDB_NOSYNC from after this transaction began (LMDB's writer lock
+ * held, so no other writer is in a transaction) until after it committed,
+ * and begin_mu keeps any other writer from beginning in between (a writer
+ * that began after the commit released the lock would otherwise commit
+ * unsynced). The caller flushes (j->sync) after. If the machine (not just
+ * the process) stopped before that flush, LMDB could lose this commit,
+ * and corrupt the environment only on a file system that reorders writes
+ * within a file: a window of one chunk's flush. */
+static int write_chunk(struct journal *j, MDB_dbi dbi, const uint8_t *apex, uint64_t seq,
+                       uint64_t old_snap, uint32_t serial, const struct chunks *c, size_t i,
+                       struct err *e)
+{
+    MDB_txn *t;
+    struct jmeta m;
+    pthread_mutex_lock(&j->begin_mu);
+    int rc = mdb_txn_begin(j->env, NULL, 0, &t);
+    if (rc) {
+        pthread_mutex_unlock(&j->begin_mu);
+        return jr_mdb_fail(e, rc, "cannot begin a transaction", apex);
+    }
+    int v = still_valid(j, t, dbi, apex, seq, old_snap, serial, &m, e);
+    if (v == 0 && (rc = put_chunks(t, dbi, seq, c, i, i + 1)) == 0) {
+        if (j->chunk_nosync) mdb_env_set_flags(j->env, MDB_NOSYNC, 1);
+        rc = mdb_txn_commit(t);
+        if (j->chunk_nosync) mdb_env_set_flags(j->env, MDB_NOSYNC, 0);
+    } else {
+        mdb_txn_abort(t);
+    }
+    pthread_mutex_unlock(&j->begin_mu);
+    if (v != 0) return v;
+    return rc ? jr_mdb_fail(e, rc, "cannot write a snapshot chunk", apex) : 0;
+}
+
+static int env_sync(struct journal *j)
+{
+    return mdb_env_sync(j->env, 1);
+}
+
 /* Writes the chunks, one transaction each, then switches; compact_mu held.
  * 0 done, 1 abandoned (the journal changed, or close), -1 error. In the
  * background, versions waiting for their grace period are released
@@ -261,17 +325,24 @@ static int compact_write(struct journal *j, const uint8_t *apex, const struct ch
         if (killed || (background && stopping(j))) return 1;
         MDB_txn *t;
         struct jmeta m;
-        int rc = mdb_txn_begin(j->env, NULL, 0, &t);
-        if (rc) return jr_mdb_fail(e, rc, "cannot begin a transaction", apex);
-        int v = still_valid(j, t, dbi, apex, seq, old_snap, serial, &m, e);
-        if (v != 0) {
-            mdb_txn_abort(t);
-            return v;
+        uint64_t t0 = mono_ns();
+        if (i == c->n) { /* an ordinary commit: its fsync covers the chunks too */
+            int rc = jr_txn_write(j, &t);
+            if (rc) return jr_mdb_fail(e, rc, "cannot begin a transaction", apex);
+            int v = still_valid(j, t, dbi, apex, seq, old_snap, serial, &m, e);
+            if (v != 0) {
+                mdb_txn_abort(t);
+                return v;
+            }
+            return switch_snapshot(j, t, dbi, apex, seq, c->n, &m, e);
         }
-        if (i == c->n) return switch_snapshot(j, t, dbi, apex, seq, c->n, &m, e);
-        if ((rc = put_chunks(t, dbi, seq, c, i, i + 1))) mdb_txn_abort(t);
-        if (rc || (rc = mdb_txn_commit(t)))
-            return jr_mdb_fail(e, rc, "cannot write a snapshot chunk", apex);
+        int v = write_chunk(j, dbi, apex, seq, old_snap, serial, c, i, e);
+        if (v != 0) return v;
+        chunk_timed(j, mono_ns() - t0);
+        /* Flushed now, outside the writer lock (group commits go on),
+         * before the next chunk and before the switch. */
+        if (j->chunk_nosync && (v = j->sync(j)))
+            return jr_mdb_fail(e, v, "cannot flush a snapshot chunk", apex);
     }
     return 0;
 }
@@ -309,7 +380,7 @@ static void run_compaction(struct journal *j, struct jcompaction *job)
 {
     struct chunks c;
     struct err e;
-    int r = snapshot_encode(job->v, j->chunk_bytes, &c, &e);
+    int r = snapshot_encode(job->v, j->chunk_bytes, &c, NULL, &e);
     zone_version_release(job->v); /* the chunks are all the rest needs */
     job->v = NULL;
     if (r == 0) {
@@ -373,6 +444,9 @@ void jr_bg_init(struct journal *j)
     pthread_cond_init(&j->bg_cv, NULL);
     pthread_mutex_init(&j->compact_mu, NULL);
     j->chunk_bytes = CHUNK_BYTES;
+    pthread_mutex_init(&j->begin_mu, NULL);
+    j->chunk_nosync = true;
+    j->sync = env_sync;
 }
 
 void jr_bg_stop(struct journal *j)
@@ -388,6 +462,7 @@ void jr_bg_stop(struct journal *j)
     pthread_mutex_destroy(&j->bg_mu);
     pthread_cond_destroy(&j->bg_cv);
     pthread_mutex_destroy(&j->compact_mu);
+    pthread_mutex_destroy(&j->begin_mu);
 }
 
 void journal_background_wait(struct journal *j)
@@ -471,6 +546,33 @@ void jr_bg_maybe_compact(struct journal *j, struct zone *z, const struct zone_ve
                   ZNAME(z->apex), e.msg);
 }
 
+/* The bound on what start-up replays (journal.h): a commit that leaves a
+ * zone more than twice over its limits while its compaction is still
+ * queued or being written waits for that compaction, holding the group
+ * commit (the committer's own update was already published and is
+ * durable; the updates queued behind it wait). Called by the committer
+ * with no lock held. */
+void jr_bg_throttle(struct journal *j, const uint8_t *apex)
+{
+    struct jmeta m;
+    if (!wants(j, apex, &m) || (m.entries <= 2 * j->max_entries && m.bytes <= 2 * j->max_bytes))
+        return;
+    pthread_mutex_lock(&j->bg_mu);
+    /* (a commit made by the background thread itself, from a test's hook,
+     * would wait for its own compaction) */
+    if (bg_running(j) && queued_for(j, apex) && !pthread_equal(pthread_self(), j->bg_thread)) {
+        j->throttled++;
+        /* The compaction waits for grace periods between chunks: no
+         * reader section may be open on this thread meanwhile. */
+        bool online = rcu_read_ongoing();
+        if (online) rcu_thread_offline();
+        while (queued_for(j, apex) && !j->bg_stop)
+            pthread_cond_wait(&j->bg_cv, &j->bg_mu);
+        if (online) rcu_thread_online();
+    }
+    pthread_mutex_unlock(&j->bg_mu);
+}
+
 /* ---- the synchronous forms ---- */
 
 int journal_compact(struct journal *j, const struct zone_version *v, struct err *e)
@@ -495,7 +597,7 @@ int journal_compact(struct journal *j, const struct zone_version *v, struct err 
     uint8_t apex[DNS_NAME_MAX];
     uint32_t serial = v->serial;
     dns_name_lower(apex, v->apex); /* v is not used once encoded */
-    if ((r = snapshot_encode(v, j->chunk_bytes, &c, e)) < 0) goto out;
+    if ((r = snapshot_encode(v, j->chunk_bytes, &c, NULL, e)) < 0) goto out;
     r = compact_write(j, apex, &c, m.next_seq - 1, m.snap_seq, serial, false, e);
     chunks_free(&c);
     if (r == 1) r = err_set(e, "the journal of %s changed during its compaction", ZNAME(apex));
@@ -512,11 +614,12 @@ int journal_snapshot_replace(struct journal *j, const struct zone_version *v, st
     MDB_dbi dbi;
     if (jr_zone_dbi(j, v->apex, &dbi, e) < 0) return -1;
     struct chunks c;
-    if (snapshot_encode(v, j->chunk_bytes, &c, e) < 0) return -1;
+    uint64_t hash; /* computed here, not under the writer lock */
+    if (snapshot_encode(v, j->chunk_bytes, &c, &hash, e) < 0) return -1;
     pthread_mutex_lock(&j->compact_mu);
     MDB_txn *t;
     struct jmeta m;
-    int r = -1, rc = mdb_txn_begin(j->env, NULL, 0, &t);
+    int r = -1, rc = jr_txn_write(j, &t);
     if (rc) {
         jr_mdb_fail(e, rc, "cannot begin a transaction", v->apex);
         goto out;
@@ -535,7 +638,7 @@ int journal_snapshot_replace(struct journal *j, const struct zone_version *v, st
         goto out;
     }
     m = (struct jmeta){.base_serial = v->serial,
-                       .file_hash = zone_version_hash(v),
+                       .file_hash = hash,
                        .last_serial = v->serial,
                        .next_seq = seq + 1,
                        .snap_seq = seq};

@@ -53,9 +53,21 @@ struct journal {
     bool bg_started, bg_stop;
     bool bg_busy;                  /* the thread is running a compaction */
     uint8_t bg_apex[DNS_NAME_MAX]; /* ... of this zone */
-    struct jcompaction *jobs;      /* queued, oldest first, at most one per zone */
-    struct jretire *retired;       /* replaced versions waiting for a grace period */
-    size_t chunk_bytes;            /* records per snapshot chunk, about (CHUNK_BYTES) */
+    uint64_t throttled;            /* commits that waited for a compaction (bg_mu) */
+    /* chunk transactions written and the time they held LMDB's writer
+     * lock (begin to commit, fsync included if any), for traces */
+    uint64_t chunk_txns, chunk_lock_ns, chunk_lock_max_ns;
+    struct jcompaction *jobs; /* queued, oldest first, at most one per zone */
+    struct jretire *retired;  /* replaced versions waiting for a grace period */
+    size_t chunk_bytes;       /* records per snapshot chunk, about (CHUNK_BYTES) */
+    /* Snapshot chunks are committed with the environment in MDB_NOSYNC
+     * (LMDB 0.9 ignores per-transaction sync flags), then flushed by
+     * j->sync outside the writer lock; begin_mu keeps every other write
+     * transaction from beginning, hence committing, while the flag is set
+     * (journal_compact.c) */
+    pthread_mutex_t begin_mu;
+    bool chunk_nosync;              /* false: chunks fsync'd in their commit (traces) */
+    int (*sync)(struct journal *j); /* mdb_env_sync; tests record the order */
     /* tests: called before the transaction of chunk `chunk` of n (n: the
      * switch); true stops the compaction there, as if the process died */
     bool (*test_hook)(void *ctx, size_t chunk, size_t n);
@@ -100,6 +112,9 @@ const char *jr_ztext(const uint8_t *n, char buf[DNS_NAME_TEXT_MAX]);
 #define ZNAME(n) jr_ztext((n), (char[DNS_NAME_TEXT_MAX]){0})
 int jr_mdb_fail(struct err *e, int rc, const char *what, const uint8_t *apex);
 int jr_zone_dbi(struct journal *j, const uint8_t *apex, MDB_dbi *dbi, struct err *e);
+/* Begins a write transaction (every writer but a snapshot chunk's: see
+ * begin_mu). */
+int jr_txn_write(struct journal *j, MDB_txn **t);
 /* 1 found, 0 absent, -1 error. */
 int jr_meta_get(struct journal *j, MDB_txn *t, const uint8_t *apex, struct jmeta *m, struct err *e);
 int jr_meta_put(struct journal *j, MDB_txn *t, const uint8_t *apex, const struct jmeta *m,
@@ -127,6 +142,12 @@ void jr_put_header(struct wbuf *w, int kind, uint32_t from, uint32_t to, uint32_
 void jr_put_record(struct wbuf *w, uint8_t op, const uint8_t *owner, uint16_t type, uint32_t ttl,
                    const uint8_t *rd, uint16_t rdlen);
 
+/* zone_version_hash, one RRset at a time (FNV-1a from JR_HASH_INIT, in
+ * zone_version_foreach's order), for walks that do something else too. */
+#define JR_HASH_INIT 14695981039346656037ull
+struct zone_node;
+void jr_hash_rrset(uint64_t *h, const struct zone_node *node, const struct dns_rrset *s);
+
 /* journal_compact.c: the background thread's share of journal_open and
  * journal_close (close cancels a running compaction and releases every
  * version still waiting). */
@@ -136,6 +157,10 @@ void jr_bg_stop(struct journal *j);
  * compaction of v to the background thread if the zone wants one and has
  * none queued or running. */
 void jr_bg_maybe_compact(struct journal *j, struct zone *z, const struct zone_version *v);
+/* After a commit, by the committer (no lock held): waits for the zone's
+ * queued or running compaction if the zone is more than twice over its
+ * limits (the replay bound, journal.h). */
+void jr_bg_throttle(struct journal *j, const uint8_t *apex);
 /* The version a publish replaced: released by the background thread after
  * a grace period (here, synchronously, if the thread cannot run). */
 void jr_bg_retire(struct journal *j, struct zone_version *old);

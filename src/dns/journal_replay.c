@@ -13,36 +13,39 @@
 
 /* ---- replay ---- */
 
-struct hash_ctx {
-    uint64_t h;
-};
-
-static void fnv(struct hash_ctx *c, const void *p, size_t n)
+static void fnv(uint64_t *h, const void *p, size_t n)
 {
     const uint8_t *b = p;
+    uint64_t x = *h;
     for (size_t i = 0; i < n; i++) {
-        c->h ^= b[i];
-        c->h *= 1099511628211ull;
+        x ^= b[i];
+        x *= 1099511628211ull;
     }
+    *h = x;
 }
 
-static int hash_rrset(void *ctx, const struct zone_node *node, const struct dns_rrset *s)
+void jr_hash_rrset(uint64_t *h, const struct zone_node *node, const struct dns_rrset *s)
 {
     uint8_t hdr[8];
     put_be16(hdr, s->type);
     put_be32(hdr + 2, s->ttl);
     put_be16(hdr + 6, s->count);
-    fnv(ctx, node->name, node->name_len);
-    fnv(ctx, hdr, sizeof hdr);
-    fnv(ctx, s->rdata, s->rdata_size);
+    fnv(h, node->name, node->name_len);
+    fnv(h, hdr, sizeof hdr);
+    fnv(h, s->rdata, s->rdata_size);
+}
+
+static int hash_rrset(void *ctx, const struct zone_node *node, const struct dns_rrset *s)
+{
+    jr_hash_rrset(ctx, node, s);
     return 0;
 }
 
 uint64_t zone_version_hash(const struct zone_version *v)
 {
-    struct hash_ctx c = {14695981039346656037ull};
-    zone_version_foreach(v, hash_rrset, &c);
-    return c.h;
+    uint64_t h = JR_HASH_INIT;
+    zone_version_foreach(v, hash_rrset, &h);
+    return h;
 }
 
 static int start_fresh(struct journal *j, MDB_txn *t, MDB_dbi dbi, const struct zone_version *fv,
@@ -212,7 +215,7 @@ static int replay_locked(struct journal *j, const struct zone_version *fv,
     uint64_t hash = zone_version_hash(fv);
     MDB_txn *t;
     struct jmeta m;
-    int rc = mdb_txn_begin(j->env, NULL, 0, &t);
+    int rc = jr_txn_write(j, &t);
     if (rc) return jr_mdb_fail(e, rc, "cannot begin a transaction", fv->apex);
     int got = jr_meta_get(j, t, fv->apex, &m, e);
     if (got < 0) goto abort;
