@@ -113,6 +113,7 @@ struct zbuild *zb_new(const uint8_t *apex)
         return NULL;
     }
     b->apex_len = dns_name_lower(b->apex, apex);
+    b->in_order = true;
     return b;
 }
 
@@ -147,8 +148,11 @@ void zb_set_file(struct zbuild *b, const char *file)
  * (struct zb_slot), so probing for a new name (every name of a load once)
  * reads about one cache line of the table and no node whose hash differs. */
 
+static int index_all(struct zbuild *b);
+
 struct bnode *zb_find_node(struct zbuild *b, const uint8_t *lname, size_t len, uint32_t h)
 {
+    if (b->in_order && index_all(b) < 0) return NULL; /* out of memory: callers see "absent" */
     for (size_t i = h & b->mask; b->tab[i].idx; i = (i + 1) & b->mask) {
         if (b->tab[i].hash != h) continue;
         struct bnode *n = b->all[b->tab[i].idx - 1];
@@ -178,6 +182,34 @@ static int grow_table(struct zbuild *b)
     return 0;
 }
 
+/* Leaves in-order mode: every node made so far into the table. */
+static int index_all(struct zbuild *b)
+{
+    while (2 * (b->nall + 1) > b->mask + 1)
+        if (grow_table(b) < 0) return -1;
+    for (size_t i = 0; i < b->nall; i++)
+        slot_put(b->tab, b->mask, b->all[i]->hash, (uint32_t)(i + 1));
+    b->count = b->nall;
+    b->in_order = false;
+    return 0;
+}
+
+static int key_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c ? c : (al > bl) - (al < bl);
+}
+
+struct bnode *zb_apex_node(struct zbuild *b)
+{
+    if (!b->in_order)
+        return zb_find_node(b, b->apex, b->apex_len, dns_name_hash(b->apex, b->apex_len));
+    /* in order, the apex sorts before every name below it: first, or
+     * last when descending */
+    struct bnode *n = b->nall ? b->all[b->dir < 0 ? b->nall - 1 : 0] : NULL;
+    return n && n->len == b->apex_len && memcmp(n->name, b->apex, n->len) == 0 ? n : NULL;
+}
+
 struct bnode *zb_get_node(struct zbuild *b, const uint8_t *lname, size_t len)
 {
     /* zone files mostly list a name's records together: the last node
@@ -185,10 +217,22 @@ struct bnode *zb_get_node(struct zbuild *b, const uint8_t *lname, size_t len)
     struct bnode *n = b->nall ? b->all[b->nall - 1] : NULL;
     if (n && n->len == len && memcmp(n->name, lname, len) == 0) return n;
     uint32_t h = dns_name_hash(lname, len);
-    n = zb_find_node(b, lname, len, h);
-    if (n) return n;
+    uint8_t key[2 * DNS_NAME_MAX];
+    size_t kl = 0;
+    if (b->in_order) {
+        kl = zb_canonical_key(lname, key);
+        int c = b->nall ? key_cmp(key, kl, b->last_key, b->last_key_len) : 0;
+        if (c && !b->dir) b->dir = c > 0 ? 1 : -1;
+        /* (c == 0 cannot happen: the same key is the same name, the last
+         * node's, returned above; were it to, the table decides) */
+        if (b->nall && (c == 0 || (c > 0) != (b->dir > 0)) && index_all(b) < 0) return NULL;
+    }
+    if (!b->in_order) {
+        n = zb_find_node(b, lname, len, h);
+        if (n) return n;
+    }
     if (b->nall >= UINT32_MAX - 1) return NULL;
-    if (2 * (b->count + 1) > b->mask + 1 && grow_table(b) < 0) return NULL;
+    if (!b->in_order && 2 * (b->count + 1) > b->mask + 1 && grow_table(b) < 0) return NULL;
     if (b->nall == b->capall) {
         size_t nc = b->capall ? b->capall * 2 : 1024;
         struct bnode **na = realloc(b->all, nc * sizeof *na);
@@ -203,6 +247,11 @@ struct bnode *zb_get_node(struct zbuild *b, const uint8_t *lname, size_t len)
     n->hash = h;
     n->len = (uint8_t)len;
     memcpy(n->name, lname, len);
+    if (b->in_order) {
+        memcpy(b->last_key, key, kl);
+        b->last_key_len = kl;
+        return n;
+    }
     slot_put(b->tab, b->mask, h, (uint32_t)b->nall);
     b->count++;
     return n;
@@ -301,6 +350,7 @@ int zb_del(struct zbuild *b, enum dns_change_op op, const uint8_t *owner, uint16
     uint8_t lname[DNS_NAME_MAX];
     size_t len;
     if (owner_lower(b, owner, lname, &len, e) < 0) return -1;
+    if (b->in_order && index_all(b) < 0) return err_set(e, "out of memory");
     struct bnode *n = zb_find_node(b, lname, len, dns_name_hash(lname, len));
     if (!n) return 0;
     if (op == DNS_CHANGE_DEL_NAME) {

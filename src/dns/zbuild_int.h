@@ -41,6 +41,16 @@ struct zbuild {
     void *free[ZB_FREE_CLASSES]; /* arrays given back by a grow, for reuse */
     struct zb_slot *tab;         /* finds a node by name (zbuild.c) */
     size_t mask, count;
+    /* While every new name has come in strictly increasing, or strictly
+     * decreasing, canonical order (an AXFR ascends; a ceon primary's full
+     * transfer descends, to end with the apex SOA), a new name cannot be
+     * an old one: no hashing or probing, the table stays empty (built at
+     * the first name out of order, or the first lookup), and the layout
+     * needs no sort. */
+    bool in_order;
+    int8_t dir; /* 1 ascending, -1 descending, 0 not known yet (< 2 nodes) */
+    size_t last_key_len;
+    uint8_t last_key[2 * DNS_NAME_MAX]; /* the canonical key of the last node made */
     struct bnode **all; /* every node in creation order: faster to walk than the table */
     size_t nall, capall;
     uint8_t apex[DNS_NAME_MAX];
@@ -53,6 +63,8 @@ struct zbuild {
  * version's indexes are not alive together). Only zb_free may follow. */
 void zb_release(struct zbuild *b);
 struct bnode *zb_find_node(struct zbuild *b, const uint8_t *lname, size_t len, uint32_t h);
+/* The apex's node, or NULL (without building the name table). */
+struct bnode *zb_apex_node(struct zbuild *b);
 /* Finds or creates the node of lname (lowercase); NULL when out of memory. */
 struct bnode *zb_get_node(struct zbuild *b, const uint8_t *lname, size_t len);
 struct bset *zb_find_set(struct bnode *n, uint16_t type);

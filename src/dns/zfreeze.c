@@ -17,6 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* From this many names on, a layout carves its nodes from slabs (about
+ * 100 bytes a node: at least a third of the first 2 MiB slab is used). */
+#define ZFREEZE_SLAB_MIN_NODES 8192
+
 /* ---- canonical order of builder nodes ---- */
 
 /* Canonical order (RFC 4034 §6.1) as one memcmp: the labels from the root
@@ -60,6 +64,17 @@ static int cmp_skey(const void *x, const void *y)
  * are not alive while the version is built. The caller frees the result. */
 static struct bnode **sorted_nodes(struct zbuild *b, size_t *n)
 {
+    if (b->in_order) { /* made in canonical order (zbuild.c): no keys, no sort */
+        struct bnode **order = malloc((b->nall ? b->nall : 1) * sizeof *order);
+        if (!order) return NULL;
+        size_t cnt = 0;
+        for (size_t i = 0; i < b->nall; i++) {
+            struct bnode *bn = b->all[b->dir < 0 ? b->nall - 1 - i : i];
+            if (bn->nsets > 0) order[cnt++] = bn;
+        }
+        *n = cnt;
+        return order;
+    }
     size_t cnt = 0, bytes = 0;
     for (size_t i = 0; i < b->nall; i++)
         if (b->all[i]->nsets > 0) {
@@ -276,7 +291,7 @@ int zb_check_nodes(struct zbuild *b, bool touched_only, struct err *e)
 int zb_freeze(struct zbuild *b, bool set_serial, uint32_t serial, struct zone_version **out,
               struct err *e)
 {
-    struct bnode *apex = zb_find_node(b, b->apex, b->apex_len, dns_name_hash(b->apex, b->apex_len));
+    struct bnode *apex = zb_apex_node(b);
     if (!apex || !zb_find_set(apex, DNS_T_SOA)) {
         char t[DNS_NAME_TEXT_MAX];
         dns_name_to_text(b->apex, t, sizeof t);
@@ -295,6 +310,10 @@ int zb_freeze(struct zbuild *b, bool set_serial, uint32_t serial, struct zone_ve
         free(order);
         return err_set(e, "out of memory");
     }
+    /* A big zone's nodes come from slabs (dns/zslab.h); a small one's
+     * from malloc, so that many small zones do not each hold a 2 MiB slab
+     * mostly empty. */
+    if (n >= ZFREEZE_SLAB_MIN_NODES) zv_use_slabs(&w.x);
     int r = 0;
     for (size_t i = 0; r == 0 && i < n; i++)
         r = walk_bnode(&w, order[i]);

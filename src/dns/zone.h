@@ -109,6 +109,7 @@ struct zone_node {
     uint16_t nrrsets;
     uint8_t name_len;
     uint8_t labels; /* dns_name_labels(name) */
+    uint8_t alloc;  /* private (dns/zstore.c): 1 if carved from a load's slab (dns/zslab.h) */
 };
 
 struct phamt;

@@ -2,9 +2,13 @@
  * transaction, reclaim of versions (see zstore.h). */
 #include "dns/zstore.h"
 #include "dns/name.h"
+#include "dns/zslab.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The private alloc byte sits in what was padding. */
+_Static_assert(sizeof(struct zone_node) == 32, "zone_node grew");
 
 static uint32_t next_gen;
 static size_t live_nodes;
@@ -17,8 +21,10 @@ struct zone_node *zn_new(struct zv_txn *x, const uint8_t *lname, size_t len,
     size_t data = 0;
     for (size_t i = 0; i < nsets; i++)
         data += sets[i].rdata_size;
-    struct zone_node *zn = malloc(sizeof *zn + nsets * sizeof *sets + len + data);
-    if (!zn) return NULL;
+    size_t size = sizeof(struct zone_node) + nsets * sizeof *sets + len + data;
+    struct zone_node *zn = x->slabs ? zslab_alloc(&x->slab, size) : NULL;
+    uint8_t in_slab = zn != NULL;
+    if (!zn && !(zn = malloc(size))) return NULL;
     __atomic_add_fetch(&live_nodes, 1, __ATOMIC_RELAXED);
     struct dns_rrset *s = (struct dns_rrset *)(zn + 1);
     uint8_t *name = (uint8_t *)(s + nsets), *p = name + len;
@@ -36,14 +42,19 @@ struct zone_node *zn_new(struct zv_txn *x, const uint8_t *lname, size_t len,
                              .flags = flags,
                              .nrrsets = (uint16_t)nsets,
                              .name_len = (uint8_t)len,
-                             .labels = (uint8_t)dns_name_labels(lname)};
+                             .labels = (uint8_t)dns_name_labels(lname),
+                             .alloc = in_slab};
     return zn;
 }
 
 void zn_free(const struct zone_node *zn)
 {
-    if (zn) __atomic_sub_fetch(&live_nodes, 1, __ATOMIC_RELAXED);
-    free((void *)zn);
+    if (!zn) return;
+    __atomic_sub_fetch(&live_nodes, 1, __ATOMIC_RELAXED);
+    if (zn->alloc)
+        zslab_free(zn);
+    else
+        free((void *)zn);
 }
 
 size_t zn_live(void)
@@ -176,11 +187,18 @@ struct zone_version *zv_begin(struct zv_txn *x, const struct zone_version *base)
     return v;
 }
 
+void zv_use_slabs(struct zv_txn *x)
+{
+    x->slabs = true;
+}
+
 void zv_end(struct zv_txn *x)
 {
     struct zone_version *v = x->v;
     for (size_t i = 0; i < x->nzown; i++)
         zn_free(x->zown[i]);
+    zslab_release(x->slab); /* the nodes in it hold it from now on */
+    x->slab = NULL;
     free(x->zown);
     x->zown = NULL;
     x->nzown = 0;

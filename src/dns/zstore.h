@@ -40,10 +40,17 @@ struct zv_txn {
     /* zone nodes replaced by v: older ones (retired), own ones (freed at end) */
     const struct zone_node **zold, **zown;
     size_t nzold, capzold, nzown, capzown;
+    /* A bulk load's nodes come from slabs (zv_use_slabs); NULL: malloc. */
+    bool slabs;
+    struct zslab *slab; /* the slab being carved */
 };
 
 /* Starts a new version built from base (NULL: from nothing). */
 struct zone_version *zv_begin(struct zv_txn *x, const struct zone_version *base);
+/* The nodes x makes from now on are carved from per-load slabs
+ * (dns/zslab.h): for a layout of a whole zone of many names, where one
+ * malloc per node and the page faults of a fresh heap dominated. */
+void zv_use_slabs(struct zv_txn *x);
 /* Ends the transaction: moves the retire lists into the version, frees the
  * nodes the transaction made and replaced itself, fills nnodes, apex. */
 void zv_end(struct zv_txn *x);
@@ -58,7 +65,7 @@ int zv_put_sorted(struct zv_txn *x, const struct zone_node *const *zn, size_t n)
 /* Removes the node named lname from both indexes (absent: nothing). */
 int zv_del(struct zv_txn *x, const uint8_t *lname, size_t len);
 
-/* A new zone node (one allocation) named lname, holding copies of the
+/* A new zone node (one allocation, or one piece of a slab) named lname, holding copies of the
  * nsets RRsets at sets (with their RDATA), flags as given; gen from x. */
 struct zone_node *zn_new(struct zv_txn *x, const uint8_t *lname, size_t len,
                          const struct dns_rrset *sets, size_t nsets, uint16_t flags);
