@@ -13,6 +13,7 @@
  * capd's stop waits for a cancelled order to remove its records.
  */
 #include "eon/cert_int.h"
+#include "eon/cert_pending.h"
 #include "dns/update.h"
 #include "dns/wire.h"
 #include "eon/gen/eon.capnp.h"
@@ -257,28 +258,44 @@ static void order_done(void *arg, const char *cert_pem, const struct acme_error 
 /* Challenge records: one TXT value added or removed by the update engine
  * on the thread pool, journaled like any Domain.update. An ADD and a
  * REMOVE_RR of that one value, never the RRset: NAME and *.NAME put two
- * values at the same name. */
+ * values at the same name, and a user's own values there stay. */
 struct txt_op {
     uv_work_t work;
     struct zone *zone;
     uint8_t confine[DNS_NAME_MAX];
     struct journal *journal;
+    const char *pending_dir;
     struct dns_update u;
     uint8_t owner[DNS_NAME_MAX];
     uint8_t rdata[1 + 255];
     char name[DNS_NAME_TEXT_MAX];
+    char value[256];
     acme_hook_done_cb done;
     void *done_arg;
     int rc;
     struct err err;
+    bool forget_failed;
+    struct err forget_err;
 };
 
 static void txt_work(uv_work_t *w)
 {
     struct txt_op *op = w->data;
     uint32_t serial;
+    bool add = op->u.kind == DNS_UPDATE_ADD;
+    /* Recorded before it can be in the journal: a kill -9 from here on
+     * leaves a file that the next start's sweep acts on. */
+    if (add && cert_pending_record(op->pending_dir, op->name, op->value, &op->err) < 0) {
+        op->rc = -1;
+        return;
+    }
     op->rc =
         dns_update_apply(op->zone, op->confine, NULL, 0, &op->u, 1, op->journal, &serial, &op->err);
+    /* Forgotten once nothing of it can be in the zone: removed durably,
+     * or an add that did not happen (all or nothing). */
+    if ((op->rc == 0) != add &&
+        cert_pending_forget(op->pending_dir, op->name, op->value, &op->forget_err) < 0)
+        op->forget_failed = true;
 }
 
 static void txt_done(uv_work_t *w, int status)
@@ -287,26 +304,30 @@ static void txt_done(uv_work_t *w, int status)
     if (status != 0) op->rc = err_set(&op->err, "cancelled: capd is stopping");
     log_info("acme: %s TXT at %s: %s", op->u.kind == DNS_UPDATE_ADD ? "added" : "removed", op->name,
              op->rc == 0 ? "ok" : op->err.msg);
+    if (op->forget_failed) log_error("acme: %s", op->forget_err.msg);
     op->done(op->done_arg, op->rc, op->rc == 0 ? NULL : op->err.msg);
     free(op);
 }
 
-static void txt_change(struct cert_job *j, bool add, const char *name, const char *value,
-                       acme_hook_done_cb done, void *done_arg)
+void cert_txt_change(struct eon_certs *m, struct zone *zone, const uint8_t *confine, bool add,
+                     const char *name, const char *value, acme_hook_done_cb done, void *done_arg)
 {
     struct txt_op *op = calloc(1, sizeof *op);
     size_t vl = strlen(value);
     struct err ne;
-    if (!op || vl > 255 || dns_name_from_text(name, root_name, op->owner, &ne) < 0) {
+    if (!op || vl > 255 || strlen(name) >= sizeof op->name ||
+        dns_name_from_text(name, root_name, op->owner, &ne) < 0) {
         free(op);
         done(done_arg, -1, "bad challenge record name or value");
         return;
     }
     op->work.data = op;
-    op->zone = j->spec.zone;
-    memcpy(op->confine, j->spec.confine, sizeof op->confine);
-    op->journal = j->m->ctx->journal;
+    op->zone = zone;
+    memcpy(op->confine, confine, dns_name_len(confine));
+    op->journal = m->ctx->journal;
+    op->pending_dir = m->pending_dir;
     snprintf(op->name, sizeof op->name, "%s", name);
+    memcpy(op->value, value, vl + 1);
     op->rdata[0] = (uint8_t)vl;
     memcpy(op->rdata + 1, value, vl);
     op->u = (struct dns_update){.kind = add ? DNS_UPDATE_ADD : DNS_UPDATE_REMOVE_RR,
@@ -317,7 +338,7 @@ static void txt_change(struct cert_job *j, bool add, const char *name, const cha
                                 .rdlen = (uint16_t)(vl + 1)};
     op->done = done;
     op->done_arg = done_arg;
-    if (uv_queue_work(j->m->loop, &op->work, txt_work, txt_done) != 0) {
+    if (uv_queue_work(m->loop, &op->work, txt_work, txt_done) != 0) {
         free(op);
         done(done_arg, -1, "cannot queue the update");
     }
@@ -326,13 +347,15 @@ static void txt_change(struct cert_job *j, bool add, const char *name, const cha
 static void txt_set(void *ctx, const char *name, const char *value, acme_hook_done_cb done,
                     void *done_arg)
 {
-    txt_change(ctx, true, name, value, done, done_arg);
+    struct cert_job *j = ctx;
+    cert_txt_change(j->m, j->spec.zone, j->spec.confine, true, name, value, done, done_arg);
 }
 
 static void txt_clear(void *ctx, const char *name, const char *value, acme_hook_done_cb done,
                       void *done_arg)
 {
-    txt_change(ctx, false, name, value, done, done_arg);
+    struct cert_job *j = ctx;
+    cert_txt_change(j->m, j->spec.zone, j->spec.confine, false, name, value, done, done_arg);
 }
 
 static void start_order(struct cert_job *j)

@@ -17,7 +17,9 @@
  *     STATE/accounts/EMAIL/account.pem (or a new one), certificate key
  *     privkey.pem reused (or a new one), each DNS-01 value added as one
  *     TXT record at _acme-challenge.NAME through the update engine and
- *     journal (as Domain.update), removed again whatever the outcome.
+ *     journal (as Domain.update), removed again whatever the outcome;
+ *     each value is recorded in STATE/acme-challenges first, so one that a
+ *     killed capd left is removed at the next start (cert_pending.h).
  *  3. callback.register(success, error, cert = chain leaf first, key =
  *     PKCS#8 PEM, renewed = false), and Domain.cert returns once register
  *     has answered. A CA refusal is register(success = false, error = the

@@ -1,8 +1,9 @@
 /*
  * cert_int.h: what cert.c (calls, orders, deliveries), cert_params.c (the
  * call's parameters checked), cert_store.c (the files, on libuv's thread
- * pool; the service's set-up) and cert_renew.c
- * (renewal timers, the callbacks they push to, register calls) share.
+ * pool; the service's set-up), cert_renew.c (renewal timers, the
+ * callbacks they push to, register calls) and cert_pending.c (challenge
+ * values recorded in the state dir, removed at start after a kill) share.
  * Internal to eon/cert.
  */
 #ifndef CEON_EON_CERT_INT_H
@@ -51,6 +52,7 @@ struct eon_certs {
     struct eon_ctx *ctx;
     uv_loop_t *loop;
     char *certs_dir, *accounts_dir; /* STATE/certs, STATE/accounts */
+    char *pending_dir;              /* STATE/acme-challenges (cert_pending.h) */
     char *directory_url, *ca_file;
     long renew_before_s;
     enum acme_key_type key_type;
@@ -103,6 +105,21 @@ int cert_params_decode(struct eon_certs *m, const struct eon_cert_scope *sc, str
 /* Starts (or joins) an order for spec that no call waits on: a renewal.
  * 0, or -1 + e when it cannot start (a conflicting order runs). */
 int cert_renew_start(struct eon_certs *m, const struct cert_spec *spec, struct err *e);
+/* Adds (add) or removes exactly one TXT value at name (text, no trailing
+ * dot) in zone, confined to confine (wire), through the update engine and
+ * journal on the thread pool; done(done_arg, 0 or -1, why) on the loop. An
+ * added value is first recorded in pending_dir, and the record dropped once
+ * its removal is journaled (cert_pending.h). */
+void cert_txt_change(struct eon_certs *m, struct zone *zone, const uint8_t *confine, bool add,
+                     const char *name, const char *value, acme_hook_done_cb done, void *done_arg);
+
+/* ---- cert_pending.c ---- */
+
+/* At start, on the loop: removes every value that STATE/acme-challenges
+ * records (an order that did not finish its clean-up), each holding the
+ * vat like an update; files that do not parse are logged and left. */
+void cert_pending_sweep(struct eon_certs *m);
+
 /* ---- cert_renew.c: one unit per certificate directory ---- */
 
 /* A certificate for spec is now on disk (issued, or found at start):

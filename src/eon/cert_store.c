@@ -10,6 +10,7 @@
  * service's set-up (eon_certs_new), which arms what it finds on disk.
  */
 #include "eon/cert_int.h"
+#include "eon/cert_pending.h"
 #include "eon/state.h"
 #include "util/atomicfile.h"
 #include "util/log.h"
@@ -296,14 +297,17 @@ struct eon_certs *eon_certs_new(struct eon_ctx *ctx, const char *state_root,
     m->key_type = cfg->key_type_set ? cfg->key_type : ACME_KEY_P256;
     if (asprintf(&m->certs_dir, "%s/certs", state_root) < 0) m->certs_dir = NULL;
     if (asprintf(&m->accounts_dir, "%s/accounts", state_root) < 0) m->accounts_dir = NULL;
+    if (asprintf(&m->pending_dir, "%s/" CERT_PENDING_DIR, state_root) < 0) m->pending_dir = NULL;
     m->directory_url = strdup(url);
     m->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
-    if (!m->certs_dir || !m->accounts_dir || !m->directory_url || (cfg->ca_file && !m->ca_file)) {
+    if (!m->certs_dir || !m->accounts_dir || !m->pending_dir || !m->directory_url ||
+        (cfg->ca_file && !m->ca_file)) {
         eon_certs_free(m);
         err_set(e, "out of memory");
         return NULL;
     }
     cert_store_scan(m, rearm);
+    cert_pending_sweep(m);
     log_info("certs: ACME directory %s, renewal %ld days before expiry", m->directory_url, days);
     return m;
 }
@@ -312,6 +316,7 @@ void eon_certs_free(struct eon_certs *m)
 {
     if (!m) return;
     free(m->certs_dir);
+    free(m->pending_dir);
     free(m->accounts_dir);
     free(m->directory_url);
     free(m->ca_file);
