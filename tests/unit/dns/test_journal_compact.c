@@ -34,21 +34,33 @@ static void updates(struct zone *z, struct journal *j, unsigned from, unsigned n
 }
 
 /* Closes the journal, reopens it and replays: the replayed zone must be
- * the live one (same content hash and serial). Returns the new zone and
- * journal; frees the old zone. */
-static struct zone *reopen(const char *dir, struct journal **j, struct zone *z,
-                           struct journal_replay_info *info)
+ * the live one (same content hash and serial), replayed from a snapshot
+ * (or not) with `entries` change sets applied after it. Returns the new
+ * zone and journal; frees the old zone. */
+static struct zone *reopen_expect(const char *dir, struct journal **j, struct zone *z,
+                                  bool from_snapshot, unsigned entries)
 {
     uint64_t want = zone_version_hash(zone_current(z));
     uint32_t serial = zone_current(z)->serial;
+    struct journal_replay_info info;
     zone_free(z);
     journal_close(*j);
     *j = jopen(dir);
     (*j)->chunk_bytes = SMALL_CHUNK;
-    z = start(*j, 1, "", info);
+    z = start(*j, 1, "", &info);
     assert_int_equal(zone_current(z)->serial, serial);
     assert_true(zone_version_hash(zone_current(z)) == want);
+    assert_int_equal(info.from_snapshot, from_snapshot);
+    assert_int_equal(info.entries, entries);
     return z;
+}
+
+/* A journal in dir with small chunks, and the zone started from it. */
+static struct zone *open_small(const char *dir, struct journal **j)
+{
+    *j = jopen(dir);
+    (*j)->chunk_bytes = SMALL_CHUNK;
+    return start(*j, 1, "", NULL);
 }
 
 /* Change sets an IXFR from `since` gets from the journal; -1: it must
@@ -103,6 +115,18 @@ static size_t chunk_keys(struct journal *j, bool *all_current)
     return n;
 }
 
+/* A compaction that must succeed; returns its chunk count (all of them
+ * the current snapshot's). */
+static size_t compact_ok(struct journal *j, struct zone *z)
+{
+    struct err e;
+    bool current;
+    if (journal_compact(j, zone_current(z), &e) < 0) fail_msg("%s", e.msg);
+    size_t n = chunk_keys(j, &current);
+    assert_true(current);
+    return n;
+}
+
 /* ---- updates during a compaction ---- */
 
 struct during {
@@ -127,9 +151,8 @@ static bool updates_hook(void *ctx, size_t chunk, size_t n)
 static void test_updates_during_compaction(void **st)
 {
     struct fixture *f = *st;
-    struct journal *j = jopen(f->dir);
-    j->chunk_bytes = SMALL_CHUNK;
-    struct zone *z = start(j, 1, "", NULL);
+    struct journal *j;
+    struct zone *z = open_small(f->dir, &j);
     updates(z, j, 0, 100); /* 203 records: about 30 chunks */
     struct during d = {z, j, 3, 1000, 5, 0, 0};
     j->test_hook = updates_hook;
@@ -152,10 +175,7 @@ static void test_updates_during_compaction(void **st)
     assert_int_equal(ixfr_count(j, x + 2, live), 3);
     assert_int_equal(ixfr_count(j, live, live), 0);
     j->test_hook = NULL;
-    struct journal_replay_info info;
-    z = reopen(f->dir, &j, z, &info);
-    assert_true(info.from_snapshot);
-    assert_int_equal(info.entries, 5);
+    z = reopen_expect(f->dir, &j, z, true, 5);
     zone_free(z);
     journal_close(j);
 }
@@ -166,10 +186,9 @@ static void test_updates_during_compaction(void **st)
 static void test_background(void **st)
 {
     struct fixture *f = *st;
-    struct journal *j = jopen(f->dir);
-    j->chunk_bytes = SMALL_CHUNK;
+    struct journal *j;
+    struct zone *z = open_small(f->dir, &j);
     journal_set_limits(j, 60, 0);
-    struct zone *z = start(j, 1, "", NULL);
     struct during d = {z, j, 4, 1000, 7, 0, 0};
     j->test_hook = updates_hook;
     j->test_ctx = &d;
@@ -183,10 +202,7 @@ static void test_background(void **st)
     assert_int_equal(ixfr_count(j, 61, 68), 7);
     assert_false(journal_wants_compaction(j, APEX));
     j->test_hook = NULL;
-    struct journal_replay_info info;
-    z = reopen(f->dir, &j, z, &info);
-    assert_true(info.from_snapshot);
-    assert_int_equal(info.entries, 7);
+    z = reopen_expect(f->dir, &j, z, true, 7);
     zone_free(z);
     journal_close(j);
 }
@@ -209,9 +225,8 @@ static bool kill_hook(void *ctx, size_t chunk, size_t n)
 static void test_interrupted(void **st)
 {
     struct fixture *f = *st;
-    struct journal *j = jopen(f->dir);
-    j->chunk_bytes = SMALL_CHUNK;
-    struct zone *z = start(j, 1, "", NULL);
+    struct journal *j;
+    struct zone *z = open_small(f->dir, &j);
     updates(z, j, 0, 50);
     struct err e;
     bool current;
@@ -226,14 +241,10 @@ static void test_interrupted(void **st)
     updates(z, j, 50, 4);                       /* serial 55 */
     assert_int_equal(ixfr_count(j, 1, 55), 54); /* over the stale chunks */
     j->test_hook = NULL;
-    struct journal_replay_info info;
-    z = reopen(f->dir, &j, z, &info);
-    assert_false(info.from_snapshot);
-    assert_int_equal(info.entries, 54);
+    z = reopen_expect(f->dir, &j, z, false, 54);
     /* The next compaction drops what the first left. */
-    if (journal_compact(j, zone_current(z), &e) < 0) fail_msg("%s", e.msg);
-    size_t n55 = chunk_keys(j, &current);
-    assert_true(current && n55 > 10);
+    size_t n55 = compact_ok(j, z);
+    assert_true(n55 > 10);
     /* Killed with every chunk written but before the switch: the journal
      * still replays from the previous snapshot. */
     updates(z, j, 60, 3); /* serial 58 */
@@ -246,17 +257,11 @@ static void test_interrupted(void **st)
     assert_int_equal(chunk_keys(j, &current), n55 + n64);
     assert_false(current);
     j->test_hook = NULL;
-    z = reopen(f->dir, &j, z, &info);
-    assert_true(info.from_snapshot);
-    assert_int_equal(info.entries, 3);
+    z = reopen_expect(f->dir, &j, z, true, 3);
     /* Then one at the same place with bigger chunks (fewer of them): it
      * overwrites the first of the leftovers and deletes the rest. */
-    if (journal_compact(j, zone_current(z), &e) < 0) fail_msg("%s", e.msg);
-    size_t n58 = chunk_keys(j, &current);
-    assert_true(current && n58 < n64);
-    z = reopen(f->dir, &j, z, &info);
-    assert_true(info.from_snapshot);
-    assert_int_equal(info.entries, 0);
+    assert_true(compact_ok(j, z) < n64);
+    z = reopen_expect(f->dir, &j, z, true, 0);
     zone_free(z);
     journal_close(j);
 }
@@ -303,28 +308,20 @@ static void unchunk(struct journal *j)
 static void test_unchunked_snapshot(void **st)
 {
     struct fixture *f = *st;
-    struct journal *j = jopen(f->dir);
-    j->chunk_bytes = SMALL_CHUNK;
-    struct zone *z = start(j, 1, "", NULL);
+    struct journal *j;
+    struct zone *z = open_small(f->dir, &j);
     updates(z, j, 0, 30); /* serial 31 */
-    struct err e;
-    if (journal_compact(j, zone_current(z), &e) < 0) fail_msg("%s", e.msg);
+    compact_ok(j, z);
     unchunk(j);
     bool current;
     assert_int_equal(chunk_keys(j, &current), 0);
     updates(z, j, 30, 3); /* serial 34 */
     assert_int_equal(ixfr_count(j, 31, 34), 3);
     assert_int_equal(ixfr_count(j, 30, 34), -1);
-    struct journal_replay_info info;
-    z = reopen(f->dir, &j, z, &info);
-    assert_true(info.from_snapshot);
-    assert_int_equal(info.entries, 3);
+    z = reopen_expect(f->dir, &j, z, true, 3);
     /* The next compaction replaces it with chunks. */
-    if (journal_compact(j, zone_current(z), &e) < 0) fail_msg("%s", e.msg);
-    assert_true(chunk_keys(j, &current) > 5 && current);
-    z = reopen(f->dir, &j, z, &info);
-    assert_true(info.from_snapshot);
-    assert_int_equal(info.entries, 0);
+    assert_true(compact_ok(j, z) > 5);
+    z = reopen_expect(f->dir, &j, z, true, 0);
     zone_free(z);
     journal_close(j);
 }
@@ -360,10 +357,9 @@ static void *closer(void *arg)
 static void test_close_cancels(void **st)
 {
     struct fixture *f = *st;
-    struct journal *j = jopen(f->dir);
-    j->chunk_bytes = SMALL_CHUNK;
+    struct journal *j;
+    struct zone *z = open_small(f->dir, &j);
     journal_set_limits(j, 40, 0);
-    struct zone *z = start(j, 1, "", NULL);
     struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
     j->test_hook = gate_hook;
     j->test_ctx = &g;
