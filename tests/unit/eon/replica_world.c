@@ -320,8 +320,8 @@ void run_for(unsigned ms)
         uv_run(W.loop, UV_RUN_ONCE);
 }
 
-/* An update on the primary through the journaled engine. */
-void primary_add(const char *name, const char *ip)
+/* An A record added to z through the update engine (journaled when j). */
+void zone_add_a(struct zone *z, struct journal *j, const char *name, const char *ip)
 {
     uint8_t owner[DNS_NAME_MAX], rd[4];
     struct err e;
@@ -336,8 +336,12 @@ void primary_add(const char *name, const char *ip)
                            .rdata = rd,
                            .rdlen = 4};
     uint32_t serial;
-    if (dns_update_apply(W.zone, apex, NULL, 0, &u, 1, W.journal, &serial, &e) < 0)
-        fail_msg("%s", e.msg);
+    if (dns_update_apply(z, apex, NULL, 0, &u, 1, j, &serial, &e) < 0) fail_msg("%s", e.msg);
+}
+
+void primary_add(const char *name, const char *ip)
+{
+    zone_add_a(W.zone, W.journal, name, ip);
 }
 
 char *cap_file(const char *uri)

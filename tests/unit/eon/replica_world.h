@@ -92,7 +92,9 @@ uint32_t serial_of(struct zone *z);
 /* Runs the loop until s's zone equals the primary's (false after ms). */
 bool converge(struct tsec *s, unsigned ms);
 void run_for(unsigned ms);
-/* An update on the primary through the journaled engine. */
+/* An A record added to z through the update engine (journaled when j). */
+void zone_add_a(struct zone *z, struct journal *j, const char *name, const char *ip);
+/* The same on the primary, journaled. */
 void primary_add(const char *name, const char *ip);
 /* The primary's .cap file holding uri (NULL if none), its name without
  * directory and ".cap", and the number of .cap files. */

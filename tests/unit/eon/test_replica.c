@@ -120,16 +120,7 @@ static void falls_back_to_full(void **state)
 
     /* The secondary moved on its own (serial 11): the prerequisite fails,
      * the whole zone follows. */
-    uint8_t owner[DNS_NAME_MAX], rd[4] = {192, 0, 2, 99};
-    assert_true(dns_name_from_text("rogue.example.org", root_name, owner, &e) > 0);
-    struct dns_update u = {.kind = DNS_UPDATE_ADD,
-                           .owner = owner,
-                           .type = DNS_T_A,
-                           .ttl = 60,
-                           .rdata = rd,
-                           .rdlen = 4};
-    uint32_t serial;
-    assert_int_equal(dns_update_apply(s->zone, apex, NULL, 0, &u, 1, NULL, &serial, &e), 0);
+    zone_add_a(s->zone, NULL, "rogue.example.org", "192.0.2.99");
     size_t before = s->nrecs;
     primary_add("b1.example.org", "192.0.2.21");
     assert_true(converge(s, 5000));
