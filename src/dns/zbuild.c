@@ -221,6 +221,10 @@ struct bnode *zb_get_node(struct zbuild *b, const uint8_t *lname, size_t len)
     size_t kl = 0;
     if (b->in_order) {
         kl = zb_canonical_key(lname, key);
+        /* the first node again: the apex whose SOA ends a transfer that
+         * began with the apex's other records (a ceon primary's order) */
+        n = b->nall ? b->all[0] : NULL;
+        if (n && n->len == len && memcmp(n->name, lname, len) == 0) return n;
         int c = b->nall ? key_cmp(key, kl, b->last_key, b->last_key_len) : 0;
         if (c && !b->dir) b->dir = c > 0 ? 1 : -1;
         /* (c == 0 cannot happen: the same key is the same name, the last

@@ -42,11 +42,12 @@ struct zbuild {
     struct zb_slot *tab;         /* finds a node by name (zbuild.c) */
     size_t mask, count;
     /* While every new name has come in strictly increasing, or strictly
-     * decreasing, canonical order (an AXFR ascends; a ceon primary's full
-     * transfer descends, to end with the apex SOA), a new name cannot be
-     * an old one: no hashing or probing, the table stays empty (built at
-     * the first name out of order, or the first lookup), and the layout
-     * needs no sort. */
+     * decreasing, canonical order (an AXFR ascends; so does a ceon
+     * primary's full transfer, which sends the apex SOA last: the first
+     * and the last node are looked at before any table), a new name
+     * cannot be an old one: no hashing or probing, the table stays empty
+     * (built at the first name out of order, or the first lookup), and
+     * the layout needs no sort. */
     bool in_order;
     int8_t dir; /* 1 ascending, -1 descending, 0 not known yet (< 2 nodes) */
     size_t last_key_len;

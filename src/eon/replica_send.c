@@ -9,8 +9,8 @@
  *             add(apex, SOA, the SOA at the batch's last serial)
  * The SOAs come from dns/xfr.h's xfr_soa_at, IXFR's derivation.
  * Full: update([], [remove(apex, SOA)]), then every record of one held
- * version as single-value adds, REPL_CHUNK_* per call, names in descending
- * order, the apex SOA last in the last call.
+ * version as single-value adds, REPL_CHUNK_* per call, names in ascending
+ * canonical order (the apex first), the apex SOA last in the last call.
  */
 #include "dns/journal.h"
 #include "dns/wire.h"

@@ -334,6 +334,13 @@ static void test_mode(void **state)
         assert_true(b->in_order);
         assert_int_equal(b->dir, dir);
         assert_int_equal(b->count, 0); /* nothing in the table */
+        /* the first name again (the apex SOA after everything else, as a
+         * ceon primary sends it) keeps the mode */
+        uint8_t first[64], a2[4] = {10, 0, 0, 2};
+        name_of(first, dir > 0 ? 0 : 99);
+        assert_int_equal(zb_add(b, first, DNS_T_A, 300, a2, 4, false, 0, &e), 1);
+        assert_true(b->in_order);
+        assert_int_equal(b->nall, 100);
         uint8_t n[64];
         name_of(n, 50); /* an old name again: out of order either way */
         assert_int_equal(zb_add(b, n, DNS_T_A, 300, a, 4, false, 0, &e), 0);
