@@ -12,7 +12,7 @@
  * (a secondary's full transfer), median of R runs, the same with the
  * environment in MDB_NOSYNC (its cost without any fsync), and the walk
  * over the records alone.
- * JT_CHUNK_NOSYNC=0 makes chunks fsync in their own commit (as before
+ * JT_CHUNK_META_NOSYNC=0 makes chunks fsync in their own commit (as before
  * brief J); JT_CHUNK_BYTES sets the records per chunk.
  *
  *   cc -O2 -std=c17 -D_GNU_SOURCE -Isrc bench/journal_trace.c \
@@ -142,9 +142,10 @@ int main(int argc, char **argv)
         journal_replay(jr, v, &out, NULL, &e) < 0)
         return fprintf(stderr, "%s\n", e.msg), 1;
     zn = zone_new(v, &e);
-    /* JT_CHUNK_NOSYNC=0: chunks fsync'd in their own commit (the
+    /* JT_CHUNK_META_NOSYNC=0: chunks fsync'd in their own commit (the
      * behaviour before); JT_CHUNK_BYTES: records per chunk */
-    if (getenv("JT_CHUNK_NOSYNC")) jr->chunk_nosync = atoi(getenv("JT_CHUNK_NOSYNC")) != 0;
+    if (getenv("JT_CHUNK_META_NOSYNC"))
+        jr->chunk_meta_nosync = atoi(getenv("JT_CHUNK_META_NOSYNC")) != 0;
 
     struct worker *w = calloc(nth, sizeof *w);
     pthread_t *t = calloc(nth, sizeof *t);
@@ -183,7 +184,7 @@ int main(int argc, char **argv)
     journal_counters(jr, &commits, &entries);
     printf("chunk nosync %d bytes %zu records=%u clients=%u: %.0f updates/s, %u compactions seen, "
            "%.1f entries/commit\n",
-           (int)jr->chunk_nosync, jr->chunk_bytes, nrec, nth, total / el, compactions,
+           (int)jr->chunk_meta_nosync, jr->chunk_bytes, nrec, nth, total / el, compactions,
            commits ? (double)entries / commits : 0.0);
     printf("  chunk transactions: %llu, writer lock held %.2f ms each on average, %.2f max\n",
            (unsigned long long)jr->chunk_txns,

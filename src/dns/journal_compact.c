@@ -265,15 +265,19 @@ static void chunk_timed(struct journal *j, uint64_t ns)
 }
 
 /* One chunk's transaction: 0 written, 1 the journal changed, -1 error.
- * The commit skips LMDB's fsyncs (data and meta page): the environment is
- * in MDB_NOSYNC from after this transaction began (LMDB's writer lock
- * held, so no other writer is in a transaction) until after it committed,
- * and begin_mu keeps any other writer from beginning in between (a writer
- * that began after the commit released the lock would otherwise commit
- * unsynced). The caller flushes (j->sync) after. If the machine (not just
- * the process) stopped before that flush, LMDB could lose this commit,
- * and corrupt the environment only on a file system that reorders writes
- * within a file: a window of one chunk's flush. */
+ * The commit syncs the chunk's data pages but not LMDB's meta page: the
+ * environment is in MDB_NOMETASYNC from after this transaction began
+ * (LMDB's writer lock held, so no other writer is in a transaction) until
+ * after it committed, and begin_mu keeps any other writer from beginning
+ * in between (a writer that began after the commit released the lock
+ * would otherwise commit with its meta page unsynced: an acknowledged
+ * update a power cut could undo). The caller flushes (j->sync) after,
+ * outside the writer lock, before the next chunk and the switch. Not
+ * MDB_NOSYNC: LMDB keeps the file consistent only if a meta page never
+ * reaches the disk before the pages it names, which NOMETASYNC still
+ * guarantees (data synced first) and NOSYNC does not; a power cut before
+ * the flush can at worst undo this chunk's commit, which the metadata
+ * does not name yet (the switch comes after the flush). */
 static int write_chunk(struct journal *j, MDB_dbi dbi, const uint8_t *apex, uint64_t seq,
                        uint64_t old_snap, uint32_t serial, const struct chunks *c, size_t i,
                        struct err *e)
@@ -288,9 +292,9 @@ static int write_chunk(struct journal *j, MDB_dbi dbi, const uint8_t *apex, uint
     }
     int v = still_valid(j, t, dbi, apex, seq, old_snap, serial, &m, e);
     if (v == 0 && (rc = put_chunks(t, dbi, seq, c, i, i + 1)) == 0) {
-        if (j->chunk_nosync) mdb_env_set_flags(j->env, MDB_NOSYNC, 1);
+        if (j->chunk_meta_nosync) mdb_env_set_flags(j->env, MDB_NOMETASYNC, 1);
         rc = mdb_txn_commit(t);
-        if (j->chunk_nosync) mdb_env_set_flags(j->env, MDB_NOSYNC, 0);
+        if (j->chunk_meta_nosync) mdb_env_set_flags(j->env, MDB_NOMETASYNC, 0);
     } else {
         mdb_txn_abort(t);
     }
@@ -341,7 +345,7 @@ static int compact_write(struct journal *j, const uint8_t *apex, const struct ch
         chunk_timed(j, mono_ns() - t0);
         /* Flushed now, outside the writer lock (group commits go on),
          * before the next chunk and before the switch. */
-        if (j->chunk_nosync && (v = j->sync(j)))
+        if (j->chunk_meta_nosync && (v = j->sync(j)))
             return jr_mdb_fail(e, v, "cannot flush a snapshot chunk", apex);
     }
     return 0;
@@ -445,7 +449,7 @@ void jr_bg_init(struct journal *j)
     pthread_mutex_init(&j->compact_mu, NULL);
     j->chunk_bytes = CHUNK_BYTES;
     pthread_mutex_init(&j->begin_mu, NULL);
-    j->chunk_nosync = true;
+    j->chunk_meta_nosync = true;
     j->sync = env_sync;
 }
 

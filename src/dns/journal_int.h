@@ -60,13 +60,13 @@ struct journal {
     struct jcompaction *jobs; /* queued, oldest first, at most one per zone */
     struct jretire *retired;  /* replaced versions waiting for a grace period */
     size_t chunk_bytes;       /* records per snapshot chunk, about (CHUNK_BYTES) */
-    /* Snapshot chunks are committed with the environment in MDB_NOSYNC
-     * (LMDB 0.9 ignores per-transaction sync flags), then flushed by
-     * j->sync outside the writer lock; begin_mu keeps every other write
-     * transaction from beginning, hence committing, while the flag is set
-     * (journal_compact.c) */
+    /* Snapshot chunks are committed with the environment in
+     * MDB_NOMETASYNC (LMDB 0.9 ignores per-transaction sync flags): data
+     * pages synced, the meta page flushed by j->sync outside the writer
+     * lock; begin_mu keeps every other write transaction from beginning,
+     * hence committing, while the flag is set (journal_compact.c) */
     pthread_mutex_t begin_mu;
-    bool chunk_nosync;              /* false: chunks fsync'd in their commit (traces) */
+    bool chunk_meta_nosync;         /* false: chunks fully synced in their commit (traces) */
     int (*sync)(struct journal *j); /* mdb_env_sync; tests record the order */
     /* tests: called before the transaction of chunk `chunk` of n (n: the
      * switch); true stops the compaction there, as if the process died */
