@@ -139,6 +139,11 @@ void zb_free(struct zbuild *b)
     free(b);
 }
 
+void zb_use_slabs(struct zbuild *b)
+{
+    b->slabs = true;
+}
+
 void zb_set_file(struct zbuild *b, const char *file)
 {
     b->file = file;

@@ -49,6 +49,7 @@ struct zbuild {
      * (built at the first name out of order, or the first lookup), and
      * the layout needs no sort. */
     bool in_order;
+    bool slabs; /* the layout may carve nodes from slabs (zb_use_slabs) */
     int8_t dir; /* 1 ascending, -1 descending, 0 not known yet (< 2 nodes) */
     size_t last_key_len;
     uint8_t last_key[2 * DNS_NAME_MAX]; /* the canonical key of the last node made */

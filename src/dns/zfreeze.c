@@ -310,10 +310,10 @@ int zb_freeze(struct zbuild *b, bool set_serial, uint32_t serial, struct zone_ve
         free(order);
         return err_set(e, "out of memory");
     }
-    /* A big zone's nodes come from slabs (dns/zslab.h); a small one's
-     * from malloc, so that many small zones do not each hold a 2 MiB slab
-     * mostly empty. */
-    if (n >= ZFREEZE_SLAB_MIN_NODES) zv_use_slabs(&w.x);
+    /* A big transferred zone's nodes come from slabs (dns/zslab.h; why
+     * not a file's: zb_use_slabs); a small one's from malloc, so that many
+     * small zones do not each hold a 2 MiB slab mostly empty. */
+    if (b->slabs && n >= ZFREEZE_SLAB_MIN_NODES) zv_use_slabs(&w.x);
     int r = 0;
     for (size_t i = 0; r == 0 && i < n; i++)
         r = walk_bnode(&w, order[i]);

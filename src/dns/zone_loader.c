@@ -12,6 +12,7 @@ struct zone_loader *zone_loader_new(const uint8_t *apex)
 {
     struct zbuild *b = zb_new(apex);
     if (!b) return NULL;
+    zb_use_slabs(b); /* a transfer: no parse's heap to reuse */
     struct zone_loader *l = malloc(sizeof *l);
     if (!l) {
         zb_free(b);
