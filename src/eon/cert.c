@@ -291,9 +291,10 @@ static void txt_work(uv_work_t *w)
     }
     op->rc =
         dns_update_apply(op->zone, op->confine, NULL, 0, &op->u, 1, op->journal, &serial, &op->err);
-    /* Forgotten once nothing of it can be in the zone: removed durably,
-     * or an add that did not happen (all or nothing). */
-    if ((op->rc == 0) != add &&
+    /* Forgotten once its removal is journaled. A failed add keeps its
+     * record: the order clears every value it tried to set, and that
+     * removal (or the next start's) forgets it. */
+    if (op->rc == 0 && !add &&
         cert_pending_forget(op->pending_dir, op->name, op->value, &op->forget_err) < 0)
         op->forget_failed = true;
 }
