@@ -20,7 +20,17 @@
 #define MAX_DBS 1024                  /* zones per environment, plus "meta" */
 
 struct jretire;
-struct jcompaction;
+
+/* A compaction queued for the background thread (journal_background.c),
+ * written by jr_compact_job (journal_compact.c). */
+struct jcompaction {
+    struct jcompaction *next;
+    uint8_t apex[DNS_NAME_MAX];
+    struct zone_version *v; /* held until encoded */
+    uint64_t seq;           /* the change set that ends at v's serial */
+    uint64_t old_snap;      /* the snapshot the journal had when queued */
+    uint32_t serial;        /* v's */
+};
 
 struct jzone {
     uint8_t apex[DNS_NAME_MAX];
@@ -148,7 +158,14 @@ void jr_put_record(struct wbuf *w, uint8_t op, const uint8_t *owner, uint16_t ty
 struct zone_node;
 void jr_hash_rrset(uint64_t *h, const struct zone_node *node, const struct dns_rrset *s);
 
-/* journal_compact.c: the background thread's share of journal_open and
+/* journal_compact.c: writes a queued compaction (the background thread,
+ * compact_mu taken here); the chunk-writing fields of journal_open. */
+void jr_compact_job(struct journal *j, struct jcompaction *job);
+void jr_compact_init(struct journal *j);
+/* journal_background.c: releases the versions waiting for a grace period
+ * (the background thread, and compact_write between chunks). */
+void jr_bg_drain_retired(struct journal *j);
+/* journal_background.c: the background thread's share of journal_open and
  * journal_close (close cancels a running compaction and releases every
  * version still waiting). */
 void jr_bg_init(struct journal *j);
