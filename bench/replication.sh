@@ -19,7 +19,9 @@
 # (c) a fresh secondary of a RECORDS-record zone: time from starting the
 #     secondary process until it answers the zone's last record; capd ->
 #     fresh knotd (AXFR) and knotd -> fresh knotd (AXFR); R rounds each,
-#     the median printed (and every round).
+#     the median printed (and every round). Also each primary's own share
+#     of such a transfer: a full AXFR to bench/axfr_time.py, which only
+#     counts the records (a fresh knotd's time is mostly knotd's own).
 # (d) capd -> capd (`capd --primary FILE`): (a) and (c) with a capd secondary.
 # The whole run is bounded (TIMEOUT seconds); every server it starts is
 # stopped on exit, timeout or interrupt.
@@ -245,10 +247,13 @@ for r in $(seq "$rounds"); do
   stop "$kpid"
   xfr_ck=$(xfr_line "$work/knot_c/log")
 done
+# the primary's own share of those transfers: a full AXFR to a reader that only counts
+axfr_c=$(python3 "$root/bench/axfr_time.py" "$pa" big.test "$records") || axfr_c="n/a"
 pp=$(port)
 start_knot_primary "$work/knot_cp" "$pp" "$big" big.test
 kp=${pids[-1]}
 wait_soa "$pp" big.test || { tail "$work/knot_cp/log"; exit 1; }
+axfr_k=$(python3 "$root/bench/axfr_time.py" "$pp" big.test "$records") || axfr_k="n/a"
 for r in $(seq "$rounds"); do
   t0=$(now)
   start_knot_secondary "$work/knot_cs" "$pk" "$pp" big.test
@@ -309,6 +314,8 @@ echo "(median of $rounds; every round in brackets; knotd's log for its last tran
 printf '%-34s %s s [%s]  (knotd: AXFR %s)\n' "capd -> fresh knotd (AXFR)" "$fresh_ck" "${ck[*]}" "$xfr_ck"
 printf '%-34s %s s [%s]  (knotd: AXFR %s)\n' "knotd -> fresh knotd (AXFR)" "$fresh_kk" "${kk[*]}" "$xfr_kk"
 [ -n "$fresh_cc" ] && printf '%-34s %s s [%s]\n' "capd -> fresh capd (Cap'n Proto)" "$fresh_cc" "${cc[*]}"
+echo "the primaries' own share (bench/axfr_time.py: a full AXFR to a reader that only counts, median of 5):" \
+  "capd $axfr_c ms, knotd $axfr_k ms; the rest of a fresh knotd's time is knotd's own, the same for both primaries"
 for i in "${!phases_cc[@]}"; do echo "  round $((i + 1)), the secondary's log: registered ${phases_cc[$i]}"; done
 echo "ratio capd->knotd / knotd->knotd: $(ratio "$fresh_ck" "$fresh_kk")"
 [ -n "$fresh_cc" ] && echo "ratio capd->capd / knotd->knotd: $(ratio "$fresh_cc" "$fresh_kk")"
