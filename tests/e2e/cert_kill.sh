@@ -8,28 +8,14 @@
 #   cert_kill.sh CAPD CAPC
 CAPD=$1 CAPC=$2
 . "$(dirname "$0")/eon_lib.sh"
-fake=$(cd "$(dirname "$0")" && pwd)/acme_stall.py
-command -v python3 >/dev/null || die "python3 not installed"
-ca_pid=""
-trap 'rc=$?; [ -n "$ca_pid" ] && kill "$ca_pid" 2>/dev/null && wait "$ca_pid" 2>/dev/null; (exit $rc); cleanup' EXIT
+. "$(dirname "$0")/fake_ca.sh"
 
 owner=_acme-challenge.kill.example.org
 # txt_values: the TXT values at $owner, one a line, sorted (quotes dropped).
 txt_values() { q "$owner" TXT | tr -d '"' | sort; }
-# wait_for FILE PATTERN WHAT: up to 60 s for an extended regex in FILE.
-wait_for() {
-  for _ in $(seq 600); do grep -Eq "$2" "$1" && return 0; sleep 0.1; done
-  die "$3 (no '$2' in $1 after 60 s)"
-}
-
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=acme-stall \
-  -addext subjectAltName=IP:127.0.0.1 -keyout "$work/ca.key" -out "$work/ca.pem" >/dev/null 2>&1 ||
-  die "a certificate for the fake CA"
+fake_ca_cert
 mkdir -p "$work/client" && cd "$work/client" || exit 1
-ca_port=$(pick_port) || die "no free port for the fake CA"
-python3 "$fake" challenge "$ca_port" "$work/ca.pem" "$work/ca.key" kill.example.org >"$work/ca.log" 2>&1 &
-ca_pid=$!
-wait_for "$work/ca.log" '^listening' "the fake CA listens"
+start_ca challenge "$work/ca.pem" "$work/ca.key" kill.example.org
 
 start_capd --acme-directory "https://127.0.0.1:$ca_port/dir" --acme-ca-file "$work/ca.pem" || die "capd starts"
 cp "$state/caps/domain/example.org.cap" example.org.cap
@@ -85,10 +71,7 @@ ok "a damaged record: logged with the reason and left, nothing removed"
 # the next start has nothing to act on.
 rm "$state/acme-challenges/bad"
 stop_capd
-ca_port=$(pick_port) || die "no free port for the fake CA"
-python3 "$fake" challenge "$ca_port" "$work/ca.pem" "$work/ca.key" kill.example.org >"$work/ca.log" 2>&1 &
-ca_pid=$!
-wait_for "$work/ca.log" '^listening' "the fake CA listens again"
+start_ca challenge "$work/ca.pem" "$work/ca.key" kill.example.org # (the first one is stopped)
 start_capd --acme-directory "https://127.0.0.1:$ca_port/dir" --acme-ca-file "$work/ca.pem" || die "capd starts with ACME"
 "$CAPC" cert example.org.cap ryan@example.org -d kill.example.org >cert2.out 2>&1 &
 cs=$!

@@ -13,28 +13,7 @@
 #   cert_stall.sh CAPD CAPC
 CAPD=$1 CAPC=$2
 . "$(dirname "$0")/eon_lib.sh"
-fake=$(cd "$(dirname "$0")" && pwd)/acme_stall.py
-command -v python3 >/dev/null || die "python3 not installed"
-ca_pid=""
-trap 'rc=$?; [ -n "$ca_pid" ] && kill "$ca_pid" 2>/dev/null && wait "$ca_pid" 2>/dev/null; (exit $rc); cleanup' EXIT
-
-# start_ca MODE ARGS...: the fake CA on a fresh port ($ca_port), log $work/ca.log.
-start_ca() {
-  local mode=$1
-  shift
-  [ -n "$ca_pid" ] && { kill "$ca_pid"; wait "$ca_pid" 2>/dev/null; }
-  ca_port=$(pick_port) || die "no free port for the fake CA"
-  : >"$work/ca.log"
-  python3 "$fake" "$mode" "$ca_port" "$@" >>"$work/ca.log" 2>&1 &
-  ca_pid=$!
-  for _ in $(seq 100); do grep -q '^listening' "$work/ca.log" && return 0; sleep 0.1; done
-  die "the fake CA ($mode) does not listen: $(cat "$work/ca.log")"
-}
-# wait_for FILE PATTERN WHAT: up to 60 s for an extended regex in FILE.
-wait_for() {
-  for _ in $(seq 600); do grep -Eq "$2" "$1" && return 0; sleep 0.1; done
-  die "$3 (no '$2' in $1 after 60 s)"
-}
+. "$(dirname "$0")/fake_ca.sh"
 # stop_within SECONDS: SIGTERM must end capd with status 0 within SECONDS
 # (else it is killed and the test fails), with no sanitizer report.
 stop_within() {
@@ -53,9 +32,7 @@ stop_within() {
   [ "$rc" = 0 ] || die "capd exited with status $rc after SIGTERM, want 0"
 }
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=acme-stall \
-  -addext subjectAltName=IP:127.0.0.1 -keyout "$work/ca.key" -out "$work/ca.pem" >/dev/null 2>&1 ||
-  die "a certificate for the fake CA"
+fake_ca_cert
 mkdir -p "$work/client" && cd "$work/client" || exit 1
 
 # ---- the CA holds the challenge answer open; the record is published
