@@ -117,13 +117,14 @@ static void on_sighup(uv_signal_t *s, int signum)
     }
 }
 
-/* Applies --journal-max-entries; always 0 (fits the start-up chain). The
+/* Applies --journal-max-entries and --journal-size-ratio; always 0 (fits the start-up chain). The
  * limit is read by each commit, so the replay at open is unaffected. */
 static int set_journal_limit(struct capd *d)
 {
     struct journal *j = eon_server_journal(d->eon);
     if (j && d->cfg.journal_max_entries)
         journal_set_limits(j, (uint64_t)d->cfg.journal_max_entries, 0);
+    if (j && d->cfg.journal_size_ratio_set) journal_set_size_ratio(j, d->cfg.journal_size_ratio);
     return 0;
 }
 

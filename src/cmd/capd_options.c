@@ -228,6 +228,18 @@ static int set_journal_max_entries(struct capd_config *c, const char *a, struct 
     return set_limit("--journal-max-entries", a, 1, 100000000, &c->journal_max_entries, e);
 }
 
+static int set_journal_size_ratio(struct capd_config *c, const char *a, struct err *e)
+{
+    char *end;
+    errno = 0;
+    double r = strtod(a, &end);
+    if (errno || end == a || *end || !(r >= 0 && r <= 100))
+        return err_set(e, "bad --journal-size-ratio '%s': expected a number from 0 to 100", a);
+    c->journal_size_ratio = r;
+    c->journal_size_ratio_set = true;
+    return 0;
+}
+
 static int set_metrics_listen(struct capd_config *c, const char *a, struct err *e)
 {
     (void)e;
@@ -282,6 +294,7 @@ enum {
     OPT_PRIMARY,
     OPT_PRIMARY_RETRY_WAIT,
     OPT_JOURNAL_MAX_ENTRIES,
+    OPT_JOURNAL_SIZE_RATIO,
 };
 
 struct capd_option {
@@ -363,8 +376,13 @@ static const struct capd_option options[] = {
     {"primary-retry-wait", OPT_PRIMARY_RETRY_WAIT, "SECONDS",
      "wait before reconnecting to a primary after a failure (default 60)", set_primary_retry_wait},
     {"journal-max-entries", OPT_JOURNAL_MAX_ENTRIES, "N",
-     "compact a zone's journal into a snapshot once it holds N change sets (default 1000)",
+     "compact a zone's journal into a snapshot once it holds N change sets (default 1000) "
+     "weighing --journal-size-ratio of the zone",
      set_journal_max_entries},
+    {"journal-size-ratio", OPT_JOURNAL_SIZE_RATIO, "R",
+     "... and only once they weigh R times the zone's last snapshot (default 0.25: a snapshot "
+     "rewrites the whole zone; 0: every N change sets), or 16 MiB",
+     set_journal_size_ratio},
     {"metrics-listen", OPT_METRICS_LISTEN, "ADDR:PORT",
      "serve statistics in the Prometheus text format at http://ADDR:PORT/metrics (default off)",
      set_metrics_listen},

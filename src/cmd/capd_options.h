@@ -36,6 +36,8 @@ struct capd_config {
     unsigned tcp_per_addr;              /* DNS over TCP connections per source prefix; 0: default */
     unsigned char v4_prefix, v6_prefix; /* what one source is, for both limits */
     long journal_max_entries;           /* --journal-max-entries; 0: the journal's default */
+    double journal_size_ratio;          /* --journal-size-ratio, if journal_size_ratio_set */
+    bool journal_size_ratio_set;        /* false: the journal's default */
     struct eon_config eon;              /* the Cap'n Proto side: src/eon/server.h */
     struct capd_xfr xfr;                /* zone transfers and NOTIFY: cmd/capd_xfr.h */
 };

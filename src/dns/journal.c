@@ -49,6 +49,7 @@ int journal_open(const char *dir, struct journal **out, struct err *e)
     j->tail = &j->queue;
     j->max_entries = 1000;
     j->max_bytes = 16u << 20;
+    j->size_ratio = JOURNAL_SIZE_RATIO_DEFAULT;
     jr_bg_init(j);
     int rc = mdb_env_create(&j->env);
     if (rc == 0) rc = mdb_env_set_maxdbs(j->env, MAX_DBS + 1);
@@ -127,6 +128,11 @@ void journal_set_limits(struct journal *j, uint64_t max_entries, uint64_t max_by
     if (max_bytes) j->max_bytes = max_bytes;
 }
 
+void journal_set_size_ratio(struct journal *j, double ratio)
+{
+    if (ratio >= 0) j->size_ratio = ratio;
+}
+
 /* The zone's database handle. Handles are opened in a write transaction of
  * their own and committed at once, so they stay valid for the life of the
  * environment whatever happens to the caller's transaction. */
@@ -195,7 +201,7 @@ int jr_meta_get(struct journal *j, MDB_txn *t, const uint8_t *apex, struct jmeta
     if (rc == MDB_NOTFOUND) return 0;
     if (rc) return jr_mdb_fail(e, rc, "cannot read the journal metadata", apex);
     const uint8_t *p = v.mv_data;
-    if (v.mv_size != META_LEN || p[0] != FORMAT)
+    if ((v.mv_size != META_LEN && v.mv_size != META_LEN_OLD) || p[0] != FORMAT)
         return err_set(e,
                        "the journal metadata for %s has format %u (%zu bytes); this capd reads "
                        "format %u",
@@ -205,8 +211,9 @@ int jr_meta_get(struct journal *j, MDB_txn *t, const uint8_t *apex, struct jmeta
     m->base_serial = rbuf_u32(&r);
     m->file_hash = (uint64_t)rbuf_u32(&r) << 32 | rbuf_u32(&r);
     m->last_serial = rbuf_u32(&r);
-    uint64_t *f[] = {&m->next_seq, &m->snap_seq, &m->entries, &m->bytes};
-    for (int i = 0; i < 4; i++)
+    m->snap_bytes = 0; /* unknown in the old form */
+    uint64_t *f[] = {&m->next_seq, &m->snap_seq, &m->entries, &m->bytes, &m->snap_bytes};
+    for (int i = 0; i < (v.mv_size == META_LEN ? 5 : 4); i++)
         *f[i] = (uint64_t)rbuf_u32(&r) << 32 | rbuf_u32(&r);
     return 1;
 }
@@ -221,8 +228,8 @@ int jr_meta_put(struct journal *j, MDB_txn *t, const uint8_t *apex, const struct
     wbuf_u32(&w, (uint32_t)(m->file_hash >> 32));
     wbuf_u32(&w, (uint32_t)m->file_hash);
     wbuf_u32(&w, m->last_serial);
-    const uint64_t f[] = {m->next_seq, m->snap_seq, m->entries, m->bytes};
-    for (int i = 0; i < 4; i++) {
+    const uint64_t f[] = {m->next_seq, m->snap_seq, m->entries, m->bytes, m->snap_bytes};
+    for (int i = 0; i < 5; i++) {
         wbuf_u32(&w, (uint32_t)(f[i] >> 32));
         wbuf_u32(&w, (uint32_t)f[i]);
     }

@@ -6,15 +6,13 @@
  * lowercase wire apex): the zone file's serial when the journal began
  * (where its first change set starts), the content hash of the zone file
  * as last seen, the serial after the latest entry, the next sequence
- * number, and compaction counters. Each zone has its own named database
- * "zone:<apex>." whose keys are a 64-bit big-endian sequence number that
- * only grows (so serial wrap-around, RFC 1982, never reorders entries) and
- * whose values are entries:
- *   u8 format version (1), u8 kind (1 = change set, 2 = snapshot), u16 0,
- *   u32 from_serial, u32 to_serial, u32 count, then count records
- *   { u8 op (enum dns_change_op), u8 owner_len, owner (wire), u16 type,
- *     u32 ttl, u16 rdlen, rdata }.
- * A snapshot of serial X is stored in chunks (entries of kind 2 from X to
+ * number, compaction counters and the bytes of the zone's snapshot (a
+ * record of 52 bytes, from before that field, still opens: size unknown). Each zone has its own
+ * named database "zone:<apex>." whose keys are a 64-bit big-endian sequence number that only grows
+ * (so serial wrap-around, RFC 1982, never reorders entries) and whose values are entries: u8 format
+ * version (1), u8 kind (1 = change set, 2 = snapshot), u16 0, u32 from_serial, u32 to_serial, u32
+ * count, then count records { u8 op (enum dns_change_op), u8 owner_len, owner (wire), u16 type, u32
+ * ttl, u16 rdlen, rdata }. A snapshot of serial X is stored in chunks (entries of kind 2 from X to
  * X, about 1 MiB of records each) under 12-byte keys: the sequence number
  * s of the change set that brought the zone to X, then the chunk index
  * (u32). They sort between entry s and entry s + 1: the snapshot sits at
@@ -32,21 +30,29 @@
  * window could do). Every read is bounds checked anyway and a value that
  * does not decode exactly is reported.
  *
- * Compaction. When a zone has more than max_entries entries (default 1000)
- * or max_bytes bytes of entries (default 16 MiB) since its last snapshot,
- * the commit that noticed it hands the version it published to the
- * journal's background thread, which writes a snapshot of it (every RR)
- * chunk by chunk, then deletes the older entries and switches the metadata
- * in one small transaction (journal_compact.c); updates go on meanwhile and
- * their change sets stay after the snapshot. Start-up replays one snapshot
- * plus the change sets after it: at most 2 x max_entries plus one group
- * commit's (and at most about 2 x max_bytes plus one group commit's
- * bytes). A commit that leaves a zone past twice its limits while its
- * compaction is still queued or being written waits for that compaction
- * before it returns, and the group commit waits with it: updates that
- * outrun compaction are slowed to its pace (a compaction that fails is
- * logged and retried by the next commit; only then can the journal grow
- * past the bound).
+ * Compaction. A snapshot rewrites the whole zone, so its cost follows the
+ * zone's size, not the updates' (issue 12). A zone is compacted when its
+ * entries since its last snapshot number at least max_entries (default
+ * 1000) AND weigh at least size_ratio times the last snapshot's bytes
+ * (default 0.25, recorded in the metadata when the snapshot is written),
+ * or whatever their number when they weigh max_bytes (default 16 MiB).
+ * size_ratio 0, or a snapshot of unknown size (none yet, or written before
+ * the metadata recorded sizes), compacts at max_entries as before the
+ * ratio existed. The commit that noticed it hands the version it published
+ * to the journal's background thread, which writes a snapshot of it (every
+ * RR) chunk by chunk, then deletes the older entries and switches the
+ * metadata in one small transaction (journal_compact.c); updates go on
+ * meanwhile and their change sets stay after the snapshot. Start-up
+ * replays one snapshot plus the change sets after it: at most 2 x
+ * max_entries of them or about 2 x size_ratio x the snapshot's bytes of
+ * them, whichever is more, never more than about 2 x max_bytes, plus one
+ * group commit's (with the default ratio, change sets of at most half the
+ * snapshot's size, or 2,000 of them on a small zone). A commit that leaves
+ * a zone past twice its limits while its compaction is still queued or
+ * being written waits for that compaction before it returns, and the group
+ * commit waits with it: updates that outrun compaction are slowed to its
+ * pace (a compaction that fails is logged and retried by the next commit;
+ * only then can the journal grow past the bound).
  *
  * Start-up rule (journal_replay), comparing the zone as loaded from its
  * file with the journal's metadata:
@@ -102,6 +108,11 @@ void journal_close(struct journal *j);
 
 /* Compaction thresholds (0 = keep the current value). */
 void journal_set_limits(struct journal *j, uint64_t max_entries, uint64_t max_bytes);
+/* The share of the snapshot's size that a zone's change sets must also
+ * reach before it is compacted (above; negative = keep the current value,
+ * 0 = compact at max_entries whatever the zone's size). */
+#define JOURNAL_SIZE_RATIO_DEFAULT 0.25
+void journal_set_size_ratio(struct journal *j, double ratio);
 
 /* Change-set transactions committed and entries they held, since open
  * (entries / commits is the group-commit factor). */

@@ -150,6 +150,20 @@ void jr_bg_retire(struct journal *j, struct zone_version *old)
     }
 }
 
+/* The policy (journal.h, issue 12): a snapshot rewrites the whole zone, so
+ * it waits until the change sets since the last one weigh a share of it
+ * (size_ratio of its bytes) as well as number max_entries; max_bytes caps
+ * them whatever the zone's size. A snapshot of unknown size (none yet, or
+ * recorded by a journal before snap_bytes) leaves max_entries alone, as
+ * before the ratio existed. */
+bool jr_over_limits(const struct journal *j, const struct jmeta *m, uint64_t times)
+{
+    if (!m->entries) return false;
+    if (m->bytes >= times * j->max_bytes) return true;
+    double share = j->size_ratio * (double)m->snap_bytes * (double)times;
+    return m->entries >= times * j->max_entries && (double)m->bytes >= share;
+}
+
 /* 1 with *m when the zone's entries since its snapshot exceed the limits. */
 static int wants(struct journal *j, const uint8_t *apex, struct jmeta *m)
 {
@@ -158,7 +172,7 @@ static int wants(struct journal *j, const uint8_t *apex, struct jmeta *m)
     if (mdb_txn_begin(j->env, NULL, MDB_RDONLY, &t)) return 0;
     int got = jr_meta_get(j, t, apex, m, &e);
     mdb_txn_abort(t);
-    return got == 1 && m->entries && (m->entries >= j->max_entries || m->bytes >= j->max_bytes);
+    return got == 1 && jr_over_limits(j, m, 1);
 }
 
 bool journal_wants_compaction(struct journal *j, const uint8_t *apex)
@@ -212,8 +226,7 @@ void jr_bg_maybe_compact(struct journal *j, struct zone *z, const struct zone_ve
 void jr_bg_throttle(struct journal *j, const uint8_t *apex)
 {
     struct jmeta m;
-    if (!wants(j, apex, &m) || (m.entries <= 2 * j->max_entries && m.bytes <= 2 * j->max_bytes))
-        return;
+    if (!wants(j, apex, &m) || !jr_over_limits(j, &m, 2)) return;
     pthread_mutex_lock(&j->bg_mu);
     /* (a commit made by the background thread itself, from a test's hook,
      * would wait for its own compaction) */

@@ -126,6 +126,16 @@ static int snapshot_encode(const struct zone_version *v, size_t limit, struct ch
     return 0;
 }
 
+/* What the snapshot weighs in the journal: the compaction policy's measure
+ * of the zone (jmeta.snap_bytes). */
+static uint64_t chunks_bytes(const struct chunks *c)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < c->n; i++)
+        n += c->size[i];
+    return n;
+}
+
 static int put_chunks(MDB_txn *t, MDB_dbi dbi, uint64_t seq, const struct chunks *c, size_t from,
                       size_t to)
 {
@@ -178,7 +188,8 @@ static int still_valid(struct journal *j, MDB_txn *t, MDB_dbi dbi, const uint8_t
  * the change sets up to seq, chunks an interrupted compaction left), so do
  * chunks past the new snapshot's last, and the metadata names the new one. */
 static int switch_snapshot(struct journal *j, MDB_txn *t, MDB_dbi dbi, const uint8_t *apex,
-                           uint64_t seq, size_t nchunks, struct jmeta *m, struct err *e)
+                           uint64_t seq, size_t nchunks, uint64_t snap_bytes, struct jmeta *m,
+                           struct err *e)
 {
     MDB_cursor *cur;
     MDB_val k, v;
@@ -210,6 +221,7 @@ static int switch_snapshot(struct journal *j, MDB_txn *t, MDB_dbi dbi, const uin
         return jr_mdb_fail(e, rc, "cannot drop compacted entries", apex);
     }
     m->snap_seq = seq;
+    m->snap_bytes = snap_bytes;
     m->entries = m->entries > n ? m->entries - n : 0;
     m->bytes = m->bytes > bytes ? m->bytes - bytes : 0;
     return snap_commit(j, t, apex, m, e);
@@ -309,7 +321,7 @@ static int compact_write(struct journal *j, const uint8_t *apex, const struct ch
                 mdb_txn_abort(t);
                 return v;
             }
-            return switch_snapshot(j, t, dbi, apex, seq, c->n, &m, e);
+            return switch_snapshot(j, t, dbi, apex, seq, c->n, chunks_bytes(c), &m, e);
         }
         int v = write_chunk(j, dbi, apex, seq, old_snap, serial, c, i, e);
         if (v != 0) return v;
@@ -414,7 +426,8 @@ int journal_snapshot_replace(struct journal *j, const struct zone_version *v, st
                        .file_hash = hash,
                        .last_serial = v->serial,
                        .next_seq = seq + 1,
-                       .snap_seq = seq};
+                       .snap_seq = seq,
+                       .snap_bytes = chunks_bytes(&c)};
     if ((r = snap_commit(j, t, v->apex, &m, e)) == 0)
         __atomic_add_fetch(&j->commits, 1, __ATOMIC_RELAXED);
 out:

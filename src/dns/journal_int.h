@@ -13,8 +13,9 @@
 #define KIND_CHANGES 1
 #define KIND_SNAPSHOT 2
 #define ENTRY_HDR 16
-#define META_LEN 52
-#define CHUNK_KEY 12 /* a snapshot chunk's key: the sequence number (8), the chunk index (4) */
+#define META_LEN 60     /* with snap_bytes (issue 12) */
+#define META_LEN_OLD 52 /* before it: snap_bytes reads as unknown (0) */
+#define CHUNK_KEY 12    /* a snapshot chunk's key: the sequence number (8), the chunk index (4) */
 #define CHUNK_BYTES ((size_t)1 << 20) /* a snapshot chunk's records, about */
 #define MAP_SIZE ((size_t)1 << 30)    /* address space only: the file grows as used */
 #define MAX_DBS 1024                  /* zones per environment, plus "meta" */
@@ -45,6 +46,7 @@ struct journal {
     struct jzone *zones;
     size_t nzones, cap;
     uint64_t max_entries, max_bytes;
+    double size_ratio; /* change-set bytes / snapshot bytes that compaction also waits for */
     /* group commit (journal_commit.c) */
     pthread_mutex_t gc_mu;
     pthread_cond_t gc_cv;
@@ -98,6 +100,8 @@ struct jmeta {
     uint64_t snap_seq; /* 0: no snapshot */
     uint64_t entries;  /* change sets since the snapshot (or the start) */
     uint64_t bytes;
+    uint64_t snap_bytes; /* the snapshot's encoded bytes; 0: no snapshot, or written by a
+                          * journal before this field (the ratio then does not apply) */
 };
 
 /* One decoded entry. */
@@ -157,6 +161,11 @@ void jr_put_record(struct wbuf *w, uint8_t op, const uint8_t *owner, uint16_t ty
 #define JR_HASH_INIT 14695981039346656037ull
 struct zone_node;
 void jr_hash_rrset(uint64_t *h, const struct zone_node *node, const struct dns_rrset *s);
+
+/* The compaction policy (journal.h): true when the zone's change sets since
+ * its snapshot are `times` times past the limits (1: compact, 2: the
+ * replay bound that jr_bg_throttle keeps). */
+bool jr_over_limits(const struct journal *j, const struct jmeta *m, uint64_t times);
 
 /* journal_compact.c: writes a queued compaction (the background thread,
  * compact_mu taken here); the chunk-writing fields of journal_open. */

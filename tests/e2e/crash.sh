@@ -12,7 +12,8 @@
 #
 # With RECORDS (issue 12: the crash test on a 200,000-record zone too), the
 # zone holds RECORDS records, capd compacts its journal every COMPACT change
-# sets (--journal-max-entries; default 10) and each round's kill comes at a
+# sets (--journal-max-entries; default 10, --journal-size-ratio 0 so that the
+# zone's size does not defer it) and each round's kill comes at a
 # random moment after COMPACT updates were acknowledged in that round, so
 # every life of capd starts at least one compaction (a snapshot of the whole
 # zone) and a kill can land in the middle of one: a snapshot of 200,000
@@ -34,7 +35,7 @@ if [ "$records" -gt 0 ]; then
     for (i = 0; i < n - 5; i++) printf "h%d IN A 198.51.%d.%d\n", i, int(i / 256) % 256, i % 256
   }' >"$work/example.org"
   mport=$(pick_port) || die "no free port for the statistics endpoint"
-  capd_args=(--journal-max-entries "$compact" --metrics-listen "127.0.0.1:$mport")
+  capd_args=(--journal-max-entries "$compact" --journal-size-ratio 0 --metrics-listen "127.0.0.1:$mport")
 fi
 # last_compaction: Unix time of this life's last finished compaction, 0 if none.
 last_compaction() {
