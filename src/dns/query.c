@@ -13,6 +13,9 @@ struct qctx {
     const struct zone_node *cut; /* set by a referral */
     uint16_t qtype;
     struct resp r;
+    size_t q_end;     /* the packet's length after the question */
+    size_t qlen;      /* the question name's length */
+    uint16_t q_ncomp; /* compression entries of the question's labels */
     uint16_t rcode;
     bool aa, tc;
     uint16_t an, ns, ar;
@@ -45,6 +48,12 @@ static bool answer_rrset(struct qctx *c, const uint8_t *owner, const struct dns_
 
 static void negative(struct qctx *c)
 {
+    /* nothing but the question before: the SOA laid out at publish */
+    if (c->r.len == c->q_end &&
+        resp_negative_soa(&c->r, &c->v->soa_layout, c->v->apex, c->qlen, c->q_ncomp)) {
+        c->ns++;
+        return;
+    }
     const struct dns_rrset *soa = zone_version_soa(c->v);
     const uint8_t *rd = rr_rdata(soa->rdata);
     uint32_t minimum = be32(rd + rr_rdlen(soa->rdata) - 4);
@@ -325,6 +334,7 @@ size_t dns_answer(const struct zone_set *zs, const uint8_t *q, size_t qlen, uint
     c.aa = c.tc = false;
     c.an = c.ns = c.ar = 0;
     c.nadd = 0;
+    c.q_end = 0;
     size_t cap = outcap > 65535 ? 65535 : outcap;
     resp_init(&c.r, out, cap);
     /* header: ID, QR, opcode, RD and CD copied; counts patched at the end */
@@ -412,6 +422,9 @@ size_t dns_answer(const struct zone_set *zs, const uint8_t *q, size_t qlen, uint
         } else {
             qdout = 1;
             if (qname_off < 0x4000) c.r.qname = qname, c.r.qname_off = (uint16_t)qname_off;
+            c.q_end = c.r.len;
+            c.qlen = (size_t)qnlen;
+            c.q_ncomp = c.r.ncomp;
         }
     }
 

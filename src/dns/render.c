@@ -241,3 +241,63 @@ int resp_rrset(struct resp *r, const uint8_t *owner, const struct dns_rrset *s, 
     }
     return n;
 }
+
+/* Remembers the labels of the prefix (pre bytes) of name n, total bytes
+ * long, written at off: what name() remembers for them. */
+static void remember_prefix(struct resp *r, const uint8_t *n, uint8_t pre, size_t total, size_t off)
+{
+    for (const uint8_t *x = n; x < n + pre && r->ncomp < RESP_COMP_MAX; x += *x + 1) {
+        size_t at = off + (size_t)(x - n);
+        if (at >= 0x4000) break;
+        r->comp[r->ncomp].off = (uint16_t)at;
+        r->comp[r->ncomp].rest = (uint8_t)(total - (size_t)(x - n));
+        r->ncomp++;
+    }
+}
+
+bool resp_negative_soa(struct resp *r, const struct zone_soa_layout *l, const uint8_t *apex,
+                       size_t qlen, uint16_t q_ncomp)
+{
+    if (!l->soa || !r->qname || r->fail) return false;
+    /* The question's labels before the apex: with the apex's entry in the
+     * table, name() finds the apex there first (one entry per length). */
+    size_t alen = dns_name_len(apex), rem = qlen;
+    const uint8_t *q = r->qname, *qlast = NULL;
+    unsigned idx = 0;
+    for (; rem > alen; rem -= 1 + (size_t)*q, q += 1 + *q, idx++)
+        qlast = q;
+    if (rem != alen || idx >= q_ncomp) return false;
+    const uint8_t *rd = rr_rdata(l->soa->rdata), *rn = rd + l->rname_at;
+    /* A name's labels before the apex compress against the question's only
+     * if their last labels are equal (MNAME against RNAME: excluded when the
+     * layout was made): then name() decides. */
+    if (qlast &&
+        ((l->mpre && qlast[0] == rd[l->mlast] &&
+          label_eq(qlast + 1, rd + l->mlast + 1, qlast[0])) ||
+         (l->rpre && qlast[0] == rn[l->rlast] && label_eq(qlast + 1, rn + l->rlast + 1, qlast[0]))))
+        return false;
+    size_t rdlen = (size_t)l->mpre + l->rpre + 24, total = 12 + rdlen;
+    if (total > r->cap - r->len) return false;
+    uint16_t ptr = (uint16_t)(0xc000 | (r->qname_off + qlen - alen));
+    uint8_t *p = r->p + r->len;
+    size_t mname_at = r->len + 12, rname_at = mname_at + l->mpre + 2;
+    p[0] = (uint8_t)(ptr >> 8), p[1] = (uint8_t)ptr;
+    p[2] = 0, p[3] = (uint8_t)DNS_T_SOA;
+    p[4] = 0, p[5] = (uint8_t)DNS_CLASS_IN;
+    p[6] = (uint8_t)(l->neg_ttl >> 24), p[7] = (uint8_t)(l->neg_ttl >> 16);
+    p[8] = (uint8_t)(l->neg_ttl >> 8), p[9] = (uint8_t)l->neg_ttl;
+    p[10] = (uint8_t)(rdlen >> 8), p[11] = (uint8_t)rdlen;
+    p += 12;
+    memcpy(p, rd, l->mpre);
+    p += l->mpre;
+    p[0] = (uint8_t)(ptr >> 8), p[1] = (uint8_t)ptr;
+    p += 2;
+    memcpy(p, rn, l->rpre);
+    p += l->rpre;
+    p[0] = (uint8_t)(ptr >> 8), p[1] = (uint8_t)ptr;
+    memcpy(p + 2, rr_rdata(l->soa->rdata) + rr_rdlen(l->soa->rdata) - 20, 20);
+    remember_prefix(r, rd, l->mpre, l->rname_at, mname_at);
+    remember_prefix(r, rn, l->rpre, rr_rdlen(l->soa->rdata) - 20 - l->rname_at, rname_at);
+    r->len += total;
+    return true;
+}

@@ -54,4 +54,12 @@ bool resp_rr(struct resp *r, const uint8_t *owner, uint16_t type, uint32_t ttl, 
  * failure the packet and the compression table are as before. Returns the
  * number of RRs written (0 = did not fit). */
 int resp_rrset(struct resp *r, const uint8_t *owner, const struct dns_rrset *s, uint32_t ttl);
+/* The negative answer's SOA (owner the apex) from its per-version layout,
+ * written when nothing but the question is in the packet: qname (qlen
+ * bytes, at r->qname_off, its labels the first q_ncomp entries of the
+ * compression table) ends in the apex. Writes the very bytes resp_rrset
+ * would and remembers the same positions; returns false, having written
+ * nothing, whenever that is not certain (then resp_rrset answers). */
+bool resp_negative_soa(struct resp *r, const struct zone_soa_layout *l, const uint8_t *apex,
+                       size_t qlen, uint16_t q_ncomp);
 #endif

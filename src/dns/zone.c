@@ -134,6 +134,50 @@ int zone_synthesize(const uint8_t *apex, uint32_t serial, struct zone_version **
     return r;
 }
 
+/* ---- the negative answer's SOA (struct zone_soa_layout) ---- */
+
+/* Bytes of n (length len) before the apex (length alen), -1 if n is not at
+ * or below the apex; *last: the offset of its last label before the apex. */
+static int soa_prefix(const uint8_t *n, size_t len, const uint8_t *apex, size_t alen, uint8_t *last)
+{
+    const uint8_t *p = n;
+    *last = 0;
+    for (; len > alen; len -= 1 + (size_t)*p, p += 1 + *p)
+        *last = (uint8_t)(p - n);
+    return len == alen && dns_name_equal(p, apex) ? (int)(p - n) : -1;
+}
+
+static bool soa_label_eq(const uint8_t *a, const uint8_t *b)
+{
+    for (uint8_t i = 0; i <= a[0]; i++)
+        if (dns_lower(a[i]) != dns_lower(b[i])) return false;
+    return true;
+}
+
+/* Fills v->soa_layout once; left unset, the general path answers. */
+static void soa_layout(struct zone_version *v)
+{
+    struct zone_soa_layout *l = &v->soa_layout;
+    const struct dns_rrset *s = zone_version_soa(v);
+    size_t alen = dns_name_len(v->apex);
+    if (l->soa || !s || s->count != 1 || alen <= 1) return;
+    const uint8_t *rd = rr_rdata(s->rdata);
+    size_t mlen = dns_name_len(rd), rlen = dns_name_len(rd + mlen);
+    if (mlen + rlen + 20 != rr_rdlen(s->rdata)) return;
+    uint8_t mlast, rlast;
+    int m = soa_prefix(rd, mlen, v->apex, alen, &mlast);
+    int r = soa_prefix(rd + mlen, rlen, v->apex, alen, &rlast);
+    if (m < 0 || r < 0) return;
+    /* RNAME's prefix could compress against MNAME's: the general path */
+    if (m && r && soa_label_eq(rd + mlast, rd + mlen + rlast)) return;
+    uint32_t minimum = be32(rd + mlen + rlen + 16);
+    l->neg_ttl = s->ttl < minimum ? s->ttl : minimum;
+    l->rname_at = (uint16_t)mlen;
+    l->mpre = (uint8_t)m, l->rpre = (uint8_t)r;
+    l->mlast = mlast, l->rlast = rlast;
+    l->soa = s;
+}
+
 /* ---- zones ---- */
 
 struct zone *zone_new(struct zone_version *initial, struct err *e)
@@ -147,6 +191,7 @@ struct zone *zone_new(struct zone_version *initial, struct err *e)
     z->apex_len = (uint8_t)dns_name_lower(z->apex, initial->apex);
     memcpy(z->apex_as_written, z->apex, z->apex_len);
     pthread_mutex_init(&z->writer, NULL);
+    soa_layout(initial);
     rcu_assign_pointer(z->version, initial);
     return z;
 }
@@ -183,6 +228,7 @@ void zone_unlock(struct zone *z)
 struct zone_version *zone_publish_swap(struct zone *z, struct zone_version *v)
 {
     struct zone_version *old = z->version;
+    soa_layout(v);
     rcu_assign_pointer(z->version, v);
     zone_publish_hook fn = __atomic_load_n(&publish_hook, __ATOMIC_ACQUIRE);
     if (fn) fn(__atomic_load_n(&publish_hook_ctx, __ATOMIC_RELAXED), z->apex, v->serial);

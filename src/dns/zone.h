@@ -112,6 +112,21 @@ struct zone_node {
     uint8_t alloc;  /* private (dns/zstore.c): 1 if carved from a load's slab (dns/zslab.h) */
 };
 
+/* The negative answer's SOA, laid out once per version when the version is
+ * published (zone_new, zone_publish_swap), so that dns_answer writes it
+ * without a compression search (issue 12): MNAME and RNAME as their labels
+ * before the apex (the prefix) followed by a pointer to the apex, whose
+ * place in the message the question gives. soa == NULL: not laid out (no
+ * SOA name under the apex, the root zone, a name of the prefix that could
+ * compress against the other's): the general path answers. */
+struct zone_soa_layout {
+    const struct dns_rrset *soa;
+    uint32_t neg_ttl;     /* min(SOA TTL, MINIMUM), RFC 2308 §3 */
+    uint16_t rname_at;    /* RNAME's offset in the RDATA */
+    uint8_t mpre, rpre;   /* bytes of MNAME / RNAME before the apex (0: the apex) */
+    uint8_t mlast, rlast; /* offset in MNAME / RNAME of its last label before the apex */
+};
+
 struct phamt;
 struct pbt_node;
 struct zone_version {
@@ -133,6 +148,7 @@ struct zone_version {
     void *retired; /* struct zv_retired: what it replaced in base */
     /* Holders besides the zone that publishes it: see zone_version_hold. */
     unsigned long holds;
+    struct zone_soa_layout soa_layout; /* set before the version is published */
 };
 
 /* Finds the node of lname (lowercase wire name, length len), or NULL. */

@@ -6,10 +6,17 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <cmocka.h>
 #include <string.h>
 
+#include "dns/name.h"
 #include "dns/render.h"
+#include "dns/wire.h"
+#include "dns/zone.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include <urcu-qsbr.h>
 
 static uint8_t B[512];
 
@@ -97,10 +104,105 @@ static void test_failed_write(void **st)
     assert_memory_equal(B + 12, "\x03org", 5);
 }
 
+/* One question (header, qname, type, class) in both buffers, then the
+ * negative SOA: through the layout (a) and through resp_rrset (b). Then a
+ * name that could compress against the SOA's. Returns whether the layout
+ * wrote it; the bytes and the compression table must be the same. */
+static bool negative_soa_same(const struct zone_version *v, const char *qtext, const char *after)
+{
+    static uint8_t a[512], b[512];
+    uint8_t q[DNS_NAME_MAX], n[DNS_NAME_MAX];
+    struct err e;
+    assert_true(dns_name_from_text(qtext, NULL, q, &e) > 0);
+    assert_true(dns_name_from_text(after, NULL, n, &e) > 0);
+    struct resp ra, rb;
+    resp_init(&ra, a, sizeof a);
+    resp_init(&rb, b, sizeof b);
+    struct resp *rs[2] = {&ra, &rb};
+    for (int i = 0; i < 2; i++) {
+        assert_true(resp_put(rs[i], "0123456789ab", 12));
+        assert_true(resp_name(rs[i], q, true));
+        rs[i]->qname = q, rs[i]->qname_off = 12;
+        assert_true(resp_u16(rs[i], DNS_T_TXT) && resp_u16(rs[i], DNS_CLASS_IN));
+    }
+    const struct zone_soa_layout *l = &v->soa_layout;
+    bool fast = resp_negative_soa(&ra, l, v->apex, dns_name_len(q), ra.ncomp);
+    const struct dns_rrset *soa = zone_version_soa(v);
+    const uint8_t *rd = rr_rdata(soa->rdata);
+    uint32_t minimum = be32(rd + rr_rdlen(soa->rdata) - 4);
+    assert_int_equal(resp_rrset(&rb, v->apex, soa, soa->ttl < minimum ? soa->ttl : minimum), 1);
+    if (!fast)
+        assert_int_equal(resp_rrset(&ra, v->apex, soa, soa->ttl < minimum ? soa->ttl : minimum), 1);
+    for (int i = 0; i < 2; i++)
+        assert_true(resp_name(rs[i], n, true));
+    assert_int_equal(ra.len, rb.len);
+    assert_memory_equal(a, b, ra.len);
+    assert_int_equal(ra.ncomp, rb.ncomp);
+    for (uint16_t i = 0; i < ra.ncomp; i++) {
+        assert_int_equal(ra.comp[i].off, rb.comp[i].off);
+        assert_int_equal(ra.comp[i].rest, rb.comp[i].rest);
+    }
+    return fast;
+}
+
+static struct zone *soa_zone(const char *soa)
+{
+    char text[256];
+    snprintf(text, sizeof text, "$ORIGIN example.org.\n@ 3600 SOA %s 1 2 3 4 300\n@ NS ns1\n", soa);
+    struct zone_version *v;
+    struct err e;
+    assert_int_equal(zone_load_string(text, "example.org", NULL, &v, &e), 0);
+    struct zone *z = zone_new(v, &e); /* publishing lays the SOA out */
+    assert_non_null(z);
+    return z;
+}
+
+/* The negative answer's SOA from its per-version layout: the bytes and the
+ * compression entries of the general writer, for questions whose labels
+ * can and cannot compress against MNAME and RNAME; the layout is used
+ * where it is certain and left to the general path elsewhere. */
+static void test_negative_soa_layout(void **st)
+{
+    (void)st;
+    rcu_register_thread();
+    struct zone *z = soa_zone("ns1 hostmaster");
+    const struct zone_version *v = zone_current(z);
+    assert_non_null(v->soa_layout.soa);
+    assert_true(negative_soa_same(v, "nx1.example.org.", "a.ns1.example.org."));
+    assert_true(negative_soa_same(v, "a.B.Example.ORG.", "hostmaster.example.org."));
+    assert_true(negative_soa_same(v, "EXAMPLE.org.", "x.hostmaster.example.org."));
+    assert_true(negative_soa_same(v, "ns2.example.org.", "ns1.example.org."));
+    assert_true(negative_soa_same(v, "a.ns1.x.example.org.", "ns1.x.example.org."));
+    /* the question's last label before the apex is MNAME's or RNAME's */
+    assert_false(negative_soa_same(v, "NS1.example.org.", "a.ns1.example.org."));
+    assert_false(negative_soa_same(v, "a.ns1.example.org.", "b.ns1.example.org."));
+    assert_false(negative_soa_same(v, "x.hostmaster.example.org.", "hostmaster.example.org."));
+    /* MNAME the apex; RNAME under MNAME's label; names out of the zone */
+    zone_free(z);
+    z = soa_zone("@ hostmaster");
+    v = zone_current(z);
+    assert_non_null(v->soa_layout.soa);
+    assert_true(negative_soa_same(v, "a.example.org.", "hostmaster.example.org."));
+    assert_true(negative_soa_same(v, "example.org.", "example.org."));
+    zone_free(z);
+    z = soa_zone("ns1 hostmaster.ns1");
+    v = zone_current(z);
+    assert_null(v->soa_layout.soa);
+    assert_false(negative_soa_same(v, "a.example.org.", "ns1.example.org."));
+    zone_free(z);
+    z = soa_zone("ns1.example.net. hostmaster");
+    v = zone_current(z);
+    assert_null(v->soa_layout.soa);
+    assert_false(negative_soa_same(v, "a.example.org.", "example.net."));
+    zone_free(z);
+    rcu_unregister_thread();
+}
+
 int main(void)
 {
     const struct CMUnitTest t[] = {
         cmocka_unit_test(test_long_label_case),
+        cmocka_unit_test(test_negative_soa_layout),
         cmocka_unit_test(test_question_pointer),
         cmocka_unit_test(test_failed_write),
     };
