@@ -325,9 +325,33 @@ struct zone *zone_set_get(const struct zone_set *zs, const uint8_t *apex)
     return zs ? table_get(zs, apex, dns_name_len(apex)) : NULL;
 }
 
+/* Up to this many zones, zone_set_find compares lname's tail with each
+ * apex rather than hashing each of its suffixes: a server of one zone or a
+ * few pays two walks of the name and a compare per zone (issue 12). */
+#define SET_FIND_SCAN_MAX 4
+
+/* The zone of the longest apex that lname ends in, by comparing each. */
+static struct zone *scan_find(const struct zone_set *zs, const uint8_t *lname)
+{
+    size_t len = dns_name_len(lname);
+    struct zone *best = NULL;
+    for (size_t i = 0; i < zs->n; i++) {
+        struct zone *z = zs->zones[i];
+        const uint8_t *p = lname;
+        size_t rem = len;
+        for (; rem > z->apex_len; rem -= 1 + (size_t)*p, p += 1 + *p)
+            ;
+        if (rem == z->apex_len && memcmp(p, z->apex, rem) == 0 &&
+            (!best || z->apex_len > best->apex_len))
+            best = z;
+    }
+    return best;
+}
+
 struct zone *zone_set_find(const struct zone_set *zs, const uint8_t *lname)
 {
     if (!zs || !zs->n) return NULL;
+    if (zs->n <= SET_FIND_SCAN_MAX) return scan_find(zs, lname);
     int labels = dns_name_labels(lname);
     const uint8_t *p = lname;
     /* Skip labels that no apex can have, then try longest suffix first. */

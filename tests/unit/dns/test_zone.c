@@ -438,6 +438,65 @@ static void test_rr_parse(void **st)
     free(rr);
 }
 
+/* zone_set_find: the longest served apex, whether the set is scanned (a
+ * few zones) or hashed (more): checked against every apex after each add. */
+static void test_zone_set_find_longest(void **st)
+{
+    (void)st;
+    rcu_register_thread();
+    struct zone_set_handle h;
+    struct err e;
+    zone_set_handle_init(&h);
+    static const char *apexes[] = {
+        "example.org.", "sub.example.org.", ".", "x.sub.example.org.", "org.",
+        "example.net.", "b.example.org."};
+    static const char *names[] = {".",
+                                  "org.",
+                                  "a.org.",
+                                  "example.org.",
+                                  "a.example.org.",
+                                  "b.example.org.",
+                                  "a.b.example.org.",
+                                  "sub.example.org.",
+                                  "y.x.sub.example.org.",
+                                  "x.sub.example.org.",
+                                  "xsub.example.org.",
+                                  "example.net.",
+                                  "a.example.net.",
+                                  "net.",
+                                  "com.",
+                                  "a.b.c.d.e.f.g.h.sub.example.org."};
+    size_t nap = sizeof apexes / sizeof *apexes;
+    for (size_t k = 0; k < nap; k++) {
+        struct zone_version *v;
+        assert_int_equal(zone_synthesize(N(apexes[k]), 1, &v, &e), 0);
+        rcu_thread_offline();
+        assert_int_equal(zone_set_add(&h, zone_new(v, &e), &e), 0);
+        rcu_thread_online();
+        const struct zone_set *zs = zone_set_current(&h);
+        for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+            uint8_t l[DNS_NAME_MAX], a[DNS_NAME_MAX];
+            dns_name_lower(l, N(names[i]));
+            const uint8_t *want = NULL;
+            for (size_t j = 0; j <= k; j++) {
+                dns_name_lower(a, N(apexes[j]));
+                if (dns_name_is_subdomain(l, a) &&
+                    (!want || dns_name_labels(a) > dns_name_labels(want)))
+                    want = zone_set_get(zs, a)->apex;
+            }
+            struct zone *z = zone_set_find(zs, l);
+            if (!want)
+                assert_null(z);
+            else
+                assert_memory_equal(z->apex, want, dns_name_len(want));
+        }
+    }
+    rcu_thread_offline();
+    zone_set_handle_destroy(&h);
+    rcu_thread_online();
+    rcu_unregister_thread();
+}
+
 static void test_zone_set_rcu(void **st)
 {
     (void)st;
@@ -497,10 +556,15 @@ static void test_zone_set_rcu(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_load_good),         cmocka_unit_test(test_canonical_order),
-        cmocka_unit_test(test_load_errors),       cmocka_unit_test(test_apply),
-        cmocka_unit_test(test_foreach_and_synth), cmocka_unit_test(test_rr_parse),
-        cmocka_unit_test(test_zone_set_rcu),      cmocka_unit_test(test_apply_matches_rebuild),
+        cmocka_unit_test(test_load_good),
+        cmocka_unit_test(test_canonical_order),
+        cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_apply),
+        cmocka_unit_test(test_foreach_and_synth),
+        cmocka_unit_test(test_rr_parse),
+        cmocka_unit_test(test_zone_set_find_longest),
+        cmocka_unit_test(test_zone_set_rcu),
+        cmocka_unit_test(test_apply_matches_rebuild),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
