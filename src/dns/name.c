@@ -156,9 +156,16 @@ static inline uint64_t lower8(uint64_t x)
 
 size_t dns_name_lower(uint8_t *dst, const uint8_t *n)
 {
+    size_t len = dns_name_len(n);
+    dns_name_lower_len(dst, n, len);
+    return len;
+}
+
+void dns_name_lower_len(uint8_t *dst, const uint8_t *n, size_t len)
+{
     /* The whole name, length bytes included: they are at most 63 and
      * never in 'A'..'Z'. dst may be n. */
-    size_t len = dns_name_len(n), i = 0;
+    size_t i = 0;
     for (; i + 8 <= len; i += 8) {
         uint64_t x;
         memcpy(&x, n + i, 8);
@@ -167,7 +174,6 @@ size_t dns_name_lower(uint8_t *dst, const uint8_t *n)
     }
     for (; i < len; i++)
         dst[i] = lower(n[i]);
-    return len;
 }
 
 int dns_name_labels(const uint8_t *n)

@@ -47,6 +47,8 @@ int dns_name_to_text(const uint8_t *n, char *out, size_t cap);
 /* Lowercase (ASCII only) copy of n into dst (which may equal n). Returns the
  * length. */
 size_t dns_name_lower(uint8_t *dst, const uint8_t *n);
+/* The same when n's length (len bytes, the root included) is known. */
+void dns_name_lower_len(uint8_t *dst, const uint8_t *n, size_t len);
 
 /* Number of labels, not counting the root: "." -> 0, "a.b." -> 2. */
 int dns_name_labels(const uint8_t *n);

@@ -76,10 +76,9 @@ static const struct zone_node *lookup(const struct zone_version *v, const uint8_
 /* Finds the node that answers lname (lowercase, in the zone): exact,
  * wildcard, or the cut / DNAME that takes precedence, per RFC 1034 §4.3.2
  * step 3 and RFC 4592 §3.3. */
-static enum find_kind find(const struct zone_version *v, const uint8_t *lname, uint16_t qtype,
-                           const struct zone_node **out)
+static enum find_kind find(const struct zone_version *v, const uint8_t *lname, size_t len,
+                           uint16_t qtype, const struct zone_node **out)
 {
-    size_t len = dns_name_len(lname);
     const uint8_t *p = lname;
     const struct zone_node *enc = lookup(v, p, len);
     bool exact = enc != NULL;
@@ -255,30 +254,32 @@ static const uint8_t *dname(struct qctx *c, const struct zone_node *node, const 
     return c->qtype == DNS_T_CNAME ? NULL : buf;
 }
 
-/* Answers qname (lq: its lowercase form) and follows CNAME/DNAME chains. */
-static void resolve(struct qctx *c, const uint8_t *qname, const uint8_t *lq)
+/* Answers qname (lq: its lowercase form, lqlen bytes) and follows
+ * CNAME/DNAME chains. */
+static void resolve(struct qctx *c, const uint8_t *qname, const uint8_t *lq, size_t lqlen)
 {
-    uint8_t visited[DNS_CNAME_CHAIN_MAX + 1][DNS_NAME_MAX];
+    uint8_t lowered[DNS_CNAME_CHAIN_MAX + 1][DNS_NAME_MAX]; /* [0]: lq itself, not copied */
+    const uint8_t *visited[DNS_CNAME_CHAIN_MAX + 1];
     uint8_t synth[2][DNS_NAME_MAX];
     const uint8_t *name = qname;
     for (int hop = 0; name && !c->tc; hop++) {
-        uint8_t *l = visited[hop];
-        if (hop == 0)
-            memcpy(l, lq, dns_name_len(lq));
-        else
-            dns_name_lower(l, name);
+        const uint8_t *l = lq;
+        size_t llen = lqlen;
         if (hop > 0) {
+            llen = dns_name_lower(lowered[hop], name);
+            l = lowered[hop];
             bool loop = false;
             for (int i = 0; i < hop; i++)
                 loop |= dns_name_equal(visited[i], l);
             /* out of zone, a loop, or too long: the resolver takes over */
             if (loop || !dns_name_is_subdomain(l, c->v->apex)) return;
         }
+        visited[hop] = l;
         /* Knot 3.2 writes at most DNS_CNAME_CHAIN_MAX redirections, then still
          * answers the last target if that needs no further redirection */
         bool last = hop == DNS_CNAME_CHAIN_MAX;
         const struct zone_node *n;
-        switch (find(c->v, l, c->qtype, &n)) {
+        switch (find(c->v, l, llen, c->qtype, &n)) {
         case F_EXACT:
             name = answer_node(c, n, name, last);
             break;
@@ -442,7 +443,7 @@ size_t dns_answer(const struct zone_set *zs, const uint8_t *q, size_t qlen, uint
         c.rcode = DNS_RC_REFUSED;
     } else {
         uint8_t lq[DNS_NAME_MAX];
-        dns_name_lower(lq, qname);
+        dns_name_lower_len(lq, qname, (size_t)qnlen);
         const struct zone *z = zone_set_find(zs, lq);
         /* DS lives on the parent side of a cut (RFC 4035 §3.1.4.1): at a
          * zone's apex, answer from the parent zone if we serve it. */
@@ -456,7 +457,7 @@ size_t dns_answer(const struct zone_set *zs, const uint8_t *q, size_t qlen, uint
             c.v = zone_current(z);
             c.qtype = qi->qtype;
             c.aa = true;
-            resolve(&c, qname, lq);
+            resolve(&c, qname, lq, (size_t)qnlen);
             if (!c.tc) additional(&c);
         }
     }
