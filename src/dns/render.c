@@ -110,7 +110,8 @@ static bool name(struct resp *r, const uint8_t *n, bool compress)
     size_t total = dns_name_len(n);
     const uint8_t *s = n;
     int found = -1;
-    if (compress) {
+    /* an empty table (the question) has nothing to find: every label new */
+    if (compress && r->ncomp) {
         /* Longest suffix first; an entry can only match a suffix with the
          * same remaining length, which rejects almost every candidate before
          * any byte is compared. */
