@@ -10,7 +10,7 @@
  * compare it before and after a change to the query path).
  *
  *   cc -O2 -std=gnu17 -Isrc bench/query_micro.c BUILD/src/dns/libceon_dns.a \
- *      BUILD/src/util/libceon_util.a -lurcu-qsbr -lpthread -o query_micro
+ *      BUILD/src/util/libceon_util.a -lzscanner -lknot -lurcu-qsbr -lpthread -o query_micro
  *   ./query_micro [RECORDS [QUERIES [ROUNDS]]]     (run from the repository root)
  */
 #include "dns/query.h"
