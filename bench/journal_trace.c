@@ -13,11 +13,13 @@
  * environment in MDB_NOSYNC (its cost without any fsync), and the walk
  * over the records alone.
  * JT_CHUNK_META_NOSYNC=0 makes chunks fsync in their own commit (as before
- * brief J); JT_CHUNK_BYTES sets the records per chunk.
+ * brief J); JT_CHUNK_BYTES sets the records per chunk; JT_SIZE_RATIO=R
+ * compacts by capd's size policy (--journal-size-ratio) instead of every
+ * max_entries.
  *
  *   cc -O2 -std=c17 -D_GNU_SOURCE -Isrc bench/journal_trace.c \
  *      build/release/src/dns/libceon_dns.a build/release/src/util/libceon_util.a \
- *      -llmdb -lurcu-qsbr -lzscanner -lpthread -o /tmp/journal_trace
+ *      -llmdb -lurcu-qsbr -lzscanner -lknot -lpthread -o /tmp/journal_trace
  *   /tmp/journal_trace N C S [R]     (its journal is in a fresh /tmp dir)
  */
 #include "dns/journal_int.h"
@@ -146,6 +148,10 @@ int main(int argc, char **argv)
      * behaviour before); JT_CHUNK_BYTES: records per chunk */
     if (getenv("JT_CHUNK_META_NOSYNC"))
         jr->chunk_meta_nosync = atoi(getenv("JT_CHUNK_META_NOSYNC")) != 0;
+    /* compaction every max_entries, whatever the zone's size (capd's
+     * default --journal-size-ratio would compact a big zone far less
+     * often); JT_SIZE_RATIO=R traces capd's policy instead */
+    journal_set_size_ratio(jr, getenv("JT_SIZE_RATIO") ? atof(getenv("JT_SIZE_RATIO")) : 0);
 
     struct worker *w = calloc(nth, sizeof *w);
     pthread_t *t = calloc(nth, sizeof *t);
