@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns/journal_int.h"
 #include "dns/update.h"
 #include "dns/wire.h"
 #include "util/buf.h"
@@ -61,11 +62,9 @@ struct journal *jopen(const char *dir)
     return j;
 }
 
-/* Loads the zone and replays the journal, as capd does at start. */
-struct zone *start(struct journal *j, uint32_t serial, const char *extra,
-                   struct journal_replay_info *info)
+struct zone *start_from(struct journal *j, struct zone_version *v, struct journal_replay_info *info)
 {
-    struct zone_version *v = load(serial, extra), *out;
+    struct zone_version *out;
     struct err e;
     if (journal_replay(j, v, &out, info, &e) < 0) fail_msg("%s", e.msg);
     if (out) {
@@ -74,6 +73,27 @@ struct zone *start(struct journal *j, uint32_t serial, const char *extra,
     }
     struct zone *z = zone_new(v, &e);
     assert_non_null(z);
+    return z;
+}
+
+struct zone *start(struct journal *j, uint32_t serial, const char *extra,
+                   struct journal_replay_info *info)
+{
+    return start_from(j, load(serial, extra), info);
+}
+
+struct zone *reopen(const char *dir, struct journal **j, struct zone *z, size_t chunk_bytes,
+                    struct journal_replay_info *info)
+{
+    uint64_t want = zone_version_hash(zone_current(z));
+    uint32_t serial = zone_current(z)->serial;
+    zone_free(z);
+    journal_close(*j);
+    *j = jopen(dir);
+    if (chunk_bytes) (*j)->chunk_bytes = chunk_bytes;
+    z = start(*j, 1, "", info);
+    assert_int_equal(zone_current(z)->serial, serial);
+    assert_true(zone_version_hash(zone_current(z)) == want);
     return z;
 }
 
@@ -92,6 +112,14 @@ int update(struct zone *z, struct journal *j, unsigned i, uint32_t *serial, stru
     struct dns_update u[] = {{DNS_UPDATE_ADD, a, DNS_T_A, 300, ip, 4},
                              {DNS_UPDATE_ADD, b, DNS_T_TXT, 300, txt, (uint16_t)(tl + 1)}};
     return dns_update_apply(z, APEX, NULL, 0, u, 2, j, serial, e);
+}
+
+void updates(struct zone *z, struct journal *j, unsigned from, unsigned n)
+{
+    uint32_t s;
+    struct err e;
+    for (unsigned i = from; i < from + n; i++)
+        if (update(z, j, i, &s, &e) < 0) fail_msg("%s", e.msg);
 }
 
 uint16_t soa_rdata(uint8_t rd[SOA_RDLEN], uint32_t serial, uint32_t refresh)

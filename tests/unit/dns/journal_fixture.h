@@ -5,6 +5,7 @@
 #include "dns/journal.h"
 #include "dns/zone.h"
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 extern const uint8_t APEX[]; /* example.org */
@@ -22,11 +23,23 @@ int teardown(void **st);
  * (zone-file lines relative to the apex). */
 struct zone_version *load(uint32_t serial, const char *extra);
 struct journal *jopen(const char *dir);
+/* Replays the journal onto v (which it takes) and makes the zone, as capd
+ * does at start. */
+struct zone *start_from(struct journal *j, struct zone_version *v,
+                        struct journal_replay_info *info);
 /* Loads the zone and replays the journal, as capd does at start. */
 struct zone *start(struct journal *j, uint32_t serial, const char *extra,
                    struct journal_replay_info *info);
+/* Closes the journal, reopens it (with chunk_bytes of records per snapshot
+ * chunk; 0: the journal's default) and replays it onto the file at serial
+ * 1: the replayed zone must be the live one (same serial and content
+ * hash). Frees the old zone and returns the new one. */
+struct zone *reopen(const char *dir, struct journal **j, struct zone *z, size_t chunk_bytes,
+                    struct journal_replay_info *info);
 /* Update number i: adds a-i A and b-i TXT in one change set. */
 int update(struct zone *z, struct journal *j, unsigned i, uint32_t *serial, struct err *e);
+/* Updates number from .. from + n - 1; fails the test on an error. */
+void updates(struct zone *z, struct journal *j, unsigned from, unsigned n);
 /* The apex SOA's RDATA with this serial and refresh (MNAME, RNAME and the
  * other timers as the file's); returns its length. */
 #define SOA_RDLEN 61

@@ -25,31 +25,15 @@
 
 #define SMALL_CHUNK 256 /* bytes of records per chunk: about 7 records */
 
-static void updates(struct zone *z, struct journal *j, unsigned from, unsigned n)
-{
-    uint32_t s;
-    struct err e;
-    for (unsigned i = from; i < from + n; i++)
-        if (update(z, j, i, &s, &e) < 0) fail_msg("%s", e.msg);
-}
-
-/* Closes the journal, reopens it and replays: the replayed zone must be
- * the live one (same content hash and serial), replayed from a snapshot
- * (or not) with `entries` change sets applied after it. Returns the new
- * zone and journal; frees the old zone. */
+/* reopen (journal_fixture.h) with small chunks: the replayed zone must be
+ * the live one, replayed from a snapshot (or not) with `entries` change
+ * sets applied after it. Returns the new zone and journal; frees the old
+ * zone. */
 static struct zone *reopen_expect(const char *dir, struct journal **j, struct zone *z,
                                   bool from_snapshot, unsigned entries)
 {
-    uint64_t want = zone_version_hash(zone_current(z));
-    uint32_t serial = zone_current(z)->serial;
     struct journal_replay_info info;
-    zone_free(z);
-    journal_close(*j);
-    *j = jopen(dir);
-    (*j)->chunk_bytes = SMALL_CHUNK;
-    z = start(*j, 1, "", &info);
-    assert_int_equal(zone_current(z)->serial, serial);
-    assert_true(zone_version_hash(zone_current(z)) == want);
+    z = reopen(dir, j, z, SMALL_CHUNK, &info);
     assert_int_equal(info.from_snapshot, from_snapshot);
     assert_int_equal(info.entries, entries);
     return z;

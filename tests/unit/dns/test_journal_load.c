@@ -24,30 +24,6 @@
 
 #define SMALL_CHUNK 256 /* bytes of records per chunk: about 7 records */
 
-static void updates(struct zone *z, struct journal *j, unsigned from, unsigned n)
-{
-    uint32_t s;
-    struct err e;
-    for (unsigned i = from; i < from + n; i++)
-        if (update(z, j, i, &s, &e) < 0) fail_msg("%s", e.msg);
-}
-
-/* Closes the journal, reopens it and replays: the replayed zone must be
- * the live one. Returns the new zone; frees the old one. */
-static struct zone *reopen(const char *dir, struct journal **j, struct zone *z,
-                           struct journal_replay_info *info)
-{
-    uint64_t want = zone_version_hash(zone_current(z));
-    uint32_t serial = zone_current(z)->serial;
-    zone_free(z);
-    journal_close(*j);
-    *j = jopen(dir);
-    z = start(*j, 1, "", info);
-    assert_int_equal(zone_current(z)->serial, serial);
-    assert_true(zone_version_hash(zone_current(z)) == want);
-    return z;
-}
-
 static struct jmeta meta(struct journal *j)
 {
     MDB_txn *t;
@@ -118,7 +94,7 @@ static void test_chunks_flushed_before_switch(void **st)
     assert_true(snap_seq(j) > 0);
     j->test_hook = NULL;
     struct journal_replay_info info;
-    z = reopen(f->dir, &j, z, &info);
+    z = reopen(f->dir, &j, z, 0, &info);
     assert_true(info.from_snapshot);
     assert_int_equal(info.entries, 0);
     zone_free(z);
@@ -148,8 +124,7 @@ static void test_failed_flush_keeps_journal(void **st)
         assert_int_equal(snap_seq(j), 0);
         j->test_hook = NULL;
         struct journal_replay_info info;
-        z = reopen(f->dir, &j, z, &info);
-        j->chunk_bytes = SMALL_CHUNK;
+        z = reopen(f->dir, &j, z, SMALL_CHUNK, &info);
         assert_false(info.from_snapshot);
         assert_int_equal(info.entries, 20);
     }
@@ -245,7 +220,7 @@ static void test_replay_bound(void **st)
      * it, as a kill would). */
     j->test_hook = NULL;
     struct journal_replay_info info;
-    z = reopen(f->dir, &j, z, &info);
+    z = reopen(f->dir, &j, z, 0, &info);
     assert_true(info.from_snapshot);
     assert_true(info.entries <= 2 * LIMIT + 1);
     zone_free(z);
