@@ -157,6 +157,17 @@ static struct zone *soa_zone(const char *soa)
     return z;
 }
 
+/* Frees *z (if any) and puts in its place a zone with this SOA's MNAME
+ * and RNAME, whose SOA must be laid out or not; returns its version. */
+static const struct zone_version *next_soa_zone(struct zone **z, const char *soa, bool laid_out)
+{
+    if (*z) zone_free(*z);
+    *z = soa_zone(soa);
+    const struct zone_version *v = zone_current(*z);
+    assert_int_equal(v->soa_layout.soa != NULL, laid_out);
+    return v;
+}
+
 /* The negative answer's SOA from its per-version layout: the bytes and the
  * compression entries of the general writer, for questions whose labels
  * can and cannot compress against MNAME and RNAME; the layout is used
@@ -165,9 +176,8 @@ static void test_negative_soa_layout(void **st)
 {
     (void)st;
     rcu_register_thread();
-    struct zone *z = soa_zone("ns1 hostmaster");
-    const struct zone_version *v = zone_current(z);
-    assert_non_null(v->soa_layout.soa);
+    struct zone *z = NULL;
+    const struct zone_version *v = next_soa_zone(&z, "ns1 hostmaster", true);
     assert_true(negative_soa_same(v, "nx1.example.org.", "a.ns1.example.org."));
     assert_true(negative_soa_same(v, "a.B.Example.ORG.", "hostmaster.example.org."));
     assert_true(negative_soa_same(v, "EXAMPLE.org.", "x.hostmaster.example.org."));
@@ -178,21 +188,12 @@ static void test_negative_soa_layout(void **st)
     assert_false(negative_soa_same(v, "a.ns1.example.org.", "b.ns1.example.org."));
     assert_false(negative_soa_same(v, "x.hostmaster.example.org.", "hostmaster.example.org."));
     /* MNAME the apex; RNAME under MNAME's label; names out of the zone */
-    zone_free(z);
-    z = soa_zone("@ hostmaster");
-    v = zone_current(z);
-    assert_non_null(v->soa_layout.soa);
+    v = next_soa_zone(&z, "@ hostmaster", true);
     assert_true(negative_soa_same(v, "a.example.org.", "hostmaster.example.org."));
     assert_true(negative_soa_same(v, "example.org.", "example.org."));
-    zone_free(z);
-    z = soa_zone("ns1 hostmaster.ns1");
-    v = zone_current(z);
-    assert_null(v->soa_layout.soa);
+    v = next_soa_zone(&z, "ns1 hostmaster.ns1", false);
     assert_false(negative_soa_same(v, "a.example.org.", "ns1.example.org."));
-    zone_free(z);
-    z = soa_zone("ns1.example.net. hostmaster");
-    v = zone_current(z);
-    assert_null(v->soa_layout.soa);
+    v = next_soa_zone(&z, "ns1.example.net. hostmaster", false);
     assert_false(negative_soa_same(v, "a.example.org.", "example.net."));
     zone_free(z);
     rcu_unregister_thread();

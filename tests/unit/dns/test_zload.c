@@ -148,20 +148,22 @@ static size_t name_of(uint8_t *out, int i)
 
 static const uint8_t apex[] = "\3big\4test";
 
+/* The apex SOA's RDATA (ns1, hm, this serial, timers 0); returns its length. */
+static uint16_t soa_rdata(uint8_t soa[64], uint8_t serial)
+{
+    memcpy(soa, "\3ns1\3big\4test\0\2hm\3big\4test", 27); /* with both root labels */
+    memset(soa + 27, 0, 20);
+    soa[30] = serial;
+    return 47;
+}
+
 static struct zone_version *load(void)
 {
     struct zone_loader *l = zone_loader_new(apex);
     assert_non_null(l);
     struct err e;
-    uint8_t soa[64], *p = soa;
-    memcpy(p, "\3ns1\3big\4test", 14);
-    p += 14;
-    memcpy(p, "\2hm\3big\4test", 13);
-    p += 13;
-    memset(p, 0, 20);
-    p[3] = 1;
-    p += 20;
-    assert_int_equal(zone_loader_add(l, apex, DNS_T_SOA, 300, soa, (uint16_t)(p - soa), &e), 1);
+    uint8_t soa[64];
+    assert_int_equal(zone_loader_add(l, apex, DNS_T_SOA, 300, soa, soa_rdata(soa, 1), &e), 1);
     for (int i = 0; i < NAMES; i++) {
         uint8_t n[64], a[4] = {10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
         name_of(n, i);
@@ -268,15 +270,10 @@ static void build_in(int how)
 {
     struct zone_loader *l = zone_loader_new(apex);
     struct err e;
-    uint8_t soa[64], *p = soa;
-    memcpy(p, "\3ns1\3big\4test", 14);
-    p += 14;
-    memcpy(p, "\2hm\3big\4test", 13);
-    p += 13;
-    memset(p, 0, 20);
-    p += 20;
+    uint8_t soa[64];
+    uint16_t soa_len = soa_rdata(soa, 0);
     if (how != 1 && how != 3)
-        assert_int_equal(zone_loader_add(l, apex, DNS_T_SOA, 300, soa, (uint16_t)(p - soa), &e), 1);
+        assert_int_equal(zone_loader_add(l, apex, DNS_T_SOA, 300, soa, soa_len, &e), 1);
     for (int k = 0; k < NAMES; k++) {
         int i = how == 3 ? NAMES - 1 - k : k;
         uint8_t n[64], a[4] = {10, 0, (uint8_t)(i >> 8), (uint8_t)i};
@@ -284,7 +281,7 @@ static void build_in(int how)
         assert_int_equal(zone_loader_add(l, n, DNS_T_A, 300, a, 4, &e), 1);
     }
     if (how == 1 || how == 3)
-        assert_int_equal(zone_loader_add(l, apex, DNS_T_SOA, 300, soa, (uint16_t)(p - soa), &e), 1);
+        assert_int_equal(zone_loader_add(l, apex, DNS_T_SOA, 300, soa, soa_len, &e), 1);
     if (how == 2) {
         uint8_t n[64], a[4] = {10, 9, 9, 9}, dup[4] = {10, 0, 9000 >> 8, 9000 & 0xff};
         name_of(n, 3);

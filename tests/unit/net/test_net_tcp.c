@@ -132,6 +132,29 @@ static ssize_t tcp_read_msg(struct tcp_fix *x, int fd, uint8_t *msg, size_t cap)
     return -1;
 }
 
+/* Asks fd for t.example. SOA (query id `id`): an answer must come. */
+static void ask_soa(struct tcp_fix *x, int fd, uint16_t id)
+{
+    uint8_t q[512], ans[65535];
+    size_t n = make_query(q + 2, id, "t.example.", DNS_T_SOA);
+    put_be16(q, (uint16_t)n);
+    assert_int_equal(send(fd, q, n + 2, 0), (ssize_t)(n + 2));
+    assert_true(tcp_read_msg(x, fd, ans, sizeof ans) > 12);
+}
+
+/* One more client is accepted and closed at once (EOF or reset), and the
+ * server still holds `live` connections. */
+static void assert_turned_away(struct tcp_fix *x, size_t live)
+{
+    int fd = tcp_client(x->port);
+    assert_true(pump_until_readable(x, fd, 1.0));
+    uint8_t byte;
+    ssize_t r = recv(fd, &byte, 1, 0);
+    assert_true(r == 0 || (r < 0 && errno == ECONNRESET));
+    close(fd);
+    assert_int_equal(dns_tcp_connections(x->t), live);
+}
+
 static void tcp_pipelined_partial(void **state)
 {
     struct fixture *f = *state;
@@ -203,25 +226,14 @@ static void tcp_per_address_limit(void **state)
     for (int i = 0; i < 1000 && dns_tcp_connections(x.t) < 3; i++)
         pump(&x, 0.001);
     assert_int_equal(dns_tcp_connections(x.t), 3);
-    int d = tcp_client(x.port);
-    assert_true(pump_until_readable(&x, d, 1.0));
-    uint8_t byte;
-    ssize_t r = recv(d, &byte, 1, 0);
-    assert_true(r == 0 || (r < 0 && errno == ECONNRESET));
-    close(d);
-    assert_int_equal(dns_tcp_connections(x.t), 3);
-    uint8_t q[512], ans[65535];
-    size_t n = make_query(q + 2, 9, "t.example.", DNS_T_SOA);
-    put_be16(q, (uint16_t)n);
-    assert_int_equal(send(fds[2], q, n + 2, 0), (ssize_t)(n + 2));
-    assert_true(tcp_read_msg(&x, fds[2], ans, sizeof ans) > 12);
+    assert_turned_away(&x, 3);
+    ask_soa(&x, fds[2], 9);
     /* A slot given back is free again for that address. */
     close(fds[0]);
     for (int i = 0; i < 1000 && dns_tcp_connections(x.t) > 2; i++)
         pump(&x, 0.001);
     int g = tcp_client(x.port);
-    assert_int_equal(send(g, q, n + 2, 0), (ssize_t)(n + 2));
-    assert_true(tcp_read_msg(&x, g, ans, sizeof ans) > 12);
+    ask_soa(&x, g, 9);
     close(g);
     close(fds[1]);
     close(fds[2]);
@@ -237,29 +249,19 @@ static void tcp_limit_and_idle(void **state)
     int a = tcp_client(x.port), b = tcp_client(x.port);
     pump(&x, 0.05);
     assert_int_equal(dns_tcp_connections(x.t), 2);
-    /* Third one: accepted and closed at once. */
-    int c = tcp_client(x.port);
-    assert_true(pump_until_readable(&x, c, 1.0));
-    uint8_t byte;
-    ssize_t r = recv(c, &byte, 1, 0);
-    assert_true(r == 0 || (r < 0 && errno == ECONNRESET));
-    close(c);
-    assert_int_equal(dns_tcp_connections(x.t), 2);
+    assert_turned_away(&x, 2); /* the third */
 
     /* The idle one is closed after the timeout (300 ms here); the one
      * that keeps asking stays. */
-    uint8_t q[512], ans[65535];
     double closed_at = 0;
     while (now() - ta < 1.0) {
-        size_t n = make_query(q + 2, 7, "t.example.", DNS_T_SOA);
-        put_be16(q, (uint16_t)n);
-        assert_int_equal(send(b, q, n + 2, 0), (ssize_t)(n + 2));
-        assert_true(tcp_read_msg(&x, b, ans, sizeof ans) > 12);
+        ask_soa(&x, b, 7);
         pump(&x, 0.01);
         struct pollfd p = {.fd = a, .events = POLLIN};
         if (!closed_at && poll(&p, 1, 0) > 0) closed_at = now();
     }
     assert_true(closed_at > 0);
+    uint8_t byte;
     assert_int_equal(recv(a, &byte, 1, 0), 0);
     double idle = closed_at - ta;
     assert_true(idle >= 0.29 && idle < 0.8);
@@ -287,7 +289,7 @@ static void tcp_trickle_deadline(void **state)
     struct tcp_fix x;
     tcp_begin_frame(f, &x, 0, 1000, 300);
     int slow = tcp_client(x.port), good = tcp_client(x.port);
-    uint8_t q[512], ans[65535];
+    uint8_t q[512];
     size_t n = make_query(q + 2, 9, "www.t.example.", DNS_T_A);
     put_be16(q, (uint16_t)n);
     pump(&x, 0.05);
@@ -297,10 +299,7 @@ static void tcp_trickle_deadline(void **state)
     while (!closed_at && now() - start < 2.0 && sent < n + 2) {
         ssize_t w = send(slow, q + sent, 1, MSG_NOSIGNAL);
         if (w == 1) sent++;
-        size_t m = make_query(q + 300 + 2, 10, "t.example.", DNS_T_SOA);
-        put_be16(q + 300, (uint16_t)m);
-        assert_int_equal(send(good, q + 300, m + 2, 0), (ssize_t)(m + 2));
-        assert_true(tcp_read_msg(&x, good, ans, sizeof ans) > 12);
+        ask_soa(&x, good, 10);
         double step = now();
         while (!closed_at && now() - step < 0.1) {
             pump(&x, 0.005);
