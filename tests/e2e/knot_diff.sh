@@ -61,18 +61,10 @@ trap 'exit 1' INT TERM
 cp "$here"/zones/example.com.zone "$here"/zones/example.net.zone "$here"/zones/big.inc "$tmp"/
 
 . "$here/ports.sh"
+. "$here/dns_ready.sh"
 
 # Waits until the server on port $1 answers SOA example.com (process $2 alive).
-wait_ready() {
-    for _ in $(seq 100); do
-        kill -0 "$2" 2>/dev/null || return 1
-        if "$kdig" @127.0.0.1 -p "$1" +timeout=1 +retry=0 example.com SOA 2>/dev/null | grep -q 'status: NOERROR'; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    return 1
-}
+wait_ready() { wait_dns_soa "$1" "$2" example.com 100; }
 
 start_capd() {
     local try
