@@ -10,6 +10,8 @@
 #  12. updates judged by their final state: the apex NS RRset replaced in one
 #      update, a CNAME replacing an A RRset, the SOA removed and re-added;
 #      the same steps without the re-add are refused and change nothing.
+# And --journal-size-ratio's parsing: 0.5 accepted, -1, abc, 1e999 (out of
+# range for a double) and the empty string refused with the option's error.
 #   journal_restart.sh CAPD CAPC
 CAPD=$1 CAPC=$2
 . "$(dirname "$0")/eon_lib.sh"
@@ -105,4 +107,21 @@ restart "after final-state updates"
   die "SOA after the restart: $(q example.org SOA)"
 expect_nx x.example.org A "refused updates after the restart"
 ok "12: apex NS, CNAME and SOA replaced within one update; final states without them refused"
+
+# ---- --journal-size-ratio: a number from 0 to 100
+stop_capd TERM
+for bad in -1 abc 1e999 ''; do
+  out=$(timeout 20 "$CAPD" -z "$work/example.org" --capnp-secret-key-file "$state/capnp-secret.pem" \
+    --capnp-listen-address "tcp:127.0.0.1:$cap_port" --state-dir "$state" -b 127.0.0.1 \
+    -p "$dns_port" --journal-size-ratio "$bad" 2>&1)
+  rc=$?
+  output_clean "capd --journal-size-ratio '$bad'" "$out"
+  [ "$rc" = 1 ] || die "capd --journal-size-ratio '$bad' exited $rc, want 1: $out"
+  [ "$out" = "capd: bad --journal-size-ratio '$bad': expected a number from 0 to 100" ] ||
+    die "capd --journal-size-ratio '$bad' printed: $out"
+done
+start_capd --journal-size-ratio 0.5 || die "capd starts with --journal-size-ratio 0.5: $(tail -3 capd.log)"
+expect_ok "an update under --journal-size-ratio 0.5" update root.cap -u 'add|r.example.org|A|192.0.2.5|60'
+[ "$(q r.example.org A)" = 192.0.2.5 ] || die "the update under ratio 0.5 answers: $(q r.example.org A)"
+ok "--journal-size-ratio: 0.5 accepted; -1, abc, 1e999 and '' refused (exit 1, the option's error)"
 finish journal_restart
