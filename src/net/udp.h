@@ -1,10 +1,11 @@
 /*
  * udp: the UDP side of the DNS data plane. For every bound address, one
- * worker thread per core, each with its own SO_REUSEPORT socket so the
- * kernel spreads clients across workers without any shared queue. A worker
- * receives a batch with recvmmsg, answers each query with dns_answer into
- * preallocated buffers and sends the batch with sendmmsg: no allocation, no
- * lock and (below log level 1) no logging per query.
+ * socket and one worker thread per core: a leader that blocks in recvmmsg
+ * and helpers that join only while the socket holds a backlog (udp.c says
+ * why not one SO_REUSEPORT socket per worker). A worker receives a batch
+ * with recvmmsg, answers each query with dns_answer into preallocated
+ * buffers and sends the batch with sendmmsg: no allocation, no lock and
+ * (below log level 1) no logging per query.
  *
  * Workers are liburcu QSBR readers: they read the zone set once per batch and
  * report a quiescent state after it; while blocked waiting for packets they
@@ -33,4 +34,6 @@ struct udp_server *udp_start(const struct udp_config *cfg, struct err *e);
 void udp_stop(struct udp_server *s);
 /* Number of worker threads running (for the startup log line). */
 size_t udp_worker_count(const struct udp_server *s);
+/* How often a full batch woke a parked helper (tests, diagnostics). */
+size_t udp_helper_wakeups(const struct udp_server *s);
 #endif

@@ -110,7 +110,7 @@ static void udp_answers_and_updates(void **state)
     assert_non_null(s);
     assert_int_equal(udp_worker_count(s), 2);
 
-    /* Several clients, so both SO_REUSEPORT sockets get traffic. */
+    /* Several clients, one after the other: the leader answers them all. */
     for (int c = 0; c < 8; c++) {
         int fd = udp_client(port);
         uint8_t ans[4096];
@@ -243,6 +243,61 @@ static void udp_updates_under_load(void **state)
     assert_true(worst < 1.0);
 }
 
+/* Bursts deeper than one receive batch: the leader wakes its helper, and
+ * every query of every burst is answered once, whoever answered it. Each
+ * burst (8 clients x 12 queries) stays well inside the socket's receive
+ * buffer, so nothing may be lost to the kernel either. */
+static void udp_backlog_wakes_helpers(void **state)
+{
+    struct fixture *f = *state;
+    struct err e;
+    uint16_t port = free_port(SOCK_DGRAM);
+    struct net_addr a;
+    net_addr_parse(&a, "127.0.0.1", port, &e);
+    struct udp_config cfg = {.addrs = &a, .naddrs = 1, .workers_per_addr = 3, .zones = &f->zones};
+    struct udp_server *s = udp_start(&cfg, &e);
+    assert_non_null(s);
+    enum { CLIENTS = 8, DEPTH = 12 };
+    int fds[CLIENTS];
+    for (int c = 0; c < CLIENTS; c++)
+        fds[c] = udp_client(port);
+    int round = 0;
+    for (; round < 200 && (round < 20 || udp_helper_wakeups(s) == 0); round++) {
+        for (int c = 0; c < CLIENTS; c++) {
+            uint8_t q[DEPTH][512];
+            struct iovec iov[DEPTH];
+            struct mmsghdr mm[DEPTH];
+            memset(mm, 0, sizeof mm);
+            for (int k = 0; k < DEPTH; k++) {
+                size_t n = make_query(q[k], (uint16_t)(k + DEPTH * c), "www.t.example.", DNS_T_A);
+                iov[k] = (struct iovec){.iov_base = q[k], .iov_len = n};
+                mm[k].msg_hdr.msg_iov = &iov[k];
+                mm[k].msg_hdr.msg_iovlen = 1;
+            }
+            assert_int_equal(sendmmsg(fds[c], mm, DEPTH, 0), DEPTH);
+        }
+        for (int c = 0; c < CLIENTS; c++) {
+            bool seen[DEPTH] = {false};
+            for (int k = 0; k < DEPTH; k++) {
+                uint8_t ans[4096];
+                ssize_t n = recv(fds[c], ans, sizeof ans, 0);
+                assert_true(n > 12);
+                int id = be16(ans) - DEPTH * c;
+                assert_true(id >= 0 && id < DEPTH);
+                assert_false(seen[id]);
+                seen[id] = true;
+                assert_int_equal(DNS_RCODE(be16(ans + 2)), DNS_RC_NOERROR);
+            }
+        }
+    }
+    print_message("%d rounds of %d queries, %zu helper wake-ups\n", round, CLIENTS * DEPTH,
+                  udp_helper_wakeups(s));
+    assert_true(udp_helper_wakeups(s) > 0);
+    for (int c = 0; c < CLIENTS; c++)
+        close(fds[c]);
+    udp_stop(s);
+}
+
 static void udp_port_in_use(void **state)
 {
     struct fixture *f = *state;
@@ -271,6 +326,7 @@ int main(void)
         cmocka_unit_test(addr_parse_format),
         cmocka_unit_test_setup_teardown(udp_answers_and_updates, setup, teardown),
         cmocka_unit_test_setup_teardown(udp_updates_under_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(udp_backlog_wakes_helpers, setup, teardown),
         cmocka_unit_test_setup_teardown(udp_port_in_use, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
