@@ -3,7 +3,8 @@
  * durably so that a capd killed mid-order (SIGKILL, power loss: no
  * acme_order_cancel) removes them at its next start.
  *
- *   STATE/acme-challenges/       0750, created with the first record
+ *   STATE/acme-challenges/       0750, made and checked at start with the
+ *                                state dir's other directories (eon/state.h)
  *   STATE/acme-challenges/H      0600, one per value, H = base64url (no
  *                                padding) of SHA-256 of "OWNER VALUE"
  *

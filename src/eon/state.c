@@ -1,4 +1,5 @@
 #include "eon/state.h"
+#include "eon/cert_pending.h"
 #include "util/atomicfile.h"
 #include "util/b64url.h"
 #include <errno.h>
@@ -80,15 +81,27 @@ int eon_state_open(struct eon_state *st, const char *dir, struct err *e)
         eon_state_close(st);
         return err_set(e, "state dir %s: out of memory", dir);
     }
-    const char *dirs[] = {caps, st->caps_domain, st->caps_primary, st->store, st->journal};
+    /* acme-challenges is made here too, not at the first challenge record,
+     * so that it gets its siblings' checks before anything reads it (the
+     * start-time cleanup of cert_pending.h does). */
+    char *challenges = join(dir, CERT_PENDING_DIR);
+    if (!challenges) {
+        free(caps);
+        eon_state_close(st);
+        return err_set(e, "state dir %s: out of memory", dir);
+    }
+    const char *dirs[] = {caps,      st->caps_domain, st->caps_primary,
+                          st->store, st->journal,     challenges};
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         if (inner_dir(dirs[i], e) < 0) {
             free(caps);
+            free(challenges);
             eon_state_close(st);
             return -1;
         }
     }
     free(caps);
+    free(challenges);
 
     char *lock = join(dir, "lock");
     if (!lock) {

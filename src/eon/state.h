@@ -6,6 +6,7 @@
  *   STATE/caps/primary/    NAME.cap: sturdy ref URI of the zone's Primary cap
  *   STATE/store/           the rpc layer's service store (saved services)
  *   STATE/journal/         the dns layer's LMDB journal
+ *   STATE/acme-challenges/ challenge values an ACME order added (eon/cert_pending.h)
  *   STATE/caps/secondary/Z/  the secondaries registered for zone Z: per
  *                          secondary NAME.cap (its Secondary capability's
  *                          URI) and NAME.serial (the serial it is known to

@@ -3,7 +3,8 @@
 # that resolves the DNS-01 challenges by asking this capd (issue 10):
 #  - one name: "Updated certificate for test.example.org", the files,
 #    openssl verify against pebble's root, SANs, key = certificate's key,
-#    eon's state layout and modes, the challenge record gone afterwards;
+#    eon's state layout and modes, the challenge record gone afterwards
+#    (from the zone and from STATE/acme-challenges/);
 #  - several names and a wildcard in one certificate;
 #  - a name outside the capability refused before pebble hears of it;
 #  - the same names again: from disk, no ACME; another name set with the
@@ -59,6 +60,13 @@ cert() {
   output_clean "capc cert $*" "$(cat "$out")"
 }
 mode() { stat -c %a "$1"; }
+# no_pending WHAT: STATE/acme-challenges/ (0750) holds no record: every
+# value the orders added was removed and its record with it.
+no_pending() {
+  local d=$state/acme-challenges
+  [ -d "$d" ] && [ "$(mode "$d")" = 750 ] || die "$1: $d is not a 0750 directory"
+  [ -z "$(ls -A "$d")" ] || die "$1: records left in $d: $(ls -A "$d")"
+}
 # check_cert DIR NAME...: chain verifies against pebble's root, SANs exactly NAMEs, key matches.
 check_cert() {
   local d=$1 want got
@@ -90,7 +98,8 @@ expect_nx _acme-challenge.test.example.org TXT "the challenge record after the o
 grep -q 'acme: added TXT at _acme-challenge.test.example.org: ok' "$work/capd.log" &&
   grep -q 'acme: removed TXT at _acme-challenge.test.example.org: ok' "$work/capd.log" ||
   die "capd's log shows the challenge record added and removed"
-ok "one name: Updated certificate for test.example.org, chain verified, SANs, key, state files 0600 in 0750, TXT gone (NXDOMAIN)"
+no_pending "after one name"
+ok "one name: Updated certificate for test.example.org, chain verified, SANs, key, state files 0600 in 0750, TXT gone (NXDOMAIN), no record in acme-challenges/"
 
 # The statistics show the certificate: its renewal time after now and
 # before its notAfter, no failure, no order running.
@@ -113,7 +122,8 @@ check_cert certs/a.test.example.org a.test.example.org '*.a.test.example.org' b.
 expect_nx _acme-challenge.a.test.example.org TXT "the two challenge values at one name"
 expect_nx _acme-challenge.b.test.example.org TXT
 [ "$(orders)" -ge 2 ] || die "pebble's log counts the orders (POST /order-plz)"
-ok "a.test.example.org, *.a.test.example.org and b.test.example.org in one certificate; records gone"
+no_pending "after three names"
+ok "a.test.example.org, *.a.test.example.org and b.test.example.org in one certificate; records gone (zone and acme-challenges/)"
 
 # ---- outside the capability: refused before the CA is contacted
 n=$(orders)

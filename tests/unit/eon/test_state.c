@@ -52,6 +52,9 @@ static void layout_and_modes(void **state)
     assert_int_equal(mode_of(st.caps_primary), 0750);
     assert_int_equal(mode_of(st.store), 0750);
     assert_int_equal(mode_of(st.journal), 0750);
+    char challenges[160];
+    snprintf(challenges, sizeof challenges, "%s/acme-challenges", dir);
+    assert_int_equal(mode_of(challenges), 0750); /* made at start, not at the first record */
     char path[256];
     assert_int_equal(eon_state_write_cap(&st, EON_CAP_DOMAIN, "example.org",
                                          "capnp://insecure@127.0.0.1:7000/abc", path, sizeof path,
@@ -79,8 +82,10 @@ static void layout_and_modes(void **state)
     /* an existing too-open dir is tightened; eon's 0750 and a stricter
      * 0700 are left as they are */
     assert_int_equal(chmod(dir, 0777), 0);
+    assert_int_equal(chmod(challenges, 0777), 0);
     assert_int_equal(eon_state_open(&st, dir, &e), 0);
     assert_int_equal(mode_of(dir), 0750);
+    assert_int_equal(mode_of(challenges), 0750);
     eon_state_close(&st);
     assert_int_equal(chmod(dir, 0700), 0);
     assert_int_equal(eon_state_open(&st, dir, &e), 0);
@@ -109,6 +114,23 @@ static void refuses_unusable(void **state)
     assert_int_equal(symlink("/tmp", caps), 0);
     assert_int_equal(eon_state_open(&st, dir, &e), -1);
     assert_non_null(strstr(e.msg, "symbolic link"));
+    /* acme-challenges, which the start-time cleanup reads, likewise: a
+     * link, or a file in its place, is refused with its path named */
+    assert_int_equal(unlink(caps), 0);
+    char challenges[160], want[256];
+    snprintf(challenges, sizeof challenges, "%s/acme-challenges", dir);
+    assert_int_equal(symlink("/tmp", challenges), 0);
+    assert_int_equal(eon_state_open(&st, dir, &e), -1);
+    snprintf(want, sizeof want, "state dir %s: is a symbolic link; refusing to follow it",
+             challenges);
+    assert_string_equal(e.msg, want);
+    assert_int_equal(unlink(challenges), 0);
+    f = fopen(challenges, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(eon_state_open(&st, dir, &e), -1);
+    snprintf(want, sizeof want, "state dir %s: exists but is not a directory", challenges);
+    assert_string_equal(e.msg, want);
     assert_int_equal(eon_state_open(&st, "", &e), -1);
 }
 
