@@ -161,15 +161,17 @@ static int start_dns(struct capd *d, struct err *e)
     return 0;
 }
 
-/* The statistics endpoint, if asked for: DNS counters and the services'. */
+/* The statistics endpoint, if asked for: DNS counters, the UDP workers' and
+ * the services'. Started after the DNS sockets and stopped before them. */
 static int start_metrics(struct capd *d, struct err *e)
 {
     if (!d->cfg.metrics_listen) return 0;
-    struct metrics_source src[3] = {{net_stats_render, NULL}};
+    struct metrics_source src[4] = {{net_stats_render, NULL}};
     eon_server_metrics(d->eon, &src[1]);
     size_t n = 2;
     if (d->cfg.xfr.notifier)
         src[n++] = (struct metrics_source){notifier_render, d->cfg.xfr.notifier};
+    if (d->udp) src[n++] = (struct metrics_source){udp_render_metrics, d->udp};
     if (metrics_http_start(&d->loop, d->cfg.metrics_listen, src, n, &d->metrics, e) < 0)
         return err_prefix(e, "--metrics-listen");
     log_info("statistics at http://%s/metrics", d->cfg.metrics_listen);

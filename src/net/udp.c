@@ -1,5 +1,6 @@
 #include "net/udp.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -309,6 +310,18 @@ size_t udp_worker_count(const struct udp_server *s)
 size_t udp_helper_wakeups(const struct udp_server *s)
 {
     return s ? atomic_load_explicit(&s->helper_wakeups, memory_order_relaxed) : 0;
+}
+
+void udp_render_metrics(void *udp_server, struct metrics_text *t)
+{
+    const struct udp_server *s = udp_server;
+    metrics_family(t, "capd_udp_workers", "gauge",
+                   "UDP worker threads (per address: one leader, the others helpers)");
+    metrics_sample(t, "capd_udp_workers", NULL, udp_worker_count(s));
+    metrics_family(t, "capd_udp_helper_wakeups_total", "counter",
+                   "times a full receive batch woke a parked UDP helper: the leader alone "
+                   "was not keeping up with the queries");
+    metrics_sample(t, "capd_udp_helper_wakeups_total", NULL, udp_helper_wakeups(s));
 }
 
 void udp_stop(struct udp_server *s)

@@ -34,6 +34,10 @@ struct udp_server *udp_start(const struct udp_config *cfg, struct err *e);
 void udp_stop(struct udp_server *s);
 /* Number of worker threads running (for the startup log line). */
 size_t udp_worker_count(const struct udp_server *s);
-/* How often a full batch woke a parked helper (tests, diagnostics). */
+/* How often a full batch woke a parked helper (tests, /metrics). */
 size_t udp_helper_wakeups(const struct udp_server *s);
+struct metrics_text;
+/* A metrics_source render (net/metrics_http.h): the worker count and the
+ * helper wake-ups of the struct udp_server given as udp_server. */
+void udp_render_metrics(void *udp_server, struct metrics_text *t);
 #endif

@@ -96,6 +96,11 @@ want 'capd_updates_total{result="ok"}' 3
 want 'capd_updates_total{result="failed"}' 2
 want 'capd_update_duration_seconds_count' 5
 want 'capd_journal_entries_total' 3
+# One dig at a time never queues a full receive batch: the UDP leader
+# answers alone and no helper is woken (src/net/udp.c).
+grep -q '^capd_udp_helper_wakeups_total [0-9]' after || die "capd_udp_helper_wakeups_total missing"
+want 'capd_udp_helper_wakeups_total' 0
+grep -q '^capd_udp_workers [1-9]' after || die "capd_udp_workers missing or 0"
 ok "after 10 UDP + 2 TCP queries and 3 + 2 updates the counters moved by exactly that"
 
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
