@@ -517,9 +517,12 @@ static void after_work(uv_work_t *w, int status)
     struct eon_zonefiles *zf = w->data;
     struct eon_reload_result *r = &zf->res;
     if (status == 0) {
+        /* Apply first: "reload: done" is what an operator (and
+         * e2e/reload) waits for, so an added zone's cap files must exist
+         * by then. */
+        zf->apply(zf->apply_ud, r);
         log_error("reload: done: %zu zone files, %zu changed, %zu added, %zu removed, %zu failed",
                   r->files, r->changed, r->nadded, r->removed, r->failed);
-        zf->apply(zf->apply_ud, r);
     }
     free(r->added);
     memset(r, 0, sizeof *r);
