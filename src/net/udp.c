@@ -33,10 +33,11 @@ union udp_ctl {
  * helper, which drains the socket without blocking and parks again once its
  * batches are small. So the number of busy threads follows the load.
  *
- * Why not one SO_REUSEPORT socket per worker (as Knot and NSD do): the kernel
- * then hashes each client flow onto one worker, so at moderate load every
- * worker wakes for a few queries at a time, and each wake-up (a context
- * switch, often an inter-processor interrupt) costs more than answering.
+ * Why not one SO_REUSEPORT socket per worker (as Knot does; NSD with
+ * "reuseport: yes"): the kernel then hashes each client flow onto one
+ * worker, so at moderate load every worker wakes for a few queries at a
+ * time, and each wake-up (a context switch, often an inter-processor
+ * interrupt) costs more than answering.
  * Measured on 2 cores (docs/performance.md): CPU per query 2.5 us when the
  * flows happened to hash onto one socket, 6.0-6.6 us when they were split.
  */
