@@ -320,7 +320,9 @@ int jr_decode(const MDB_val *v, struct decoded *d, struct err *e)
         struct dns_change *c = &d->ch[i];
         uint8_t op = rbuf_u8(&r), ol = rbuf_u8(&r);
         const uint8_t *owner = r.p + r.pos;
-        if (!rbuf_get(&r, NULL, ol) || dns_name_check(owner, ol) != ol)
+        /* ol 0 passes dns_name_check(owner, 0) == 0, and the owner would
+         * then be read from the bytes after it, past the value at its end. */
+        if (ol == 0 || !rbuf_get(&r, NULL, ol) || dns_name_check(owner, ol) != ol)
             return err_set(e, "record %u: bad owner name", i);
         c->owner = owner;
         c->type = rbuf_u16(&r);

@@ -216,6 +216,11 @@ static void test_corrupt(void **st)
     corrupt(f->dir, 2, "\1\1\0\0\0\0\0\2\0\0\0\3\0\0\0\1\0\1\0\0\1\0\0\0\0\0\4\1\2", 29);
     snprintf(want, sizeof want, "%sentry 2: record 0: truncated", pfx);
     expect_replay_error(f->dir, want);
+    /* An owner of length 0 (fuzz_journal_record): refused, not read from
+     * the bytes that follow it. */
+    corrupt(f->dir, 2, "\1\1\0\0\0\0\0\2\0\0\0\3\0\0\0\1\0\0\0\1\0\0\0\0\0\1\5", 27);
+    snprintf(want, sizeof want, "%sentry 2: record 0: bad owner name", pfx);
+    expect_replay_error(f->dir, want);
     /* Serials that do not chain (entry 2 claims 5 -> 6). */
     corrupt(f->dir, 2, "\1\1\0\0\0\0\0\5\0\0\0\6\0\0\0\0", 16);
     snprintf(want, sizeof want, "%sentry 2 goes from serial 5 but the zone was at 2", pfx);
