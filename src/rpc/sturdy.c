@@ -172,9 +172,30 @@ static bool path_safe(int c)
     return isalnum(c) || strchr("-._~!$&'()*+,;=:@/", c);
 }
 
+/* Characters left as they are in a host: a path's, less the two that
+ * end it ('/', '@'). */
+static bool host_safe(int c)
+{
+    return path_safe(c) && c != '/' && c != '@';
+}
+
+/* Writes s with every byte safe() refuses as %XX, so sturdy_parse's
+ * pct_decode gives s back. */
+static size_t put_escaped(char *out, size_t o, size_t cap, const char *s, bool (*safe)(int))
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (safe(c))
+            out[o++] = (char)c;
+        else
+            o += (size_t)snprintf(out + o, cap - o, "%%%02X", c);
+    }
+    return o;
+}
+
 char *sturdy_format(const struct sturdy_ref *r)
 {
-    size_t cap = 64 + 3 * strlen(r->path) + strlen(r->host) + b64url_enc_len(r->id_len) + 16;
+    size_t cap = 64 + 3 * strlen(r->path) + 3 * strlen(r->host) + b64url_enc_len(r->id_len) + 16;
     char *out = malloc(cap);
     if (!out) return NULL;
     size_t o = 0;
@@ -184,18 +205,15 @@ char *sturdy_format(const struct sturdy_ref *r)
     else
         o += (size_t)snprintf(out + o, cap - o, "sha-256:%s@", r->fingerprint);
     if (r->kind == STURDY_TCP) {
-        if (strchr(r->host, ':'))
-            o += (size_t)snprintf(out + o, cap - o, "[%s]:%u/", r->host, r->port);
-        else
-            o += (size_t)snprintf(out + o, cap - o, "%s:%u/", r->host, r->port);
+        /* The host escaped like the path: parse_hostport accepts (and
+         * decodes) a host with '%', '?', '#', '[' or ']', and written as it
+         * is such a host gave a URI sturdy_parse refuses (fuzz_sturdy_ref). */
+        bool v6 = strchr(r->host, ':') != NULL;
+        if (v6) out[o++] = '[';
+        o = put_escaped(out, o, cap, r->host, host_safe);
+        o += (size_t)snprintf(out + o, cap - o, "%s:%u/", v6 ? "]" : "", r->port);
     } else {
-        for (const char *p = r->path; *p; p++) {
-            unsigned char c = (unsigned char)*p;
-            if (path_safe(c))
-                out[o++] = (char)c;
-            else
-                o += (size_t)snprintf(out + o, cap - o, "%%%02X", c);
-        }
+        o = put_escaped(out, o, cap, r->path, path_safe);
         out[o++] = '/';
     }
     b64url_encode(r->id, r->id_len, out + o);

@@ -67,6 +67,16 @@ static void test_sturdy_forms(void **state)
     assert_int_equal(sturdy_parse(s, &r, &e), 0);
     assert_string_equal(r.path, "/tmp/a b%c");
     free(s);
+    /* So are those in a host (fuzz_sturdy_ref: --capnp-public-address
+     * tcp:a%25b:1 wrote 'a%b:1', which no parser takes back). */
+    assert_int_equal(sturdy_parse_address("tcp:a%25b?[:1", &r, &e), 0);
+    assert_string_equal(r.host, "a%b?[");
+    s = sturdy_format(&r);
+    assert_string_equal(s, "capnp://insecure@a%25b%3F%5B:1/c3Zj");
+    assert_int_equal(sturdy_parse(s, &r, &e), 0);
+    assert_string_equal(r.host, "a%b?[");
+    free(s);
+    roundtrip("capnp://insecure@[fe80::1%25eth0]:7000/c3Zj");
 }
 
 static void test_sturdy_errors(void **state)
