@@ -6,6 +6,7 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +67,9 @@ int xfr_acl_parse(const char *text, struct xfr_acl *out, struct err *e)
     if (slash) {
         char *end;
         unsigned long v = strtoul(slash + 1, &end, 10);
-        if (!slash[1] || *end || v > max)
+        /* Digits only: strtoul also takes "-0", " 8" and "+8", and "-0"
+         * would open the list to every address. */
+        if (!isdigit((unsigned char)slash[1]) || *end || v > max)
             return err_set(e, "bad prefix length in '%s': expected 0 to %u", text, max);
         out->prefix = (unsigned)v;
     }

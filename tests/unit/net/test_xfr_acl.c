@@ -47,8 +47,10 @@ static void test_acl(void **st)
     assert_false(allows(acl, 0, "127.0.0.1")); /* no entries: nobody */
     assert_true(allows(acl + 3, 1, "198.51.100.1"));
     assert_false(allows(acl + 3, 1, "::1")); /* an IPv4 entry never matches IPv6 */
-    const char *bad[] = {"",           "/24",         "127.0.0.1/33", "::1/129",
-                         "127.0.0.1/", "127.0.0.1/x", "example.org",  "1.2.3"};
+    const char *bad[] = {"", "/24", "127.0.0.1/33", "::1/129", "127.0.0.1/", "127.0.0.1/x",
+                         "example.org", "1.2.3",
+                         /* strtoul would take these; "-0" would allow everyone */
+                         "10.0.0.0/-0", "10.0.0.0/ 8", "10.0.0.0/+8", "::/-0"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(xfr_acl_parse(bad[i], &acl[0], &e), -1);
 }
