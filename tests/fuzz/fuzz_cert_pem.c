@@ -20,13 +20,7 @@
 #include "acme/cert.h"
 #include "acme/key.h"
 
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                  \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 /* A test key made for this target (the seeds' leaf certificates are for it). */
 static const char KEY[] = "-----BEGIN PRIVATE KEY-----\n"

@@ -27,13 +27,7 @@
 #include <string.h>
 #include <urcu-qsbr.h>
 
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                  \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 /* The fixed zones: every rule of the engine has a name to hit (the same
  * shapes as tests/e2e/zones/example.com.zone, smaller). */

@@ -17,13 +17,7 @@
 #include "dns/journal_int.h"
 #include "dns/name.h"
 
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                  \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 static bool inside(const uint8_t *p, size_t n, const uint8_t *base, size_t size)
 {
